@@ -1,0 +1,42 @@
+# The two quickstart commands: `make demo` and `make test`. Each creates .venv when it is
+# missing and installs what it needs; the stamp files re-run pip when pyproject.toml changes.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+
+.PHONY: demo test lint figures benchmarks clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.stamp-demo: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e .
+	touch $@
+
+$(VENV)/.stamp-test: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e ".[test,oracle,gpu,notebooks]"
+	touch $@ $(VENV)/.stamp-demo
+
+demo: $(VENV)/.stamp-demo
+	$(PY) -m minimal_unet demo
+
+lint: $(VENV)/.stamp-test
+	$(PY) -m ruff check .
+
+# The Numba CUDA simulator is chosen by NUMBA_ENABLE_CUDASIM at import time, so its tests
+# run in a pytest process of their own.
+test: $(VENV)/.stamp-test lint
+	$(PY) -m pytest tests --ignore=tests/cudasim
+	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest tests/cudasim
+
+figures: $(VENV)/.stamp-test
+	$(PY) docs/make_figures.py
+
+benchmarks: $(VENV)/.stamp-test
+	$(PY) benchmarks/ops.py
+	$(PY) benchmarks/step.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info runs
