@@ -1,0 +1,43 @@
+"""The NumPy backend: the reference ops of `minimal_unet.ops`, on host arrays."""
+
+import numpy as np
+
+from minimal_unet.ops import (  # noqa: F401  (re-exported: this module *is* the backend)
+    conv2d_backward,
+    conv2d_forward,
+    crop_and_concat_backward,
+    crop_and_concat_forward,
+    dropout_backward,
+    dropout_forward,
+    maxpool2d_backward,
+    maxpool2d_forward,
+    relu_backward,
+    relu_forward,
+    softmax_cross_entropy,
+    upconv2d_backward,
+    upconv2d_forward,
+)
+from minimal_unet.optim import sgd_momentum_update  # noqa: F401
+
+name = "numpy"
+
+
+def ensure_available():
+    """NumPy is always available."""
+
+
+def asarray(a):
+    """Host array in, host array out (no copy when already an ndarray)."""
+    return np.asarray(a)
+
+
+def asnumpy(a):
+    return np.asarray(a)
+
+
+def zeros_like(a):
+    return np.zeros_like(a)
+
+
+def add(a, b):
+    return a + b
