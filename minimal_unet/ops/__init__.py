@@ -32,7 +32,12 @@ from minimal_unet.ops.maxpool2d import (
     maxpool2d_forward,
     maxpool2d_forward_naive,
 )
-from minimal_unet.ops.relu import relu_backward, relu_backward_naive, relu_forward, relu_forward_naive
+from minimal_unet.ops.relu import (
+    relu_backward,
+    relu_backward_naive,
+    relu_forward,
+    relu_forward_naive,
+)
 from minimal_unet.ops.softmax_ce import softmax_cross_entropy, softmax_cross_entropy_naive
 from minimal_unet.ops.upconv2d import (
     upconv2d_backward,

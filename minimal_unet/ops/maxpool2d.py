@@ -1,0 +1,138 @@
+"""2x2 max-pooling with stride 2, the U-Net's downsampling step.
+
+Shape legend (as in every op module):
+    N  batch size        C  channels        H, W  input height, width
+    oH, oW  output height, width: oH = H / 2, oW = W / 2 (H and W must be even)
+
+Each output pixel is the maximum of one 2x2 window of the input:
+
+    y[n, c, i, j] = max(x[n, c, 2i + a, 2j + b]  for a, b in {0, 1})
+
+The window positions are numbered k = 2a + b in reading order:
+
+    k = 0: top-left (a=0, b=0)     k = 1: top-right (a=0, b=1)
+    k = 2: bottom-left (a=1, b=0)  k = 3: bottom-right (a=1, b=1)
+
+Ties: the first maximum in that order wins (a constant window routes its gradient to the
+top-left pixel). The cache holds that arg-max k for every output pixel (uint8, shape
+(N, C, oH, oW)) and the input shape; the backward pass sends dL/dy[n, c, i, j] to the one
+input pixel that won and zero to the other three.
+
+The U-Net sizes its input so that every max-pool sees even H and W (see PAPER.md); an odd
+size would silently drop a row or column, so it is a ValueError here.
+"""
+
+import numpy as np
+
+from minimal_unet.ops._checks import check_float_array, check_shape
+
+# (a, b) offset inside the 2x2 window for each window position k = 2a + b.
+WINDOW_OFFSETS = ((0, 0), (0, 1), (1, 0), (1, 1))
+
+
+def _check_input(x):
+    check_float_array("x", x, ndim=4, layout="(N, C, H, W)")
+    N, C, H, W = x.shape
+    if H % 2 != 0 or W % 2 != 0:
+        raise ValueError(
+            f"x: 2x2 max-pool expected even H and W, got H={H}, W={W} (shape {x.shape})"
+        )
+
+
+def _check_upstream(dy, argmax):
+    check_float_array("dy", dy, ndim=4, layout="(N, C, oH, oW)")
+    check_shape("dy", dy, argmax.shape)
+
+
+def maxpool2d_forward(x):
+    """2x2 max-pool, stride 2.
+
+    Args:
+        x: (N, C, H, W) float32/float64, H and W even.
+    Returns:
+        y: (N, C, H/2, W/2), x's dtype.
+        cache: (argmax, x_shape): argmax is uint8 (N, C, H/2, W/2), the winning window
+            position k in 0..3 (first maximum on ties); x_shape is x.shape.
+    """
+    _check_input(x)
+    N, C, H, W = x.shape
+    oH, oW = H // 2, W // 2
+    # A view, no copy: x6[n, c, i, a, j, b] = x[n, c, 2i + a, 2j + b].
+    x6 = x.reshape(N, C, oH, 2, oW, 2)  # (N, C, oH, 2, oW, 2)
+
+    # One pass over the four window positions replaces the naive loop over windows.
+    # Strict `>` keeps the earlier position on ties, so position 0 wins a constant window.
+    y = x6[:, :, :, 0, :, 0].copy()  # (N, C, oH, oW), the top-left pixels
+    argmax = np.zeros((N, C, oH, oW), dtype=np.uint8)
+    for k in range(1, 4):
+        a, b = WINDOW_OFFSETS[k]
+        candidate = x6[:, :, :, a, :, b]  # (N, C, oH, oW), strided view
+        better = candidate > y  # (N, C, oH, oW) bool
+        np.copyto(y, candidate, where=better)
+        np.copyto(argmax, np.uint8(k), where=better)
+    cache = (argmax, x.shape)
+    return y, cache
+
+
+def maxpool2d_backward(dy, cache):
+    """Gradient of the 2x2 max-pool: each dL/dy goes to the input pixel that won its window.
+
+    Args:
+        dy: (N, C, H/2, W/2) upstream gradient, float32/float64.
+        cache: (argmax, x_shape) from maxpool2d_forward.
+    Returns:
+        dx: (N, C, H, W), dy's dtype; zero at the three losing pixels of every window.
+    """
+    argmax, x_shape = cache
+    _check_upstream(dy, argmax)
+    N, C, H, W = x_shape
+    oH, oW = H // 2, W // 2
+    dx = np.zeros((N, C, H, W), dtype=dy.dtype)
+    dx6 = dx.reshape(N, C, oH, 2, oW, 2)  # (N, C, oH, 2, oW, 2), a view that writes into dx
+    # Windows do not overlap, so each input pixel receives at most one gradient: a plain
+    # masked copy per window position, no additions needed.
+    for k in range(4):
+        a, b = WINDOW_OFFSETS[k]
+        np.copyto(dx6[:, :, :, a, :, b], dy, where=(argmax == k))  # (N, C, oH, oW)
+    return dx
+
+
+def maxpool2d_forward_naive(x):
+    """2x2 max-pool with explicit loops over every window; same signature as the fast one."""
+    _check_input(x)
+    N, C, H, W = x.shape
+    oH, oW = H // 2, W // 2
+    y = np.empty((N, C, oH, oW), dtype=x.dtype)
+    argmax = np.empty((N, C, oH, oW), dtype=np.uint8)
+    for n in range(N):
+        for c in range(C):
+            for i in range(oH):
+                for j in range(oW):
+                    best_k = 0
+                    best = x[n, c, 2 * i, 2 * j]
+                    for k in range(1, 4):
+                        a, b = WINDOW_OFFSETS[k]
+                        value = x[n, c, 2 * i + a, 2 * j + b]
+                        if value > best:  # strictly greater: the first maximum wins ties
+                            best_k = k
+                            best = value
+                    y[n, c, i, j] = best
+                    argmax[n, c, i, j] = best_k
+    cache = (argmax, x.shape)
+    return y, cache
+
+
+def maxpool2d_backward_naive(dy, cache):
+    """2x2 max-pool backward with explicit loops; same signature as the fast one."""
+    argmax, x_shape = cache
+    _check_upstream(dy, argmax)
+    N, C, H, W = x_shape
+    oH, oW = H // 2, W // 2
+    dx = np.zeros((N, C, H, W), dtype=dy.dtype)
+    for n in range(N):
+        for c in range(C):
+            for i in range(oH):
+                for j in range(oW):
+                    a, b = WINDOW_OFFSETS[argmax[n, c, i, j]]
+                    dx[n, c, 2 * i + a, 2 * j + b] = dy[n, c, i, j]
+    return dx

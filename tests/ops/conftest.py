@@ -1,0 +1,55 @@
+"""Shared fixtures for the op tests: a replayable random generator, test inputs kept away
+from the ops' kinks, and PyTorch as an independent oracle (skipped cleanly if absent).
+
+Fixtures only (no helper imports): tests/ has no __init__.py and runs in importlib mode.
+"""
+
+import numpy as np
+import pytest
+
+SEED = 1505_04597  # the U-Net paper's arXiv number; every test starts from this seed
+
+
+@pytest.fixture
+def rng():
+    """A fresh numpy Generator with a fixed seed, so every test can be replayed."""
+    return np.random.default_rng(SEED)
+
+
+@pytest.fixture
+def torch():
+    """The torch module (an independent oracle), or a clean skip when it is not installed."""
+    torch = pytest.importorskip("torch", reason="PyTorch (the 'oracle' extra) is not installed")
+    torch.set_num_threads(1)  # small shapes; do not fight the other test processes for cores
+    return torch
+
+
+@pytest.fixture
+def away_from_zero():
+    """make(rng, shape, dtype=float64): values with |x| in [0.1, 1], random signs.
+
+    Keeps every input far from ReLU's kink at 0 relative to a finite-difference step.
+    """
+
+    def make(rng, shape, dtype=np.float64):
+        magnitude = rng.uniform(0.1, 1.0, size=shape)
+        sign = rng.choice(np.array([-1.0, 1.0]), size=shape)
+        return (sign * magnitude).astype(dtype)
+
+    return make
+
+
+@pytest.fixture
+def distinct_values():
+    """make(rng, shape, dtype=float64): a random permutation of size distinct values in [-1, 1).
+
+    Neighbouring values differ by 2 / size, far more than a finite-difference step, so the
+    winner of every max-pool window is unique and stays the winner under perturbation.
+    """
+
+    def make(rng, shape, dtype=np.float64):
+        size = int(np.prod(shape))
+        ranks = rng.permutation(size).reshape(shape)  # distinct integers 0 .. size-1
+        return (2.0 * ranks / size - 1.0).astype(dtype)
+
+    return make

@@ -1,0 +1,159 @@
+"""2x2 max-pool: naive twin, the tie-break rule, finite differences, PyTorch, bad inputs."""
+
+import numpy as np
+import pytest
+
+from minimal_unet.gradcheck import check_gradients
+from minimal_unet.ops.maxpool2d import (
+    maxpool2d_backward,
+    maxpool2d_backward_naive,
+    maxpool2d_forward,
+    maxpool2d_forward_naive,
+)
+
+# batch 1 and 3, odd and even channel counts, H != W (all even, as max-pool requires)
+SHAPES = [(1, 3, 4, 6), (3, 2, 6, 4)]
+BOTH = [
+    pytest.param(maxpool2d_forward, maxpool2d_backward, id="fast"),
+    pytest.param(maxpool2d_forward_naive, maxpool2d_backward_naive, id="naive"),
+]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_fast_matches_naive(rng, shape):
+    x = rng.standard_normal(shape)
+    dy = rng.standard_normal((shape[0], shape[1], shape[2] // 2, shape[3] // 2))
+    y, cache = maxpool2d_forward(x)
+    y_naive, cache_naive = maxpool2d_forward_naive(x)
+    assert np.max(np.abs(y - y_naive)) < 1e-12
+    np.testing.assert_array_equal(cache[0], cache_naive[0])
+    dx = maxpool2d_backward(dy, cache)
+    dx_naive = maxpool2d_backward_naive(dy, cache_naive)
+    assert np.max(np.abs(dx - dx_naive)) < 1e-12
+
+
+@pytest.mark.parametrize(("forward", "backward"), BOTH)
+def test_hand_example(forward, backward):
+    # one 4x4 image, four windows; the maxima sit at four different window positions
+    x = np.array(
+        [
+            [1.0, 5.0, 2.0, 0.0],
+            [3.0, 4.0, 7.0, 1.0],
+            [9.0, 0.0, 6.0, 2.0],
+            [1.0, 2.0, 3.0, 8.0],
+        ]
+    ).reshape(1, 1, 4, 4)
+    y, cache = forward(x)
+    np.testing.assert_array_equal(y, [[[[5.0, 7.0], [9.0, 8.0]]]])
+    argmax, x_shape = cache
+    assert argmax.dtype == np.uint8 and argmax.shape == (1, 1, 2, 2)
+    np.testing.assert_array_equal(argmax, [[[[1, 2], [0, 3]]]])
+    assert tuple(x_shape) == (1, 1, 4, 4)
+
+    dx = backward(np.array([[[[10.0, 20.0], [30.0, 40.0]]]]), cache)
+    expected = np.array(
+        [
+            [0.0, 10.0, 0.0, 0.0],
+            [0.0, 0.0, 20.0, 0.0],
+            [30.0, 0.0, 0.0, 0.0],
+            [0.0, 0.0, 0.0, 40.0],
+        ]
+    ).reshape(1, 1, 4, 4)
+    np.testing.assert_array_equal(dx, expected)
+
+
+@pytest.mark.parametrize(("forward", "backward"), BOTH)
+def test_ties_go_to_the_first_maximum_in_window_order(forward, backward):
+    # window 0: constant -> top-left (0); window 1: tie top-right/bottom-right -> top-right (1);
+    # window 2: tie bottom-left/bottom-right -> bottom-left (2)
+    x = np.array(
+        [
+            [2.0, 2.0, 0.0, 5.0, 1.0, 1.0],
+            [2.0, 2.0, 1.0, 5.0, 4.0, 4.0],
+        ]
+    ).reshape(1, 1, 2, 6)
+    y, cache = forward(x)
+    np.testing.assert_array_equal(y, [[[[2.0, 5.0, 4.0]]]])
+    np.testing.assert_array_equal(cache[0], [[[[0, 1, 2]]]])
+    dx = backward(np.array([[[[1.0, 2.0, 3.0]]]]), cache)
+    expected = np.array(
+        [
+            [1.0, 0.0, 0.0, 2.0, 0.0, 0.0],
+            [0.0, 0.0, 0.0, 0.0, 3.0, 0.0],
+        ]
+    ).reshape(1, 1, 2, 6)
+    np.testing.assert_array_equal(dx, expected)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_gradient_matches_finite_differences(rng, distinct_values, shape):
+    x = distinct_values(rng, shape)
+    dy = rng.standard_normal((shape[0], shape[1], shape[2] // 2, shape[3] // 2))
+    _, cache = maxpool2d_forward(x)
+    dx = maxpool2d_backward(dy, cache)
+    errors = check_gradients(lambda x: maxpool2d_forward(x)[0], {"x": x}, {"x": dx}, dy=dy)
+    assert errors["x"] < 1e-7
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_matches_pytorch(rng, torch, distinct_values, shape):
+    # distinct values: PyTorch breaks ties its own way, so only tie-free inputs compare
+    x = distinct_values(rng, shape)
+    dy = rng.standard_normal((shape[0], shape[1], shape[2] // 2, shape[3] // 2))
+    y, cache = maxpool2d_forward(x)
+    dx = maxpool2d_backward(dy, cache)
+
+    x_t = torch.tensor(x, requires_grad=True)
+    y_t = torch.nn.functional.max_pool2d(x_t, kernel_size=2, stride=2)
+    y_t.backward(torch.tensor(dy))
+    assert np.max(np.abs(y - y_t.detach().numpy())) < 1e-10
+    assert np.max(np.abs(dx - x_t.grad.numpy())) < 1e-10
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_output_dtype_follows_input(rng, dtype):
+    x = rng.standard_normal((1, 3, 4, 6)).astype(dtype)
+    y, cache = maxpool2d_forward(x)
+    dx = maxpool2d_backward(np.ones_like(y), cache)
+    assert y.dtype == dtype and dx.dtype == dtype
+    assert y.shape == (1, 3, 2, 3) and dx.shape == x.shape
+
+
+def test_float32_agrees_with_float64(rng, distinct_values):
+    x = distinct_values(rng, (3, 3, 4, 6))
+    dy = rng.standard_normal((3, 3, 2, 3))
+    y64, cache64 = maxpool2d_forward(x)
+    y32, cache32 = maxpool2d_forward(x.astype(np.float32))
+    np.testing.assert_array_equal(cache32[0], cache64[0])  # the same winners
+    dx64 = maxpool2d_backward(dy, cache64)
+    dx32 = maxpool2d_backward(dy.astype(np.float32), cache32)
+    np.testing.assert_allclose(y32, y64, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(dx32, dx64, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(("forward", "backward"), BOTH)
+@pytest.mark.parametrize(
+    ("shape", "message"), [((1, 1, 5, 4), "H=5, W=4"), ((2, 3, 4, 7), "H=4, W=7")]
+)
+def test_odd_size_is_a_value_error(forward, backward, shape, message):
+    with pytest.raises(ValueError, match=rf"expected even H and W, got {message}"):
+        forward(np.zeros(shape))
+
+
+@pytest.mark.parametrize(("forward", "backward"), BOTH)
+def test_wrong_rank_is_a_value_error(forward, backward):
+    with pytest.raises(ValueError, match=r"expected shape \(N, C, H, W\), got shape \(4, 4\)"):
+        forward(np.zeros((4, 4)))
+
+
+@pytest.mark.parametrize(("forward", "backward"), BOTH)
+def test_integer_input_is_a_type_error(forward, backward):
+    with pytest.raises(TypeError, match=r"expected dtype float32 or float64, got int32"):
+        forward(np.zeros((1, 1, 2, 2), dtype=np.int32))
+
+
+@pytest.mark.parametrize(("forward", "backward"), BOTH)
+def test_upstream_shape_mismatch_is_a_value_error(rng, forward, backward):
+    _, cache = forward(rng.standard_normal((1, 2, 4, 6)))
+    with pytest.raises(ValueError, match=r"dy: expected shape \(1, 2, 2, 3\), got \(1, 2, 4, 6\)"):
+        backward(np.zeros((1, 2, 4, 6)), cache)
