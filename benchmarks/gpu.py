@@ -1,0 +1,359 @@
+"""GPU benchmark, one command for one device call: tests, ceilings, ops, a paper-size step.
+
+    python benchmarks/gpu.py [--out benchmarks/results] [--repeats 20] [--dry-run]
+
+1. Runs the GPU tests (tests/kernels/test_cupy_gpu.py and any tests/**/test_numba*gpu*.py).
+2. Measures the device's two ceilings: a device-to-device copy (bytes read + written per
+   second) and a large matrix product through cuBLAS (float32 with TF32 off, and float64).
+3. Times every op's forward + backward at paper sizes for CuPy-ours, Numba-ours (when the
+   numba backend loads) and PyTorch with cuDNN (TF32 off), with CUDA events after warm-up,
+   reporting medians, achieved GB/s (fewest bytes: each input read once, each output
+   written once) and TFLOP/s.
+4. Times a full training step at the paper's size (572x572 -> 388x388, base 64, float32,
+   batch 1, SGD momentum) for the same three.
+Writes gpu_benchmark.json and gpu_benchmark.md to --out. Without a GPU it stops with a
+message saying so; --dry-run checks the imports and the arguments and prints the plan.
+"""
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run from a checkout without installing
+
+from minimal_unet.backends import BackendUnavailableError, get_backend  # noqa: E402
+from minimal_unet.model import UNet, UNetConfig  # noqa: E402
+
+F4 = 4  # bytes per float32
+
+
+def op_cases():
+    """The ops timed, each at the paper size where it costs most (batch 1, float32).
+
+    name -> shapes, FLOPs of forward + backward, fewest bytes forward + backward must move.
+    """
+    conv_flops = 2 * 64 * 568 * 568 * 64 * 9  # one forward product
+    return {
+        "conv2d 64->64 3x3, 570->568": dict(
+            shape=dict(x=(1, 64, 570, 570), w=(64, 64, 3, 3)), flops=3 * conv_flops,
+            bytes=F4 * (2 * 64 * 570 * 570 + 3 * 64 * 568 * 568)),  # x, dx; y, dy read twice
+        "relu (1, 64, 568, 568)": dict(
+            shape=dict(x=(1, 64, 568, 568)), flops=0, bytes=F4 * 5 * 64 * 568 * 568),
+        "maxpool2d 568 -> 284": dict(
+            shape=dict(x=(1, 64, 568, 568)), flops=0,
+            bytes=F4 * (2 * 64 * 568 * 568 + 2 * 64 * 284 * 284)),
+        "upconv2d 128->64, 196 -> 392": dict(
+            shape=dict(x=(1, 128, 196, 196), w=(128, 64, 2, 2)),
+            flops=3 * 2 * 128 * 64 * 4 * 196 * 196,
+            bytes=F4 * (2 * 128 * 196 * 196 + 2 * 64 * 392 * 392)),
+        "crop_and_concat 568 + 392": dict(
+            shape=dict(skip=(1, 64, 568, 568), up=(1, 64, 392, 392)), flops=0,
+            bytes=F4 * (2 * 64 * 392 * 392 * 2 + 2 * 64 * 568 * 568)),
+        "softmax_cross_entropy (1, 2, 388, 388)": dict(
+            shape=dict(logits=(1, 2, 388, 388)), flops=0,
+            bytes=F4 * (2 * 2 * 388 * 388 + 2 * 388 * 388)),
+    }
+
+
+def unet_step_flops(size=572, base=64, depth=4, in_channels=1, n_classes=2):
+    """FLOPs of one training step (forward + backward = 3 x forward products), valid convs."""
+    flops, n, c = 0, size, in_channels
+    skips = []
+    for i in range(depth + 1):
+        f = base * 2**i
+        for _ in range(2):
+            n -= 2
+            flops += 2 * f * c * 9 * n * n
+            c = f
+        if i < depth:
+            skips.append(c)
+            n //= 2
+    for i in reversed(range(depth)):
+        f = base * 2**i
+        flops += 2 * c * f * 4 * n * n  # up-convolution
+        n, c = 2 * n, 2 * f
+        for _ in range(2):
+            n -= 2
+            flops += 2 * f * c * 9 * n * n
+            c = f
+    flops += 2 * n_classes * c * n * n
+    return 3 * flops
+
+
+# ---------------------------------------------------------------- timing
+def cuda_time_ms(fn, cp, warmup=3, repeats=20):
+    """Median time of fn() in ms, between CUDA events on the current stream, after warm-up."""
+    for _ in range(warmup):
+        fn()
+    cp.cuda.Device().synchronize()
+    times = []
+    for _ in range(repeats):
+        start, stop = cp.cuda.Event(), cp.cuda.Event()
+        start.record()
+        fn()
+        stop.record()
+        stop.synchronize()
+        times.append(cp.cuda.get_elapsed_time(start, stop))
+    return float(np.median(times)), float(np.min(times)), float(np.max(times))
+
+
+def ceilings(cp, repeats):
+    """Device-to-device copy bandwidth (GB/s) and matmul rates (TFLOP/s), measured here."""
+    src = cp.random.standard_normal(2**28, dtype=cp.float32)  # 1 GiB
+    dst = cp.empty_like(src)
+    copy_ms = cuda_time_ms(lambda: dst.__setitem__(Ellipsis, src), cp, repeats=repeats)[0]
+    result = {"copy_GBps": 2 * src.nbytes / copy_ms / 1e6}
+    for dtype, n in ((cp.float32, 8192), (cp.float64, 4096)):
+        a = cp.random.standard_normal((n, n)).astype(dtype)
+        b = cp.random.standard_normal((n, n)).astype(dtype)
+        ms = cuda_time_ms(lambda a=a, b=b: cp.matmul(a, b), cp, repeats=repeats)[0]
+        result[f"matmul_{np.dtype(dtype).name}_TFLOPs"] = 2 * n**3 / ms / 1e9
+    return result
+
+
+# ---------------------------------------------------------------- the three contenders
+def ours_op_runner(ops, name, case, rng):
+    """A closure running op `name`'s forward + backward on backend `ops` (float32)."""
+    def arr(shape):
+        return ops.asarray(rng.standard_normal(shape).astype(np.float32))
+
+    s = case["shape"]
+    if name.startswith("conv2d"):
+        x, w, b = arr(s["x"]), arr(s["w"]), arr((64,))
+        dy = arr((1, 64, 568, 568))
+        return lambda: ops.conv2d_backward(dy, ops.conv2d_forward(x, w, b)[1])
+    if name.startswith("relu"):
+        x, dy = arr(s["x"]), arr(s["x"])
+        return lambda: ops.relu_backward(dy, ops.relu_forward(x)[1])
+    if name.startswith("maxpool2d"):
+        x, dy = arr(s["x"]), arr((1, 64, 284, 284))
+        return lambda: ops.maxpool2d_backward(dy, ops.maxpool2d_forward(x)[1])
+    if name.startswith("upconv2d"):
+        x, w, b, dy = arr(s["x"]), arr(s["w"]), arr((64,)), arr((1, 64, 392, 392))
+        return lambda: ops.upconv2d_backward(dy, ops.upconv2d_forward(x, w, b)[1])
+    if name.startswith("crop_and_concat"):
+        skip, up, dy = arr(s["skip"]), arr(s["up"]), arr((1, 128, 392, 392))
+        return lambda: ops.crop_and_concat_backward(dy, ops.crop_and_concat_forward(skip, up)[1])
+    logits = arr(s["logits"])
+    target = ops.asarray(rng.integers(0, 2, size=(1, 388, 388)))
+    return lambda: ops.softmax_cross_entropy(logits, target)
+
+
+def torch_op_runner(torch, name, case, rng):
+    """The same op in PyTorch (cuDNN), forward + backward through autograd."""
+    F = torch.nn.functional
+
+    def arr(shape, grad=True):
+        data = torch.from_numpy(rng.standard_normal(shape).astype(np.float32)).cuda()
+        return data.requires_grad_(grad)
+
+    s = case["shape"]
+    if name.startswith("conv2d"):
+        x, w, b = arr(s["x"]), arr(s["w"]), arr((64,))
+        dy = arr((1, 64, 568, 568), False)
+        return lambda: F.conv2d(x, w, b).backward(dy)
+    if name.startswith("relu"):
+        x, dy = arr(s["x"]), arr(s["x"], False)
+        return lambda: F.relu(x).backward(dy)
+    if name.startswith("maxpool2d"):
+        x, dy = arr(s["x"]), arr((1, 64, 284, 284), False)
+        return lambda: F.max_pool2d(x, 2).backward(dy)
+    if name.startswith("upconv2d"):
+        x, w, b = arr(s["x"]), arr(s["w"]), arr((64,))
+        dy = arr((1, 64, 392, 392), False)
+        return lambda: F.conv_transpose2d(x, w, b, stride=2).backward(dy)
+    if name.startswith("crop_and_concat"):
+        skip, up, dy = arr(s["skip"]), arr(s["up"]), arr((1, 128, 392, 392), False)
+        return lambda: torch.cat([skip[:, :, 88:480, 88:480], up], 1).backward(dy)
+    logits = arr(s["logits"])
+    target = torch.from_numpy(rng.integers(0, 2, size=(1, 388, 388))).cuda()
+    return lambda: F.cross_entropy(logits, target).backward()
+
+
+def torch_unet(torch, base=64, depth=4):
+    """The paper's U-Net in PyTorch (valid convs, centre crop), for the step's peer time."""
+    nn = torch.nn
+
+    def block(c_in, c_out):
+        return nn.Sequential(nn.Conv2d(c_in, c_out, 3), nn.ReLU(), nn.Conv2d(c_out, c_out, 3),
+                             nn.ReLU())
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            ch = [base * 2**i for i in range(depth + 1)]
+            self.enc = nn.ModuleList([block(1 if i == 0 else ch[i - 1], ch[i])
+                                      for i in range(depth)])
+            self.bottom = block(ch[depth - 1], ch[depth])
+            self.up = nn.ModuleList([nn.ConvTranspose2d(ch[i + 1], ch[i], 2, 2)
+                                     for i in range(depth)])
+            self.dec = nn.ModuleList([block(2 * ch[i], ch[i]) for i in range(depth)])
+            self.head = nn.Conv2d(base, 2, 1)
+
+        def forward(self, x):
+            skips = []
+            for enc in self.enc:
+                x = enc(x)
+                skips.append(x)
+                x = nn.functional.max_pool2d(x, 2)
+            x = self.bottom(x)
+            for i in reversed(range(depth)):
+                x = self.up[i](x)
+                skip = skips[i]
+                top = (skip.shape[2] - x.shape[2]) // 2
+                skip = skip[:, :, top:top + x.shape[2], top:top + x.shape[3]]
+                x = self.dec[i](torch.cat([skip, x], 1))
+            return self.head(x)
+
+    return Net().cuda()
+
+
+# ---------------------------------------------------------------- main
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    parser.add_argument("--repeats", type=int, default=20, help="timed runs per case (median)")
+    parser.add_argument("--size", type=int, default=572, help="training-step input size")
+    parser.add_argument("--base", type=int, default=64, help="channels of the first level")
+    parser.add_argument("--backends", default="cupy,numba",
+                        help="ours to time beside torch, comma-separated (cupy always)")
+    parser.add_argument("--skip-tests", action="store_true", help="do not run pytest first")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="check imports and arguments, print the plan, touch no GPU")
+    args = parser.parse_args(argv)
+    args.backends = args.backends.split(",")
+    if not set(args.backends) <= {"cupy", "numba"}:
+        parser.error(f"--backends: expected names from cupy,numba, got {args.backends}")
+    if args.repeats < 1 or args.size < 188 or args.base < 1:
+        parser.error("expected --repeats >= 1, --size >= 188 and --base >= 1")
+    return args
+
+
+def run_tests():
+    files = [str(REPO / "tests" / "kernels" / "test_cupy_gpu.py")]
+    files += sorted(str(p) for p in (REPO / "tests").rglob("test_numba*gpu*.py"))
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", *files],
+                            capture_output=True, text=True, cwd=REPO)
+    print(result.stdout[-3000:])
+    last = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+    return {"files": files, "returncode": result.returncode, "summary": last}
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import cupy as cp  # an ImportError here is the clearest message
+
+    if args.dry_run:
+        import torch  # noqa: F401  (checked, not used)
+
+        print(f"dry run: would test, then time {list(op_cases())} and a {args.size}x{args.size} "
+              f"base-{args.base} training step ({unet_step_flops(args.size, args.base) / 1e9:.1f}"
+              f" GFLOP) for {args.backends} + torch, writing to {args.out}")
+        return 0
+    try:
+        ours = get_backend("cupy")
+    except BackendUnavailableError as error:
+        print(f"benchmarks/gpu.py needs a CUDA GPU and found none: {error}", file=sys.stderr)
+        return 1
+    import torch
+
+    if not torch.cuda.is_available():
+        print("benchmarks/gpu.py: PyTorch has no CUDA here (a CPU-only build?)", file=sys.stderr)
+        return 1
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cudnn.benchmark = True
+
+    report = {"device": cp.cuda.runtime.getDeviceProperties(0)["name"].decode(),
+              "host": platform.node(), "date": time.strftime("%Y-%m-%d %H:%M"),
+              "repeats": args.repeats}
+    report["tests"] = None if args.skip_tests else run_tests()
+    report["ceilings"] = ceilings(cp, args.repeats)
+    backends = {"cupy": ours}
+    if "numba" in args.backends:
+        try:
+            backends["numba"] = get_backend("numba")
+        except Exception as error:  # reported, never hidden: the table says why it is missing
+            report["numba_missing"] = str(error)
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for name, case in op_cases().items():
+        runners = {b: ours_op_runner(ops, name, case, rng) for b, ops in backends.items()}
+        runners["torch"] = torch_op_runner(torch, name, case, rng)
+        for who, fn in runners.items():
+            median, low, high = cuda_time_ms(fn, cp, repeats=args.repeats)
+            rows.append(dict(case=name, who=who, ms=median, ms_min=low, ms_max=high,
+                             GBps=case["bytes"] / median / 1e6,
+                             TFLOPs=case["flops"] / median / 1e9))
+            print(rows[-1], flush=True)
+
+    step_flops = unet_step_flops(args.size, args.base)
+    out_size = args.size - 184
+    config = UNetConfig(in_channels=1, n_classes=2, depth=4, base_channels=args.base)
+    x = rng.standard_normal((1, 1, args.size, args.size)).astype(np.float32)
+    target = rng.integers(0, 2, size=(1, out_size, out_size))
+    for who, ops in backends.items():
+        net = UNet(config, seed=0, dtype=np.float32, backend=who)
+        velocity = {k: ops.zeros_like(p) for k, p in net.params.items()}
+        xd, td = ops.asarray(x), ops.asarray(target)
+
+        def step(net=net, ops=ops, velocity=velocity, xd=xd, td=td):
+            _, grads = net.loss_and_grads(xd, td)
+            for k, p in net.params.items():
+                ops.sgd_momentum_update(p, grads[k], velocity[k], 1e-3, 0.99)
+
+        median, low, high = cuda_time_ms(step, cp, warmup=2, repeats=max(3, args.repeats // 4))
+        rows.append(dict(case=f"training step {args.size}, base {args.base}", who=who, ms=median,
+                         ms_min=low, ms_max=high, GBps=None, TFLOPs=step_flops / median / 1e9))
+        print(rows[-1], flush=True)
+    model = torch_unet(torch, args.base)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.99)
+    xt, tt = torch.from_numpy(x).cuda(), torch.from_numpy(target).cuda()
+
+    def torch_step():
+        opt.zero_grad(set_to_none=True)
+        torch.nn.functional.cross_entropy(model(xt), tt).backward()
+        opt.step()
+
+    median, low, high = cuda_time_ms(torch_step, cp, warmup=2, repeats=max(3, args.repeats // 4))
+    rows.append(dict(case=f"training step {args.size}, base {args.base}", who="torch", ms=median,
+                     ms_min=low, ms_max=high, GBps=None, TFLOPs=step_flops / median / 1e9))
+    report["rows"] = rows
+    write_report(report, args.out)
+    return 0
+
+
+def write_report(report, out):
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "gpu_benchmark.json").write_text(json.dumps(report, indent=2))
+    c = report["ceilings"]
+    lines = [f"# GPU benchmark: {report['device']} ({report['date']}), medians of "
+             f"{report['repeats']} runs, float32, TF32 off", "",
+             f"Measured ceilings: copy {c['copy_GBps']:.0f} GB/s, matmul float32 "
+             f"{c['matmul_float32_TFLOPs']:.1f} TFLOP/s, float64 "
+             f"{c['matmul_float64_TFLOPs']:.1f} TFLOP/s.", "",
+             "| case | who | ms (median) | min-max | GB/s | TFLOP/s |",
+             "|---|---|---|---|---|---|"]
+    for r in report["rows"]:
+        gbps = "" if r["GBps"] is None else f"{r['GBps']:.0f}"
+        tflops = f"{r['TFLOPs']:.2f}" if r["TFLOPs"] else ""
+        lines.append(f"| {r['case']} | {r['who']} | {r['ms']:.3f} | {r['ms_min']:.3f}-"
+                     f"{r['ms_max']:.3f} | {gbps} | {tflops} |")
+    if report.get("tests"):
+        lines += ["", f"GPU tests: {report['tests']['summary']}"]
+    if report.get("numba_missing"):
+        lines += ["", f"Numba backend not timed: {report['numba_missing']}"]
+    (out / "gpu_benchmark.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

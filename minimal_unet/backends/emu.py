@@ -1,0 +1,258 @@
+"""Run the CUDA C kernels of kernels/cuda/ on the CPU: g++, kernels/emu/cuda_emu.h and ctypes.
+
+    kernel = get_kernel("relu", "relu_forward", np.float64)      # compiles once, then cached
+    kernel((blocks,), (256,), (x, y, np.int32(x.size)))          # same call as a cupy.RawKernel
+
+How it works (the C++ side is explained at the top of kernels/emu/cuda_emu.h):
+1. `translation_unit(file, dtype)` writes a C++ file that includes cuda_emu.h, then the
+   kernel source exactly as the CuPy backend compiles it (`#define real_t ...` in front,
+   `#line` so that errors and gdb point into the .cu file), then for every `__global__`
+   kernel an exported wrapper
+       extern "C" void launch_<kernel>(dim3 grid, dim3 block, size_t shared_bytes, void** args)
+   that runs every GPU thread of the grid (emu_launch).
+2. `compile_library` builds it with g++ into a shared library, cached under
+   $MINIMAL_UNET_EMU_CACHE (default: <tempdir>/minimal_unet_emu) by a hash of the sources.
+3. `EmuKernel.__call__` checks each argument against the kernel's parameter list (read from
+   the source: a pointer wants a C-contiguous NumPy array of the right dtype, `int` wants
+   np.int32, `real_t` the array dtype's scalar, ...), packs pointers to the values into a
+   `void*[]` and calls the wrapper through ctypes.
+
+Debugging one thread: the libraries are built with -O0 -g, so gdb can stop in a kernel:
+`gdb --args python script.py`, then `break relu_forward if threadIdx.x == 3`, `run`.
+A file whose kernels call __syncthreads() runs each block's threads as std::threads;
+every other file runs them as a plain loop in the calling thread.
+"""
+
+import ctypes
+import functools
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from minimal_unet.backends.cupy_backend import C_TYPES, NVRTC_OPTIONS, kernel_source
+from minimal_unet.backends.sources import kernels_root
+
+# -O0 -g: quick to build, and every local is visible in gdb (the test shapes are tiny).
+CXX_FLAGS = ("-std=c++20", "-shared", "-fPIC", "-pthread", "-O0", "-g")
+_KERNEL = re.compile(r"__global__\s+void\s+(\w+)\s*\(([^)]*)\)", re.S)
+
+
+class EmuCompileError(RuntimeError):
+    """g++ rejected a kernel file; the message holds the compiler's output."""
+
+
+class Dim3(ctypes.Structure):
+    _fields_ = [("x", ctypes.c_uint), ("y", ctypes.c_uint), ("z", ctypes.c_uint)]
+
+
+def header_path():
+    return kernels_root() / "emu" / "cuda_emu.h"
+
+
+def kernel_signatures(source):
+    """{kernel name: [parameter type, ...]} of every __global__ kernel in `source`.
+
+    A type is the declaration without `const`, `__restrict__` and the name: "real_t*", "int".
+    """
+    kernels = {}
+    for name, params in _KERNEL.findall(source):
+        types = []
+        for param in params.split(","):
+            words = param.replace("*", " * ").replace("const", " ").replace("__restrict__", " ")
+            words = words.split()[:-1]  # drop the parameter name
+            types.append(" ".join(w for w in words if w != "*") + "*" * words.count("*"))
+        kernels[name] = types
+    return kernels
+
+
+def translation_unit(file, dtype):
+    """The C++ text compiled for kernels/cuda/<file>.cu in `dtype` (see module docstring)."""
+    source = kernel_source(file, dtype)
+    threaded = "__syncthreads" in source
+    lines = [f'#include "{header_path()}"', source, ""]
+    for kernel in kernel_signatures(source):
+        lines.append(
+            f'extern "C" void launch_{kernel}(dim3 grid, dim3 block, std::size_t shared_bytes, '
+            f"void** args) {{ emu_launch({kernel}, grid, block, shared_bytes, args, "
+            f"{'true' if threaded else 'false'}); }}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def cache_dir():
+    default = Path(tempfile.gettempdir()) / "minimal_unet_emu"
+    return Path(os.environ.get("MINIMAL_UNET_EMU_CACHE", default))
+
+
+def compile_library(file, dtype, source_text=None):
+    """Compile kernels/cuda/<file>.cu for `dtype` into a shared library; return its path.
+
+    `source_text` replaces the translation unit (used to test that errors are reported).
+    Raises EmuCompileError with g++'s messages when the code does not compile.
+    """
+    compiler = shutil.which("g++")
+    if compiler is None:
+        raise EmuCompileError("the CUDA emulator needs g++ (with C++20) on PATH")
+    text = translation_unit(file, dtype) if source_text is None else source_text
+    key = hashlib.sha256("\0".join([text, header_path().read_text(), *CXX_FLAGS]).encode())
+    library = cache_dir() / f"{file}_{np.dtype(dtype).name}_{key.hexdigest()[:20]}.so"
+    if library.is_file():
+        return library
+    library.parent.mkdir(parents=True, exist_ok=True)
+    unit = library.with_suffix(".cpp")
+    unit.write_text(text)
+    partial = library.with_suffix(f".{os.getpid()}.tmp")  # rename at the end: safe in parallel
+    result = subprocess.run(
+        [compiler, *CXX_FLAGS, str(unit), "-o", str(partial)], capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise EmuCompileError(f"g++ failed on {file}.cu ({unit}):\n{result.stderr}")
+    os.replace(partial, library)
+    return library
+
+
+def compile_all(dtypes=(np.float32, np.float64)):
+    """Compile every kernels/cuda/*.cu for every dtype, two g++ at a time; return the paths."""
+    jobs = [(path.stem, dtype) for path in cuda_files() for dtype in dtypes]
+    with ThreadPoolExecutor(max_workers=2) as pool:  # g++ runs outside the GIL
+        return list(pool.map(lambda job: compile_library(*job), jobs))
+
+
+def cuda_files():
+    """Every kernels/cuda/*.cu, sorted."""
+    return sorted((kernels_root() / "cuda").glob("*.cu"))
+
+
+@functools.cache
+def load_module(file, dtype_name):
+    """The compiled library of kernels/cuda/<file>.cu for `dtype_name` (loaded once)."""
+    return EmuModule(file, np.dtype(dtype_name))
+
+
+def get_kernel(file, kernel, dtype):
+    """Mirror of cupy_backend._get_kernel: the emulated kernel `kernel` of `file`.cu."""
+    return load_module(file, np.dtype(dtype).name).get_function(kernel)
+
+
+class EmuModule:
+    """A compiled kernel file; `get_function(name)` as on a cupy.RawModule."""
+
+    def __init__(self, file, dtype):
+        self.file, self.dtype = file, np.dtype(dtype)
+        self.signatures = kernel_signatures(kernel_source(file, dtype))
+        self.library = ctypes.CDLL(str(compile_library(file, dtype)))
+
+    def get_function(self, kernel):
+        if kernel not in self.signatures:
+            raise KeyError(f"no kernel {kernel!r} in {self.file}.cu: has {list(self.signatures)}")
+        launch = getattr(self.library, f"launch_{kernel}")
+        launch.argtypes = [Dim3, Dim3, ctypes.c_size_t, ctypes.POINTER(ctypes.c_void_p)]
+        launch.restype = None
+        return EmuKernel(kernel, self.signatures[kernel], self.dtype, launch)
+
+
+class EmuKernel:
+    """One emulated kernel, called like a cupy.RawKernel: kernel(grid, block, args)."""
+
+    def __init__(self, name, param_types, dtype, launch):
+        self.name, self.param_types, self.launch = name, param_types, launch
+        real = C_TYPES[dtype]
+        # C parameter type -> (NumPy dtype the argument must have, ctypes type for scalars)
+        self.expected = {
+            "real_t*": (dtype, None), "int*": (np.dtype(np.int32), None),
+            "real_t": (dtype, ctypes.c_float if real == "float" else ctypes.c_double),
+            "int": (np.dtype(np.int32), ctypes.c_int32),
+            "double": (np.dtype(np.float64), ctypes.c_double),
+            "float": (np.dtype(np.float32), ctypes.c_float),
+            "unsigned long long": (np.dtype(np.uint64), ctypes.c_uint64),
+        }
+
+    def _pack(self, i, arg, ctype):
+        """A ctypes object holding argument i, checked against its C parameter type."""
+        if ctype not in self.expected:
+            raise TypeError(f"{self.name}: the emulator does not know parameter type {ctype}")
+        dtype, scalar_type = self.expected[ctype]
+        where = f"{self.name} argument {i} ({ctype})"
+        if scalar_type is None:  # a pointer: a NumPy array
+            if not isinstance(arg, np.ndarray) or arg.dtype != dtype:
+                given = getattr(arg, "dtype", type(arg).__name__)
+                raise TypeError(f"{where}: expected a {dtype} ndarray, got {given}")
+            if not arg.flags.c_contiguous:
+                raise ValueError(f"{where}: expected a C-contiguous array")
+            return ctypes.c_void_p(arg.ctypes.data)
+        if not isinstance(arg, np.generic) or arg.dtype != dtype:
+            given = getattr(arg, "dtype", type(arg).__name__)
+            raise TypeError(f"{where}: expected a np.{dtype} scalar, got {given}")
+        return scalar_type(arg.item())
+
+    def __call__(self, grid, block, args, shared_mem=0):
+        if len(args) != len(self.param_types):
+            raise TypeError(
+                f"{self.name}: expected {len(self.param_types)} arguments, got {len(args)}"
+            )
+        values = [self._pack(i, a, t) for i, (a, t) in enumerate(zip(args, self.param_types))]
+        pointers = (ctypes.c_void_p * len(values))(*[ctypes.addressof(v) for v in values])
+        self.launch(Dim3(*_dim3(grid)), Dim3(*_dim3(block)), shared_mem, pointers)
+
+
+# ---------------------------------------------------------------- compile checks (no GPU)
+# The options cupy.RawModule adds to ours when it compiles for an H100 (compute capability 9.0).
+CUPY_NVRTC_OPTIONS = ("-ftz=true", "-arch=compute_90", "--device-as-default-execution-space")
+
+
+def nvrtc_compile(file, dtype, source_text=None):
+    """Compile kernels/cuda/<file>.cu for `dtype` with NVRTC as CuPy does; return the PTX.
+
+    Uses the NVRTC of the nvidia-cuda-nvrtc wheel (through cuda.bindings), needs no GPU.
+    `source_text` replaces the prefixed source. Raises EmuCompileError with NVRTC's log.
+    """
+    from cuda.bindings import nvrtc
+
+    source = kernel_source(file, dtype) if source_text is None else source_text
+    options = [o.encode() for o in (*NVRTC_OPTIONS, *CUPY_NVRTC_OPTIONS)]
+    err, program = nvrtc.nvrtcCreateProgram(source.encode(), f"{file}.cu".encode(), 0, [], [])
+    try:
+        (status,) = nvrtc.nvrtcCompileProgram(program, len(options), options)
+        _, log_size = nvrtc.nvrtcGetProgramLogSize(program)
+        log = b" " * log_size
+        nvrtc.nvrtcGetProgramLog(program, log)
+        if status != nvrtc.nvrtcResult.NVRTC_SUCCESS:
+            log_text = log.decode(errors="replace").rstrip("\x00")
+            raise EmuCompileError(f"NVRTC failed on {file}.cu ({status.name}):\n{log_text}")
+        _, ptx_size = nvrtc.nvrtcGetPTXSize(program)
+        ptx = b" " * ptx_size
+        nvrtc.nvrtcGetPTX(program, ptx)
+        return ptx.decode().rstrip("\x00")
+    finally:
+        nvrtc.nvrtcDestroyProgram(program)
+
+
+def nvcc_compile(file, dtype, out_dir, source_text=None):
+    """Compile kernels/cuda/<file>.cu for `dtype` with `nvcc -arch=sm_90 --ptx`; return the path.
+
+    Raises EmuCompileError with nvcc's messages (or when nvcc is not on PATH).
+    """
+    nvcc = shutil.which("nvcc")
+    if nvcc is None:
+        raise EmuCompileError("nvcc is not on PATH")
+    source = kernel_source(file, dtype) if source_text is None else source_text
+    unit = Path(out_dir) / f"{file}_{np.dtype(dtype).name}.cu"
+    unit.write_text(source)
+    ptx = unit.with_suffix(".ptx")
+    command = [nvcc, "-arch=sm_90", "--ptx", "-std=c++14", str(unit), "-o", str(ptx)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise EmuCompileError(f"nvcc failed on {file}.cu:\n{result.stderr}")
+    return ptx
+
+
+def _dim3(shape):
+    shape = tuple(shape) if isinstance(shape, tuple | list) else (shape,)
+    return (*shape, *(1,) * (3 - len(shape)))

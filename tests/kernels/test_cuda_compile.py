@@ -1,0 +1,86 @@
+"""Every kernels/cuda/*.cu compiles for float and double, with NVRTC (as CuPy does) and nvcc.
+
+No GPU needed: NVRTC comes from the nvidia-cuda-nvrtc wheel through cuda.bindings, with the
+options cupy.RawModule passes for an H100 (compute_90); nvcc (-arch=sm_90 --ptx) runs where
+it is on PATH. The files are found by globbing, so a new .cu is covered automatically.
+A planted syntax error must make both helpers raise, naming the file and the right line.
+"""
+
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from minimal_unet.backends import cupy_backend, emu
+from minimal_unet.backends.sources import cuda_source_path
+
+CUDA_FILES = [path.stem for path in emu.cuda_files()]
+DTYPES = [np.float32, np.float64]
+needs_nvcc = pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not on PATH")
+
+
+def _nvrtc_available():
+    try:
+        from cuda.bindings import nvrtc
+
+        return nvrtc.nvrtcVersion()[0] == nvrtc.nvrtcResult.NVRTC_SUCCESS
+    except Exception:  # the wheel or its shared library is missing
+        return False
+
+
+needs_nvrtc = pytest.mark.skipif(not _nvrtc_available(), reason="NVRTC (cuda-bindings) missing")
+
+
+def _broken_relu_source():
+    """relu.cu with a syntax error planted in relu_forward's last statement."""
+    source = cupy_backend.kernel_source("relu", np.float32)
+    assert source.count("y[i] = v > real_t(0)") == 1
+    line = cuda_source_path("relu").read_text().splitlines().index(
+        "    y[i] = v > real_t(0) ? v : real_t(0);") + 1
+    return source.replace("y[i] = v > real_t(0)", "y[i] = = v > real_t(0)"), line
+
+
+def test_kernel_files_are_found():
+    assert {"im2col", "conv2d_direct", "relu", "maxpool2d", "upconv2d", "crop_concat",
+            "softmax_ce", "dropout", "sgd_momentum", "bias_grad"} <= set(CUDA_FILES)
+
+
+@needs_nvrtc
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("file", CUDA_FILES)
+def test_nvrtc_compiles(file, dtype):
+    ptx = emu.nvrtc_compile(file, dtype)
+    kernels = emu.kernel_signatures(cupy_backend.kernel_source(file, dtype))
+    assert kernels, f"{file}.cu declares no __global__ kernel"
+    for kernel in kernels:  # extern "C": the PTX entry has the plain name
+        assert f".entry {kernel}(" in ptx
+    assert (".f64" in ptx) == (dtype == np.float64 or file == "dropout")  # real_t took effect
+
+
+@needs_nvcc
+@pytest.mark.parametrize("file", CUDA_FILES)
+def test_nvcc_compiles(file, tmp_path):
+    with ThreadPoolExecutor(max_workers=2) as pool:  # float and double side by side
+        ptx_paths = list(pool.map(lambda dtype: emu.nvcc_compile(file, dtype, tmp_path), DTYPES))
+    for path in ptx_paths:
+        assert ".entry" in path.read_text()
+
+
+@needs_nvrtc
+def test_nvrtc_helper_raises_on_a_syntax_error_at_the_right_line():
+    source, line = _broken_relu_source()
+    with pytest.raises(emu.EmuCompileError, match=rf"relu\.cu\({line}\): error"):
+        emu.nvrtc_compile("relu", np.float32, source_text=source)
+
+
+@needs_nvcc
+def test_nvcc_helper_raises_on_a_syntax_error_at_the_right_line(tmp_path):
+    source, line = _broken_relu_source()
+    with pytest.raises(emu.EmuCompileError, match=rf"relu\.cu\({line}\): error"):
+        emu.nvcc_compile("relu", np.float32, tmp_path, source_text=source)
+
+
+def test_kernel_source_rejects_other_dtypes():
+    with pytest.raises(TypeError, match="float32 or float64, got int32"):
+        cupy_backend.kernel_source("relu", np.int32)
