@@ -78,6 +78,8 @@ def numerical_gradient(f, x, dy=None, h=1e-6):
     Cost: 2 * x.size calls of f, so keep x small (or use directional_check).
     """
     _check_perturbable("x", x)
+    # BEGIN SOLUTION
+    # HINT: perturb x[index] by +h and -h, restore it in a finally; (L+ - L-) / 2h
     grad = np.zeros_like(x)
     for index in np.ndindex(x.shape):
         original = x[index]
@@ -90,6 +92,7 @@ def numerical_gradient(f, x, dy=None, h=1e-6):
             x[index] = original  # restore exactly, whatever happened
         grad[index] = (loss_plus - loss_minus) / (2 * h)
     return grad
+    # END SOLUTION
 
 
 def rel_error(a, b):

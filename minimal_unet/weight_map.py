@@ -159,6 +159,8 @@ def weight_map(labels, w0=10.0, sigma=5.0, class_weights="balanced", connectivit
         return weight_map_freiburg(labels, connectivity=connectivity)
     if sigma <= 0:
         raise ValueError(f"sigma: expected > 0, got {sigma}")
+    # BEGIN SOLUTION
+    # HINT: class_weights_map + w0 exp(-(d1 + d2)^2 / (2 sigma^2)) on background (d1, d2: see above)
     instances = to_instances(labels, connectivity)
     classes = (instances > 0).astype(np.int64)  # (H, W) 0 = background, 1 = object
     w = class_weights_map(classes, class_weights)
@@ -167,6 +169,7 @@ def weight_map(labels, w0=10.0, sigma=5.0, class_weights="balanced", connectivit
     border = w0 * np.exp(-((d1 + d2) ** 2) / (2.0 * sigma**2))  # 0 where d2 = inf
     w[background] += border[background]
     return w
+    # END SOLUTION
 
 
 def weight_map_freiburg(labels, connectivity=1):

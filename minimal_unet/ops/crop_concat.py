@@ -109,6 +109,8 @@ def crop_and_concat_forward_naive(skip, up):
     top, left = _crop_offsets(skip, up)
     N, Cs, Hs, Ws = skip.shape
     _, Cu, Hu, Wu = up.shape
+    # BEGIN SOLUTION
+    # HINT: channels < Cs: skip[n, c, top + i, left + j], then up; cache (skip.shape, top, left)
     y = np.empty((N, Cs + Cu, Hu, Wu), dtype=skip.dtype)
     for n in range(N):
         for c in range(Cs + Cu):
@@ -120,6 +122,7 @@ def crop_and_concat_forward_naive(skip, up):
                         y[n, c, i, j] = up[n, c - Cs, i, j]
     cache = (skip.shape, top, left)
     return y, cache
+    # END SOLUTION
 
 
 def crop_and_concat_backward_naive(dy, cache):
@@ -128,6 +131,8 @@ def crop_and_concat_backward_naive(dy, cache):
     _check_upstream(dy, skip_shape, top, left)
     N, Cs, Hs, Ws = skip_shape
     _, C, Hu, Wu = dy.shape
+    # BEGIN SOLUTION
+    # HINT: split dy at channel Cs; dskip is zero outside [top:top + Hu, left:left + Wu]
     dskip = np.zeros((N, Cs, Hs, Ws), dtype=dy.dtype)
     dup = np.empty((N, C - Cs, Hu, Wu), dtype=dy.dtype)
     for n in range(N):
@@ -139,3 +144,4 @@ def crop_and_concat_backward_naive(dy, cache):
                     else:
                         dup[n, c - Cs, i, j] = dy[n, c, i, j]
     return dskip, dup
+    # END SOLUTION

@@ -102,6 +102,8 @@ def maxpool2d_forward_naive(x):
     _check_input(x)
     N, C, H, W = x.shape
     oH, oW = H // 2, W // 2
+    # BEGIN SOLUTION
+    # HINT: keep the first maximum in WINDOW_OFFSETS order; cache (uint8 argmax, x.shape)
     y = np.empty((N, C, oH, oW), dtype=x.dtype)
     argmax = np.empty((N, C, oH, oW), dtype=np.uint8)
     for n in range(N):
@@ -120,6 +122,7 @@ def maxpool2d_forward_naive(x):
                     argmax[n, c, i, j] = best_k
     cache = (argmax, x.shape)
     return y, cache
+    # END SOLUTION
 
 
 def maxpool2d_backward_naive(dy, cache):
@@ -128,6 +131,8 @@ def maxpool2d_backward_naive(dy, cache):
     _check_upstream(dy, argmax)
     N, C, H, W = x_shape
     oH, oW = H // 2, W // 2
+    # BEGIN SOLUTION
+    # HINT: dy[n, c, i, j] goes to pixel WINDOW_OFFSETS[argmax[n, c, i, j]]; others get 0
     dx = np.zeros((N, C, H, W), dtype=dy.dtype)
     for n in range(N):
         for c in range(C):
@@ -136,3 +141,4 @@ def maxpool2d_backward_naive(dy, cache):
                     a, b = WINDOW_OFFSETS[argmax[n, c, i, j]]
                     dx[n, c, 2 * i + a, 2 * j + b] = dy[n, c, i, j]
     return dx
+    # END SOLUTION

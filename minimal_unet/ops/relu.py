@@ -55,11 +55,14 @@ def relu_backward(dy, cache):
 def relu_forward_naive(x):
     """ReLU with an explicit loop over every element; same signature as relu_forward."""
     check_float_array("x", x)
+    # BEGIN SOLUTION
+    # HINT: loop over np.ndindex(x.shape): y is x where x > 0 and 0 elsewhere; return y, (y,)
     y = np.empty_like(x)
     for index in np.ndindex(x.shape):
         y[index] = x[index] if x[index] > 0 else 0
     cache = (y,)
     return y, cache
+    # END SOLUTION
 
 
 def relu_backward_naive(dy, cache):
@@ -68,8 +71,11 @@ def relu_backward_naive(dy, cache):
     check_float_array("dy", dy)
     check_shape("dy", dy, y.shape)
     check_same_dtype(dy=dy, y=y)
+    # BEGIN SOLUTION
+    # HINT: loop over np.ndindex(y.shape): dx is dy where y > 0 and 0 elsewhere
     dx = np.empty_like(dy)
     for index in np.ndindex(y.shape):
         # dy/dx is 1 where the unit was active (y > 0) and 0 where it was clipped.
         dx[index] = dy[index] if y[index] > 0 else 0
     return dx
+    # END SOLUTION

@@ -94,6 +94,8 @@ def softmax_cross_entropy_naive(logits, target, weight=None):
     _check_inputs(logits, target, weight)
     N, K, H, W = logits.shape
     M = N * H * W
+    # BEGIN SOLUTION
+    # HINT: lse = m + log sum exp(z - m); loss += wt (lse - z_t); dz = wt (p - onehot) / M
     dtype = logits.dtype.type
     total = dtype(0)
     dlogits = np.empty_like(logits)
@@ -117,3 +119,4 @@ def softmax_cross_entropy_naive(logits, target, weight=None):
                     dlogits[n, k, h, w] = pixel_weight * (p_k - onehot) / M
     loss = dtype(total / M)
     return loss, dlogits
+    # END SOLUTION

@@ -114,6 +114,8 @@ def upconv2d_forward_naive(x, w, b):
     """Transposed convolution with an explicit loop over input pixels and block offsets."""
     C_in, C_out = _check_inputs(x, w, b)
     N, _, H, W = x.shape
+    # BEGIN SOLUTION
+    # HINT: y[n, :, 2i + a, 2j + c] = b + x[n, :, i, j] @ w[:, :, a, c]; cache = (x, w, b)
     y = np.empty((N, C_out, 2 * H, 2 * W), dtype=x.dtype)
     for n in range(N):
         for i in range(H):
@@ -124,6 +126,7 @@ def upconv2d_forward_naive(x, w, b):
                         y[n, :, 2 * i + a, 2 * j + c] = b + x[n, :, i, j] @ w[:, :, a, c]
     cache = (x, w, b)
     return y, cache
+    # END SOLUTION
 
 
 def upconv2d_backward_naive(dy, cache):
@@ -131,6 +134,8 @@ def upconv2d_backward_naive(dy, cache):
     x, w, b = cache
     _check_upstream(dy, x, w)
     N, C_in, H, W = x.shape
+    # BEGIN SOLUTION
+    # HINT: g = dy[n, :, 2i + a, 2j + c]; dx += w[:, :, a, c] @ g; dw += outer(x[n, :, i, j], g)
     dx = np.zeros_like(x)
     dw = np.zeros_like(w)
     db = np.zeros_like(b)
@@ -144,3 +149,4 @@ def upconv2d_backward_naive(dy, cache):
                         dw[:, :, a, c] += np.outer(x[n, :, i, j], g)  # (C_in, C_out)
                         db += g
     return dx, dw, db
+    # END SOLUTION

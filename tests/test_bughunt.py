@@ -1,0 +1,123 @@
+"""The bug-hunt fixtures: each broken variant is caught by its check, the correct layer
+passes the same check, and the exercise is graded from the checks' verdicts."""
+
+import numpy as np
+import pytest
+
+from minimal_unet import bughunt
+from minimal_unet.model import UNet, UNetConfig
+from minimal_unet.ops import (
+    conv2d_backward,
+    conv2d_forward,
+    crop_and_concat_forward,
+    softmax_cross_entropy,
+)
+
+
+@pytest.mark.parametrize("layer", bughunt.LAYERS)
+def test_the_broken_variant_is_caught(layer):
+    result = bughunt.check(layer, bughunt.BROKEN[layer])
+    assert result.caught, str(result)
+    assert result.error > 1e-3  # not a borderline catch
+
+
+@pytest.mark.parametrize("layer", bughunt.LAYERS)
+def test_the_correct_layer_passes_the_same_check(layer):
+    result = bughunt.check(layer, bughunt.CORRECT[layer])
+    assert not result.caught, str(result)
+    assert result.error < bughunt.TOL
+
+
+def test_flipped_kernel_breaks_only_dx():
+    rng = np.random.default_rng(1)
+    x, w, b = rng.standard_normal((1, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3)), np.zeros(3)
+    y, cache = conv2d_forward(x, w, b, pad=1)
+    dy = rng.standard_normal(y.shape)
+    right, wrong = conv2d_backward(dy, cache), bughunt.conv2d_backward_flipped_kernel(dy, cache)
+    np.testing.assert_array_equal(wrong[1], right[1])  # dw
+    np.testing.assert_array_equal(wrong[2], right[2])  # db
+    assert not np.allclose(wrong[0], right[0])  # dx
+    # With a kernel symmetric under the 180-degree flip the bug is invisible:
+    w_sym = w + w[:, :, ::-1, ::-1]
+    y, cache = conv2d_forward(x, w_sym, b, pad=1)
+    np.testing.assert_allclose(bughunt.conv2d_backward_flipped_kernel(dy, cache)[0],
+                               conv2d_backward(dy, cache)[0], rtol=1e-12, atol=1e-12)
+
+
+def test_no_max_shift_is_right_for_small_logits_and_overflows_for_large():
+    rng = np.random.default_rng(2)
+    target = rng.integers(0, 3, size=(1, 2, 2))
+    small = rng.standard_normal((1, 3, 2, 2))
+    loss, dlogits = bughunt.softmax_cross_entropy_no_max_shift(small, target)
+    loss_ref, dlogits_ref = softmax_cross_entropy(small, target)
+    np.testing.assert_allclose(loss, loss_ref, rtol=1e-12)
+    np.testing.assert_allclose(dlogits, dlogits_ref, rtol=1e-10, atol=1e-14)
+    loss, _ = bughunt.softmax_cross_entropy_no_max_shift(small * 1e4, target)
+    assert not np.isfinite(loss)
+    assert np.isfinite(softmax_cross_entropy(small * 1e4, target)[0])
+
+
+def test_off_by_one_crop_reads_the_shifted_window_and_needs_a_crop():
+    skip = np.arange(36.0).reshape(1, 1, 6, 6)
+    up = np.zeros((1, 1, 2, 2))
+    y, cache = bughunt.crop_and_concat_forward_off_by_one(skip, up)
+    np.testing.assert_array_equal(y[0, 0], [[21.0, 22.0], [27.0, 28.0]])  # right: 14 15 20 21
+    assert cache == crop_and_concat_forward(skip, up)[1]
+    with pytest.raises(ValueError, match="expected a crop of >= 1 pixel per side"):
+        bughunt.crop_and_concat_forward_off_by_one(skip, np.zeros((1, 1, 6, 6)))
+
+
+def test_missing_skip_sum_changes_only_the_encoder_and_restores_the_backend():
+    rng = np.random.default_rng(3)
+    net = UNet(UNetConfig(depth=1, base_channels=2), seed=0, dtype=np.float64)
+    honest_ops = net.ops
+    x = rng.standard_normal((1, 1, 18, 18))
+    dlogits = rng.standard_normal(net.forward(x).shape)
+    wrong = bughunt.unet_backward_missing_skip_sum(net, dlogits)
+    assert net.ops is honest_ops
+    net.forward(x)
+    right = net.backward(dlogits)
+    for name in right:
+        if name.startswith("enc"):
+            assert not np.allclose(wrong[name], right[name]), name
+        else:
+            np.testing.assert_array_equal(wrong[name], right[name])
+
+
+def test_backend_is_restored_when_backward_raises():
+    net = UNet(UNetConfig(depth=1, base_channels=2), seed=0, dtype=np.float64)
+    honest_ops = net.ops
+    with pytest.raises(RuntimeError, match="call net.forward"):
+        bughunt.unet_backward_missing_skip_sum(net, np.zeros((1, 2, 2, 2)))
+    assert net.ops is honest_ops
+
+
+def test_suspects_answer_key_and_grading():
+    pairs = bughunt.suspects(seed=0)
+    key = bughunt.answer_key(seed=0)
+    for layer in bughunt.LAYERS:
+        assert pairs[layer][key[layer]] is bughunt.BROKEN[layer]
+        other = "B" if key[layer] == "A" else "A"
+        assert pairs[layer][other] is bughunt.CORRECT[layer]
+    assert bughunt.grade_answers(key)["points"] == 4
+    one_wrong = dict(key, unet_backward="B" if key["unet_backward"] == "A" else "A")
+    result = bughunt.grade_answers(one_wrong)
+    assert result["points"] == 3 and result["max_points"] == 4
+    assert "bug hunt total" in bughunt.format_answers(result)
+    assert bughunt.grade_answers({})["points"] == 0
+
+
+def test_the_answers_may_name_their_seed():
+    key = bughunt.answer_key(seed=2024)
+    assert bughunt.grade_answers(dict(key, seed=2024)) == bughunt.grade_answers(key, seed=2024)
+    assert bughunt.grade_answers(dict(key, seed=2024))["points"] == 4
+    assert bughunt.grade_answers(dict(key, seed=2024))["seed"] == 2024
+
+
+def test_bad_answers_and_layers_are_errors():
+    with pytest.raises(ValueError, match="unknown layers \\['relu'\\]"):
+        bughunt.grade_answers({"relu": "A"})
+    with pytest.raises(TypeError, match="expected a dict"):
+        bughunt.grade_answers(["A"])
+    with pytest.raises(ValueError, match="expected one of conv2d_backward"):
+        bughunt.check("relu", bughunt.CORRECT["conv2d_backward"])
