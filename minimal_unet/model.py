@@ -247,6 +247,8 @@ class UNet:
         ops = self.ops
         c_conv1, c_relu1, c_conv2, c_relu2 = cache
         del cache
+        # BEGIN SOLUTION
+        # HINT: relu2, conv2, relu1, conv1 in reverse; each conv's dW, db go into grads
         _record(trace, f"{name}.relu2.grad_in", d_out)
         d = ops.relu_backward(d_out, c_relu2)
         del d_out, c_relu2
@@ -261,6 +263,7 @@ class UNet:
         d, grads[f"{name}.conv1.weight"], grads[f"{name}.conv1.bias"] = (
             ops.conv2d_backward(d, c_conv1))
         return d
+        # END SOLUTION
 
     def backward(self, dlogits, trace=None, return_dx=False):
         """Gradients of the loss for every parameter, from dL/dlogits (logits' shape).
@@ -276,6 +279,8 @@ class UNet:
         ops, depth = self.ops, self.config.depth
         grads = {}
 
+        # BEGIN SOLUTION
+        # HINT: head, dec0..dec{d-1}, bottom, enc{d-1}..enc0; d_enc = d_from_pool + d_from_skip
         _record(trace, "head.grad_in", dlogits)
         d, grads["head.weight"], grads["head.bias"] = ops.conv2d_backward(
             dlogits, caches.pop("head"))
@@ -311,6 +316,7 @@ class UNet:
         _record(trace, "input.grad", d)
         grads = {name: grads[name] for name in self.params}  # the params' order
         return (grads, d) if return_dx else grads
+        # END SOLUTION
 
     # ----- conveniences ----------------------------------------------------------------
 
