@@ -1,0 +1,142 @@
+"""Atomic, pickle-free checkpoints of a training run.
+
+A checkpoint is one `.npz` file. It holds
+
+    every array of the training state       (parameters, optimiser buffers, ...)
+    one JSON document, key "__meta__"       (step, RNG states, configs, history, and the
+                                             non-array parts of any nested state)
+
+Nested state (a dict of dicts, lists, numbers, strings and arrays, such as an optimiser's
+`state_dict()`) is split by `split_state` into a JSON tree plus a flat dict of arrays: each
+array is replaced in the tree by `{"__array__": "<key>"}`, and `join_state` puts it back.
+So nothing is ever pickled and the file is read with `np.load(..., allow_pickle=False)`.
+
+Writing is atomic: the file is written under a temporary name in the same folder, flushed
+and fsync'ed, then renamed over the old checkpoint with `os.replace`. A crash mid-write
+leaves the previous checkpoint untouched; a reader never sees half a file.
+
+NumPy random generators are saved through `bit_generator.state`, a dict of Python ints
+and strings, which JSON stores exactly (JSON ints have no size limit in Python).
+"""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+CHECKPOINT_NAME = "checkpoint.npz"
+META_KEY = "__meta__"
+ARRAY_TAG = "__array__"
+
+
+def split_state(tree, prefix="state"):
+    """Split a nested state into (json_tree, arrays).
+
+    tree: dicts with string keys, lists/tuples, None, bool, int, float, str, NumPy scalars
+          and np.ndarray leaves.
+    Returns json_tree (the same structure with each array replaced by {"__array__": key})
+    and arrays (dict key -> np.ndarray), keys made from the path, e.g. "state/velocity/w1".
+    """
+    arrays = {}
+
+    def walk(node, path):
+        if isinstance(node, np.ndarray):
+            arrays[path] = node
+            return {ARRAY_TAG: path}
+        if isinstance(node, dict):
+            return {str(k): walk(v, f"{path}/{k}") for k, v in node.items()}
+        if isinstance(node, list | tuple):
+            return [walk(v, f"{path}/{i}") for i, v in enumerate(node)]
+        if isinstance(node, np.generic):
+            return node.item()  # NumPy scalar -> Python int/float/bool
+        if node is None or isinstance(node, bool | int | float | str):
+            return node
+        raise TypeError(
+            f"checkpoint state at {path!r}: expected dict, list, number, str or ndarray, "
+            f"got {type(node).__name__}"
+        )
+
+    return walk(tree, prefix), arrays
+
+
+def join_state(json_tree, arrays):
+    """Inverse of `split_state`: put the arrays back where their tags are."""
+    if isinstance(json_tree, dict):
+        if set(json_tree) == {ARRAY_TAG}:
+            return arrays[json_tree[ARRAY_TAG]]
+        return {k: join_state(v, arrays) for k, v in json_tree.items()}
+    if isinstance(json_tree, list):
+        return [join_state(v, arrays) for v in json_tree]
+    return json_tree
+
+
+def rng_state(rng):
+    """The JSON-able state of a numpy Generator (its bit generator's state dict)."""
+    return rng.bit_generator.state
+
+
+def set_rng_state(rng, state):
+    """Restore a numpy Generator in place from `rng_state(rng)`."""
+    rng.bit_generator.state = state
+
+
+def atomic_write_bytes(path, write):
+    """Call write(file_object) on a temporary file beside `path`, fsync, then rename.
+
+    The temporary file lives in the same folder, so `os.replace` is an atomic rename on
+    the same file system. On any error the temporary file is removed and `path` is left
+    as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)  # mkstemp makes the file private (0600); give it the usual mode
+        os.umask(umask)
+        os.chmod(tmp_name, 0o666 & ~umask)
+        os.replace(tmp_name, path)
+    except BaseException:
+        if os.path.exists(tmp_name):
+            os.remove(tmp_name)
+        raise
+    # Make the rename itself durable (POSIX: fsync the directory entry).
+    if hasattr(os, "O_DIRECTORY"):
+        dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def save_checkpoint(path, state):
+    """Write a nested training `state` (see `split_state`) atomically to `path` (.npz)."""
+    json_tree, arrays = split_state(state)
+    meta = np.array(json.dumps(json_tree))  # a 0-d unicode array: no pickle needed
+    payload = {key: np.ascontiguousarray(a) for key, a in arrays.items()}
+    payload[META_KEY] = meta
+    atomic_write_bytes(path, lambda f: np.savez(f, **payload))
+
+
+def load_checkpoint(path):
+    """Read a checkpoint written by `save_checkpoint`; returns the nested state."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint: expected a file at {path}, found none")
+    with np.load(path, allow_pickle=False) as data:
+        if META_KEY not in data.files:
+            raise ValueError(f"checkpoint: {path} has no {META_KEY!r} entry; not a checkpoint")
+        json_tree = json.loads(str(data[META_KEY]))
+        arrays = {key: data[key] for key in data.files if key != META_KEY}
+    return join_state(json_tree, arrays)
+
+
+def latest_checkpoint(folder):
+    """Path of the checkpoint in `folder`, or None when there is none yet."""
+    path = Path(folder) / CHECKPOINT_NAME
+    return path if path.is_file() else None

@@ -1,0 +1,347 @@
+"""Training a U-Net the paper's way: one large tile per step, SGD with momentum 0.99.
+
+    net = UNet(UNetConfig(depth=3, base_channels=16), seed=0)
+    history = train(net, train_samples, val_samples, TrainConfig(steps=500, tile_size=124))
+
+Per image, once (`prepare_sample`):
+    image  -> normalised to zero mean, unit std (`infer.normalize_image`, shared with
+              inference so the net sees the same statistics at both times)
+    labels -> the paper's weight map w(x) (`weight_map`), from the instance ids when the
+              data set has them, else from the connected components of the mask.
+Per step (`sample_batch`, all randomness from ONE sampler Generator seeded by cfg.seed):
+    pick an image -> augment image, mask and weight together (flips/rot90, elastic,
+    grey values) -> cut a random tile with mirrored context (`random_training_tile`)
+    -> forward -> weighted softmax cross-entropy -> backward -> optimiser step.
+Every `val_every` steps: overlap-tile prediction of the validation images and metrics.
+Every `checkpoint_every` steps: an atomic checkpoint (see checkpoint.py) holding the
+parameters, optimiser state, step, every RNG state, both configs and the history, so that
+`train(..., resume=True)` continues to the very same parameters as an uninterrupted run.
+
+A NaN or Inf loss raises `TrainingDiverged` naming the step; the last good checkpoint is
+left as it was.
+"""
+
+import csv
+import dataclasses
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from minimal_unet import checkpoint, metrics, optim, plots
+from minimal_unet.data.augment import AugmentConfig, augment
+from minimal_unet.data.tiles import random_training_tile
+from minimal_unet.infer import labels_from_proba, normalize_image, predict_proba_tiled
+from minimal_unet.sizes import output_size
+from minimal_unet.weight_map import class_weights_map, weight_map, weight_map_freiburg
+
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("constant", "step", "cosine", "poly")
+WEIGHT_MAPS = ("paper", "freiburg", "balanced", "none")
+CHECKPOINT_VERSION = 1
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or Inf; the message names the step."""
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything a training run needs besides the net and the data (all JSON-able)."""
+
+    steps: int = 1000
+    lr: float = 0.003  # the peers' PyTorch recipe: 0.003 (0.03 diverged)
+    momentum: float = 0.99  # the paper's
+    optimizer: str = "sgd"  # "sgd" (Caffe, the paper) or "adam"
+    schedule: str = "constant"  # "constant", "step", "cosine" or "poly"
+    step_every: int = 1000  # "step" schedule: lr *= step_drop every step_every steps
+    step_drop: float = 0.1
+    batch_size: int = 1  # tiles per step; the paper uses 1 large tile
+    tile_size: int = 188  # input tile side; must be legal for the net
+    seed: int = 0  # seeds the data sampler (image, augmentation, tile position)
+    augment: bool = True
+    elastic_sigma: float = 10.0  # px std of the coarse-grid displacements (paper: 10)
+    elastic_grid: int = 3  # the paper's 3x3 grid
+    gray_values: bool = True
+    weight_map: str = "paper"  # "paper", "freiburg", "balanced" (class term only), "none"
+    w0: float = 10.0  # paper
+    sigma: float = 5.0  # paper, px
+    val_every: int = 100  # 0: only at the end
+    checkpoint_every: int = 100  # 0: only at the end
+    flips: bool = False  # validation: average over the 8 flips/rotations
+    threshold: float = 0.5  # validation: foreground where P(1) >= threshold (2 classes)
+    out_dir: str | None = None  # logs, figures, checkpoint; None writes nothing
+    backend: str = "numpy"
+    progress: bool = True  # tqdm progress bar
+    max_seconds: float | None = None  # wall-clock budget: stop after the step that passes it
+
+    def __post_init__(self):
+        choices = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES, "weight_map": WEIGHT_MAPS}
+        for field, allowed in choices.items():
+            if getattr(self, field) not in allowed:
+                raise ValueError(f"TrainConfig.{field}: expected one of {allowed}, "
+                                 f"got {getattr(self, field)!r}")
+        for field in ("steps", "batch_size", "tile_size"):
+            if int(getattr(self, field)) < 1:
+                raise ValueError(f"TrainConfig.{field}: expected >= 1, "
+                                 f"got {getattr(self, field)}")
+        if not self.lr > 0:
+            raise ValueError(f"TrainConfig.lr: expected > 0, got {self.lr}")
+
+
+# ----- data ----------------------------------------------------------------------------
+
+def sample_weight_map(sample, cfg, n_classes=2):
+    """The loss weight map (H, W) float64 of one sample (instances first, else the mask)."""
+    if cfg.weight_map == "none":
+        return np.ones(sample.mask.shape)
+    if cfg.weight_map == "balanced" or n_classes != 2:
+        return class_weights_map(sample.mask, "balanced")
+    labels = sample.instances if sample.instances is not None else sample.mask
+    if cfg.weight_map == "freiburg":
+        return weight_map_freiburg(labels)
+    return weight_map(labels, w0=cfg.w0, sigma=cfg.sigma, class_weights="balanced")
+
+
+def prepare_sample(sample, cfg, n_classes=2):
+    """(normalised image float64, mask int64, weight float64), all (H, W); computed once."""
+    if sample.mask is None:
+        raise ValueError(f"sample {sample.name!r}: expected a mask for training, got None")
+    image = normalize_image(sample.image, dtype=np.float64)
+    return image, np.asarray(sample.mask, dtype=np.int64), sample_weight_map(sample, cfg,
+                                                                             n_classes)
+
+
+def sample_batch(prepared, cfg, in_size, out_size, rng, dtype):
+    """One training batch from the prepared images, every random choice from `rng`.
+
+    Returns x (B, 1, in, in) in `dtype`, target (B, out, out) int64, weight (B, out, out).
+    """
+    aug = AugmentConfig(flip_rot90=True, elastic=True, elastic_grid=cfg.elastic_grid,
+                        elastic_sigma=cfg.elastic_sigma, gray_values=cfg.gray_values)
+    xs, ys, ws = [], [], []
+    for _ in range(cfg.batch_size):
+        image, mask, weight = prepared[int(rng.integers(len(prepared)))]
+        if cfg.augment:
+            image, mask, weight = augment(image, mask, weight, rng=rng, config=aug)
+        x, y, w = random_training_tile(image, mask, weight, in_size, out_size, rng)
+        xs.append(x[None] if x.ndim == 2 else x)  # (1, in, in)
+        ys.append(y)
+        ws.append(w)
+    x = np.stack(xs).astype(dtype)  # (B, 1, in, in)
+    return x, np.stack(ys), np.stack(ws).astype(dtype)  # (B, out, out) each
+
+
+def make_optimizer(net, cfg):
+    """SGD (Caffe momentum) or Adam over net.params, with the lr schedule of cfg."""
+    schedules = {
+        "constant": lambda step: optim.constant(step, cfg.lr),
+        "step": lambda step: optim.step_decay(step, cfg.lr, cfg.step_drop, cfg.step_every),
+        "cosine": lambda step: optim.cosine(step, cfg.lr, cfg.steps),
+        "poly": lambda step: optim.poly(step, cfg.lr, cfg.steps),
+    }
+    lr = schedules[cfg.schedule]
+    if cfg.optimizer == "adam":
+        return optim.Adam(net.params, lr=lr)
+    return optim.SGD(net.params, lr=lr, momentum=cfg.momentum, backend=net.ops.name)
+
+
+# ----- validation ----------------------------------------------------------------------
+
+def evaluate_samples(net, samples, cfg):
+    """Mean validation metrics over `samples` by overlap-tile prediction.
+
+    Returns (metrics: dict of means of `validation_metrics`, predictions: a list of
+    (probs (K, H, W), labels (H, W)) per sample).
+    """
+    rows, predictions = [], []
+    threshold = cfg.threshold if net.config.n_classes == 2 else None
+    for s in samples:
+        probs = predict_proba_tiled(net, s.image, tile_size=cfg.tile_size, flips=cfg.flips)
+        pred = labels_from_proba(probs, threshold)
+        predictions.append((probs, pred))
+        rows.append(validation_metrics(pred, s.mask))
+    mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} if rows else {}
+    return mean, predictions
+
+
+def validation_metrics(pred, gt):
+    """The scalar metrics logged during training (`metrics.evaluate` without the slow
+    warping error): pixel_error, foreground_iou, foreground dice, adapted_rand_error."""
+    result = metrics.evaluate(pred, gt, warping=False)
+    dice_per_class = result["dice"]
+    return {"pixel_error": float(result["pixel_error"]),
+            "foreground_iou": float(result["foreground_iou"]),
+            "dice": float(dice_per_class[1]) if len(dice_per_class) > 1 else float("nan"),
+            "adapted_rand_error": float(result["adapted_rand_error"])}
+
+
+def evaluate_held_out(net, samples, tile_size, flips=False, warping=True):
+    """{"per_image": {name: metrics}, "mean": {metric: mean}} by overlap-tile prediction."""
+    per_image = {}
+    for s in samples:
+        probs = predict_proba_tiled(net, s.image, tile_size=tile_size, flips=flips)
+        per_image[s.name] = metrics.evaluate(probs, s.mask, warping=warping)
+    return {"per_image": per_image, "mean": mean_metrics(per_image.values())}
+
+
+def mean_metrics(results):
+    """Mean over images of every scalar entry of `metrics.evaluate` results (NaN ignored)."""
+    results = list(results)
+    keys = [k for k, v in results[0].items() if isinstance(v, float | int)] if results else []
+    return {k: float(np.nanmean([r[k] for r in results])) for k in keys}
+
+
+# ----- logs and checkpoints ------------------------------------------------------------
+
+def write_logs(history, out_dir):
+    """train_log.csv (one row per step) and history.json in out_dir."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    val_by_step = {r["step"]: r for r in history["val"]}
+    val_keys = sorted({k for r in history["val"] for k in r if k != "step"})
+    with open(out_dir / "train_log.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["step", "loss", "lr", "seconds", *(f"val_{k}" for k in val_keys)])
+        for r in history["train"]:
+            val = val_by_step.get(r["step"], {})
+            writer.writerow([r["step"], repr(r["loss"]), repr(r["lr"]), f"{r['seconds']:.3f}",
+                             *(repr(val[k]) if k in val else "" for k in val_keys)])
+    text = json.dumps(history, indent=1)
+    checkpoint.atomic_write_bytes(out_dir / "history.json", lambda f: f.write(text.encode()))
+
+
+def training_state(net, optimizer, sampler_rng, cfg, step, history):
+    """Everything needed to resume exactly, as a nested dict for checkpoint.save_checkpoint."""
+    return {
+        "version": CHECKPOINT_VERSION,
+        "step": step,  # the number of completed steps
+        "params": net.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "rng": {"sampler": checkpoint.rng_state(sampler_rng),
+                "net": checkpoint.rng_state(net.rng)},
+        "model_config": net.config.to_dict(),
+        "dtype": net.dtype.name,
+        "train_config": dataclasses.asdict(cfg),
+        "history": history,
+    }
+
+
+def restore_state(state, net, optimizer, sampler_rng):
+    """Load a checkpoint's state into net, optimiser and sampler; returns (step, history)."""
+    if state.get("version") != CHECKPOINT_VERSION:
+        raise ValueError(f"checkpoint: expected version {CHECKPOINT_VERSION}, "
+                         f"got {state.get('version')!r}")
+    if state["model_config"] != net.config.to_dict():
+        raise ValueError(f"checkpoint: holds a net {state['model_config']}, "
+                         f"expected {net.config.to_dict()}")
+    if state["dtype"] != net.dtype.name:
+        raise ValueError(f"checkpoint: holds dtype {state['dtype']}, the net is {net.dtype}")
+    net.load_state_dict(state["params"])
+    optimizer.load_state_dict(state["optimizer"])
+    checkpoint.set_rng_state(sampler_rng, state["rng"]["sampler"])
+    checkpoint.set_rng_state(net.rng, state["rng"]["net"])
+    return int(state["step"]), state["history"]
+
+
+def write_figures(net, history, val_samples, predictions, prepared_val, out_dir):
+    """learning_curves.png and predictions.png (image | label | weight | prediction)."""
+    out_dir = Path(out_dir)
+    plots.plot_learning_curves(history, out_dir / "learning_curves.png")
+    rows = []
+    for s, (probs, pred), (_, _, w) in list(zip(val_samples, predictions, prepared_val))[0:4]:
+        rows.append({"image": s.image, "label": s.mask, "weight": w, "pred": pred,
+                     "prob": probs[1] if probs.shape[0] == 2 else None, "name": s.name})
+    if rows:
+        plots.plot_panels(rows, out_dir / "predictions.png", title="validation, overlap-tile")
+
+
+# ----- the loop ------------------------------------------------------------------------
+
+def train(net, train_samples, val_samples, cfg, resume=False, checkpoint_dir=None):
+    """Train `net` in place; returns the history {"train": [...], "val": [...]}.
+
+    train_samples / val_samples: lists of data.readers.Sample (val may be empty).
+    checkpoint_dir: where checkpoint.npz goes (default cfg.out_dir; None: no checkpoints).
+    resume: continue from checkpoint_dir/checkpoint.npz (error if there is none).
+    history["train"] rows: step (1-based count of completed steps), loss, lr, seconds;
+    history["val"] rows: step and the `validation_metrics` means.
+    """
+    if not train_samples:
+        raise ValueError("train_samples: expected at least one labelled sample, got none")
+    if net.ops.name != cfg.backend:
+        raise ValueError(f"cfg.backend is {cfg.backend!r} but the net runs on {net.ops.name!r}")
+    in_size = cfg.tile_size
+    out_size = output_size(net.config, in_size)  # ValueError naming legal sizes
+    ckpt_dir = checkpoint_dir if checkpoint_dir is not None else cfg.out_dir
+    n_classes = net.config.n_classes
+    prepared = [prepare_sample(s, cfg, n_classes) for s in train_samples]
+    prepared_val = [prepare_sample(s, cfg, n_classes) for s in val_samples]
+    sampler_rng = np.random.default_rng(cfg.seed)
+    optimizer = make_optimizer(net, cfg)
+    step, history = 0, {"train": [], "val": []}
+    if resume:
+        path = checkpoint.latest_checkpoint(ckpt_dir) if ckpt_dir is not None else None
+        if path is None:
+            raise FileNotFoundError(f"resume: expected a checkpoint in {ckpt_dir}, found none")
+        step, history = restore_state(checkpoint.load_checkpoint(path), net, optimizer,
+                                      sampler_rng)
+
+    def save():
+        if ckpt_dir is not None:
+            state = training_state(net, optimizer, sampler_rng, cfg, step, history)
+            checkpoint.save_checkpoint(Path(ckpt_dir) / checkpoint.CHECKPOINT_NAME, state)
+        if cfg.out_dir is not None:
+            write_logs(history, cfg.out_dir)
+
+    predictions = []
+    running = None
+    started = time.perf_counter()
+    bar = tqdm(total=cfg.steps, initial=step, disable=not cfg.progress, desc="train",
+               dynamic_ncols=True)
+    while step < cfg.steps:
+        t0 = time.perf_counter()
+        lr = float(optimizer.lr(optimizer.step_count))  # the schedule, at this step
+        x, target, weight = sample_batch(prepared, cfg, in_size, out_size, sampler_rng,
+                                         net.dtype)
+        logits = net.forward(net.ops.asarray(x), train=True)
+        loss, dlogits = net.ops.softmax_cross_entropy(logits, net.ops.asarray(target),
+                                                      net.ops.asarray(weight))
+        loss = float(loss)
+        if not math.isfinite(loss):
+            bar.close()
+            if cfg.out_dir is not None:
+                write_logs(history, cfg.out_dir)
+            raise TrainingDiverged(
+                f"loss became {loss} at step {step + 1} (lr {lr:g}); stopped, the last good "
+                f"checkpoint was left untouched. Try a smaller learning rate.")
+        grads = net.backward(dlogits)
+        optimizer.step(grads)
+        step += 1
+        running = loss if running is None else 0.95 * running + 0.05 * loss
+        history["train"].append({"step": step, "loss": loss, "lr": lr,
+                                 "seconds": time.perf_counter() - t0})
+        bar.update(1)
+        bar.set_postfix(loss=f"{running:.4f}", lr=f"{lr:.2g}")
+
+        out_of_time = (cfg.max_seconds is not None
+                       and time.perf_counter() - started >= cfg.max_seconds)
+        last = step == cfg.steps or out_of_time
+        if val_samples and ((cfg.val_every and step % cfg.val_every == 0) or last):
+            mean, predictions = evaluate_samples(net, val_samples, cfg)
+            history["val"].append({"step": step, **mean})
+            bar.write(f"step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in mean.items()))
+        if (cfg.checkpoint_every and step % cfg.checkpoint_every == 0) or last:
+            save()
+        if out_of_time:
+            bar.write(f"stopped after step {step}: the budget of {cfg.max_seconds:g} s is spent")
+            break
+    bar.close()
+    if cfg.out_dir is not None:
+        write_logs(history, cfg.out_dir)
+        if history["train"]:
+            write_figures(net, history, val_samples, predictions, prepared_val, cfg.out_dir)
+    return history
