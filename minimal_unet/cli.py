@@ -6,6 +6,7 @@
     evaluate   a folder of predicted masks against a folder of label masks -> metrics JSON
     sizes      legal tile sizes and the layer table of a configuration
     gradcheck  the whole network's backward pass against finite differences
+    assignment make a student copy of the package, or grade one
 
 The parser is built by `build_parser()`, one `add_<command>_parser(subparsers)` helper per
 command; each helper registers its handler with `set_defaults(func=...)`. To add a
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from minimal_unet.assignment import add_assignment_parser
 from minimal_unet.backends import BACKENDS, BackendUnavailableError
 
 PROG = "minimal-unet"
@@ -437,6 +439,7 @@ def build_parser():
     add_evaluate_parser(subparsers)
     add_sizes_parser(subparsers)
     add_gradcheck_parser(subparsers)
+    add_assignment_parser(subparsers)
     return parser
 
 

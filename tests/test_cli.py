@@ -48,7 +48,7 @@ def one_line_error(capsys, fragment):
 def test_help_for_every_command(capsys):
     assert main(["--help"]) == 0
     top = capsys.readouterr().out
-    for command in ("demo", "train", "predict", "evaluate", "sizes", "gradcheck"):
+    for command in ("demo", "train", "predict", "evaluate", "sizes", "gradcheck", "assignment"):
         assert command in top
         assert main([command, "--help"]) == 0
         assert "usage: minimal-unet " + command in capsys.readouterr().out
@@ -206,3 +206,11 @@ def test_missing_backend_is_a_one_line_error(trained, dataset, capsys):
     assert main(["predict", str(trained / "model.npz"), str(dataset / "images"),
                  "--backend", "numba"]) == 2
     one_line_error(capsys, "numba")
+
+
+def test_assignment_make_writes_a_student_copy(tmp_path, capsys):
+    out = tmp_path / "student"
+    assert main(["assignment", "make", "--out", str(out)]) == 0
+    relu = (out / "minimal_unet" / "ops" / "relu.py").read_text()
+    assert "raise NotImplementedError" in relu
+    assert "BEGIN SOLUTION" not in relu
