@@ -30,6 +30,7 @@ sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
 from minimal_unet.backends import BackendUnavailableError, get_backend  # noqa: E402
 from minimal_unet.model import UNet, UNetConfig  # noqa: E402
+from minimal_unet.torch_twin import build_torch_unet  # noqa: E402
 
 F4 = 4  # bytes per float32
 
@@ -177,44 +178,6 @@ def torch_op_runner(torch, name, case, rng):
     return lambda: F.cross_entropy(logits, target).backward()
 
 
-def torch_unet(torch, base=64, depth=4):
-    """The paper's U-Net in PyTorch (valid convs, centre crop), for the step's peer time."""
-    nn = torch.nn
-
-    def block(c_in, c_out):
-        return nn.Sequential(nn.Conv2d(c_in, c_out, 3), nn.ReLU(), nn.Conv2d(c_out, c_out, 3),
-                             nn.ReLU())
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            ch = [base * 2**i for i in range(depth + 1)]
-            self.enc = nn.ModuleList([block(1 if i == 0 else ch[i - 1], ch[i])
-                                      for i in range(depth)])
-            self.bottom = block(ch[depth - 1], ch[depth])
-            self.up = nn.ModuleList([nn.ConvTranspose2d(ch[i + 1], ch[i], 2, 2)
-                                     for i in range(depth)])
-            self.dec = nn.ModuleList([block(2 * ch[i], ch[i]) for i in range(depth)])
-            self.head = nn.Conv2d(base, 2, 1)
-
-        def forward(self, x):
-            skips = []
-            for enc in self.enc:
-                x = enc(x)
-                skips.append(x)
-                x = nn.functional.max_pool2d(x, 2)
-            x = self.bottom(x)
-            for i in reversed(range(depth)):
-                x = self.up[i](x)
-                skip = skips[i]
-                top = (skip.shape[2] - x.shape[2]) // 2
-                skip = skip[:, :, top:top + x.shape[2], top:top + x.shape[3]]
-                x = self.dec[i](torch.cat([skip, x], 1))
-            return self.head(x)
-
-    return Net().cuda()
-
-
 # ---------------------------------------------------------------- main
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -314,7 +277,7 @@ def main(argv=None):
         rows.append(dict(case=f"training step {args.size}, base {args.base}", who=who, ms=median,
                          ms_min=low, ms_max=high, GBps=None, TFLOPs=step_flops / median / 1e9))
         print(rows[-1], flush=True)
-    model = torch_unet(torch, args.base)
+    model = build_torch_unet(config, dtype=torch.float32, device="cuda")
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.99)
     xt, tt = torch.from_numpy(x).cuda(), torch.from_numpy(target).cuda()
 

@@ -18,7 +18,7 @@ NumPy and PyTorch alike (tracemalloc would miss PyTorch's allocator), so the fig
 comparable. One warm-up step (allocating scratch buffers and first-touch pages) runs before
 the `--repeat` timed steps; the median is reported.
 
-The PyTorch network is the reference of the test suite, tests/conftest.py, loaded by path.
+The PyTorch network is the test suite's reference, minimal_unet/torch_twin.py.
 """
 
 import argparse
@@ -31,7 +31,6 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {  # name: (tile, base_channels, dtype)
     "paper32": (572, 64, "float32"),
     "paper64": (572, 64, "float64"),
@@ -76,18 +75,14 @@ def child(framework, config_name, repeat, threads):
             opt.step(grads)
             return float(loss)
     else:
-        import importlib.util
-
         import torch
 
+        from minimal_unet.torch_twin import build_torch_unet
+
         torch.set_num_threads(threads)
-        path = ROOT / "tests" / "conftest.py"
-        spec = importlib.util.spec_from_file_location("unet_conftest", path)
-        conftest = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(conftest)
         torch_dtype = torch.float32 if dtype == np.float32 else torch.float64
         torch.manual_seed(0)
-        net = conftest.build_torch_unet(config, dtype=torch_dtype)
+        net = build_torch_unet(config, dtype=torch_dtype)
         x_t = torch.from_numpy(x)
         with torch.no_grad():
             out = net(x_t).shape[2:]
