@@ -42,7 +42,7 @@ from minimal_unet.ops import (
     conv2d_forward,
     conv2d_forward_naive,
 )
-from minimal_unet.ops.conv2d import _im2col_rows  # the fast path's gather, shown below
+from minimal_unet.ops.conv2d import im2col  # the fast path's gather, for one whole image
 
 np.set_printoptions(precision=4, suppress=True)
 
@@ -118,7 +118,7 @@ print(inspect.getsource(conv2d_forward_naive))
 
 # %%
 cols_by_hand = np.array([[1, 2, 4, 5], [2, 3, 5, 6], [4, 5, 7, 8], [5, 6, 8, 9]], dtype=float)
-cols = _im2col_rows(x[0], 2, 2, 2, 2).copy()  # (K=4, oH*oW=4); copy: it is a scratch buffer
+cols = im2col(x[0], 2, 2)  # (K=4, oH*oW=4)
 print(cols)
 assert np.array_equal(cols, cols_by_hand)
 

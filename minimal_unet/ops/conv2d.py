@@ -1,0 +1,329 @@
+"""2-D convolution (cross-correlation), stride 1, zero padding: the U-Net's workhorse.
+
+Shape legend
+    N  batch            C  input channels      H, W    input height, width
+    F  filters          kH, kW kernel size     p       zero padding on every side
+    oH = H + 2p - kH + 1                       oW = W + 2p - kW + 1
+    K  = C*kH*kW, the length of one receptive field (one im2col column)
+    R  rows of output computed per block (see "Fast path" below)
+
+The maths (xp is x with p zeros on every side):
+    y[n, f, h, w]  = b[f] + sum_{c,i,j} xp[n, c, h+i, w+j] * w[f, c, i, j]
+    dw[f, c, i, j] = sum_{n,h,w} dy[n, f, h, w] * xp[n, c, h+i, w+j]
+    db[f]          = sum_{n,h,w} dy[n, f, h, w]
+    dx[n, c, h, w] = sum_{f,i,j} dyp[n, f, h+i, w+j] * w[f, c, kH-1-i, kW-1-j]
+where dyp is dy shifted by (kH-1-p, kW-1-p) and zero outside it: dx is the "full"
+correlation of dy with the kernel flipped in space and with F and C swapped, i.e. the same
+operation as the forward pass. No scatter (col2im) is needed anywhere.
+
+Naive twin: `conv2d_forward_naive` / `conv2d_backward_naive` loop over every index of
+those formulas. Read them first.
+
+Fast path: blocked im2col + one matrix product per block.
+    For each image n and each block of R output rows r0 .. r0+R-1:
+        cols = the receptive fields of those rows                # (K, R*oW)
+        y[n, :, rows] = w.reshape(F, K) @ cols + b[:, None]      # (F, K) @ (K, R*oW)
+The block replaces the naive loops over (h, w); the matmul replaces the loops over f and
+(c, i, j). The backward pass uses the same blocks:
+    dw += dy[n, :, rows] @ cols.T       # (F, R*oW) @ (R*oW, K): the naive `dw[...] += xp * g`
+    db += dy[n, :, rows].sum(axis=1)    # the naive `db[f] += g`
+    dx[n, :, rows] = w_flip @ cols_dy   # (C, F*kH*kW) @ (F*kH*kW, R*W): the naive
+                                        # `dxp[...] += w * g`, turned from a scatter into
+                                        # a gather (cols_dy: receptive fields of dyp)
+The receptive fields of a row block are gathered by one `np.copyto` from a strided *view*
+(`as_strided`, no Python loop over c, i, j): element (c, i, j, r, v) of the view is
+xp[n, c, r0+r+i, v+j], and every copied run is a contiguous stretch of oW values.
+R is chosen so that `cols` is about `_BLOCK_BYTES` (64 MiB; R = 51 rows of the paper's
+heaviest layer in float32, 25 in float64). That size is a measured trade-off: alone on a
+core, 2-4 MiB blocks (which stay in cache between gather and matmul) are ~15% faster; but
+every matmul call makes the BLAS threads synchronise, and on a machine whose cores are
+shared (ours: 2 cores, several users) each synchronisation can cost a scheduler time
+slice, so 64 MiB blocks (12 calls per pass instead of 190 at 4 MiB) ran 2-5x faster there. An
+im2col of the whole 570x570, 64-channel image would take 750 MB (1.5 GB in float64).
+The products are written straight into the outputs with `np.matmul(..., out=...)`, and
+the bias is added to each block of y as soon as it is written. Only the rows a block needs
+are zero-padded (into a small slab), so no padded copy of a whole image is ever made; a
+block that lies inside the input (every block of a "valid" conv's forward) is gathered
+from the input directly.
+
+Scratch buffers: `cols` and the padded slab live in one flat buffer per (purpose, dtype),
+kept per thread in `_SCRATCH` and grown to the largest block seen. Each is bounded by one
+block (about `_BLOCK_BYTES`, or one row of im2col if a single row is larger), so memory
+stays bounded however many layer shapes a network has. Outputs (y, dx, dw, db) are always
+fresh arrays; nothing returned aliases a scratch buffer.
+
+Why channels-first (NCHW) blocks and not channels-last (H, W, C): measured at the paper's
+heaviest layer, channels-last blocks were no faster (the gather copies runs of C values
+instead of oW), and the transposes in and out cost ~0.03 s each per call on top.
+"""
+
+import threading
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from minimal_unet.ops._checks import check_float_array, check_same_dtype, check_shape
+
+_BLOCK_BYTES = 64 * 2**20  # target size of one im2col block `cols` (see docstring)
+_SCRATCH = threading.local()  # per-thread flat scratch buffers, see the module docstring
+
+
+def _scratch(purpose, size, dtype):
+    """A flat scratch array of at least `size` elements of `dtype`, reused between calls.
+
+    One buffer per (purpose, dtype) and per thread; grown when a larger one is asked for.
+    The caller must not return it (or a view of it) to the user.
+    """
+    buffers = _SCRATCH.__dict__.setdefault("buffers", {})
+    key = (purpose, np.dtype(dtype))
+    buf = buffers.get(key)
+    if buf is None or buf.size < size:
+        buf = np.empty(size, dtype=dtype)
+        buffers[key] = buf
+    return buf[:size]
+
+
+def _check_pad(pad):
+    if isinstance(pad, bool) or not isinstance(pad, (int, np.integer)):
+        raise TypeError(f"pad: expected an int >= 0, got {type(pad).__name__} {pad!r}")
+    if pad < 0:
+        raise ValueError(f"pad: expected an int >= 0, got {pad}")
+
+
+def _check_inputs(x, w, b, pad):
+    """Validate conv2d inputs; return the output size (oH, oW)."""
+    check_float_array("x", x, ndim=4, layout="(N, C, H, W)")
+    check_float_array("w", w, ndim=4, layout="(F, C, kH, kW)")
+    check_float_array("b", b, ndim=1, layout="(F,)")
+    check_same_dtype(x=x, w=w, b=b)
+    _check_pad(pad)
+    if 0 in x.shape or 0 in w.shape:
+        raise ValueError(f"x and w must be non-empty, got x {x.shape} and w {w.shape}")
+    N, C, H, W = x.shape
+    F, Cw, kH, kW = w.shape
+    if Cw != C:
+        raise ValueError(
+            f"channel mismatch: x has C={C} channels (shape {x.shape}) but w expects "
+            f"{Cw} (shape {w.shape}, layout (F, C, kH, kW))")
+    check_shape("b", b, (F,))
+    Hp, Wp = H + 2 * pad, W + 2 * pad
+    if kH > Hp or kW > Wp:
+        raise ValueError(
+            f"kernel {kH}x{kW} is larger than the padded input {Hp}x{Wp} "
+            f"(H, W = {H}, {W}, pad = {pad})")
+    return Hp - kH + 1, Wp - kW + 1
+
+
+def _check_backward(dy, cache):
+    x, w, b, pad = cache
+    oH, oW = _check_inputs(x, w, b, pad)
+    check_float_array("dy", dy, ndim=4, layout="(N, F, oH, oW)")
+    check_same_dtype(dy=dy, x=x)
+    check_shape("dy", dy, (x.shape[0], w.shape[0], oH, oW))
+
+
+# --------------------------------------------------------------------------- naive twin
+
+
+def conv2d_forward_naive(x, w, b, pad=0):
+    """Convolution forward with explicit loops: the formula, one multiply-add at a time.
+
+    x (N, C, H, W), w (F, C, kH, kW), b (F,), all float32 or all float64; pad int >= 0.
+    Returns y (N, F, oH, oW) with oH = H + 2*pad - kH + 1, oW = W + 2*pad - kW + 1, and
+    cache = (x, w, b, pad).  y[n, f, h, w] = b[f] + sum_{c,i,j} xp[n, c, h+i, w+j] w[f, c, i, j].
+    """
+    oH, oW = _check_inputs(x, w, b, pad)
+    N, C, H, W = x.shape
+    F, _, kH, kW = w.shape
+    # BEGIN SOLUTION
+    # HINT: y[n, f, h, v] = b[f] + sum over c, i, j of xp[n, c, h + i, v + j] w[f, c, i, j]
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))  # (N, C, H+2p, W+2p)
+    y = np.zeros((N, F, oH, oW), dtype=x.dtype)
+    for n in range(N):
+        for f in range(F):
+            for h in range(oH):
+                for v in range(oW):
+                    acc = b[f]
+                    for c in range(C):
+                        for i in range(kH):
+                            for j in range(kW):
+                                acc += xp[n, c, h + i, v + j] * w[f, c, i, j]
+                    y[n, f, h, v] = acc
+    return y, (x, w, b, pad)
+    # END SOLUTION
+
+
+def conv2d_backward_naive(dy, cache):
+    """Convolution backward with explicit loops. dy (N, F, oH, oW); cache from a forward.
+
+    Returns (dx, dw, db) with the shapes and dtype of (x, w, b). Each output pixel sends
+    dy[n, f, h, w] back to the bias, to every weight (times the input it saw), and to
+    every input of its receptive field (times the weight that saw it).
+    """
+    _check_backward(dy, cache)
+    x, w, b, pad = cache
+    N, C, H, W = x.shape
+    F, _, kH, kW = w.shape
+    _, _, oH, oW = dy.shape
+    # BEGIN SOLUTION
+    # HINT: g = dy[n, f, h, v]: db[f] += g, dw += xp window * g, dxp window += w * g; unpad dxp
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))  # (N, C, H+2p, W+2p)
+    dxp = np.zeros_like(xp)  # (N, C, H+2p, W+2p)
+    dw = np.zeros_like(w)
+    db = np.zeros_like(b)
+    for n in range(N):
+        for f in range(F):
+            for h in range(oH):
+                for v in range(oW):
+                    g = dy[n, f, h, v]
+                    db[f] += g
+                    for c in range(C):
+                        for i in range(kH):
+                            for j in range(kW):
+                                dw[f, c, i, j] += xp[n, c, h + i, v + j] * g
+                                dxp[n, c, h + i, v + j] += w[f, c, i, j] * g
+    dx = dxp[:, :, pad:pad + H, pad:pad + W]  # (N, C, H, W): drop the padding
+    return np.ascontiguousarray(dx), dw, db
+    # END SOLUTION
+
+
+# --------------------------------------------------------------------------- fast path
+
+
+def _rows_per_block(K, oH, oW, itemsize):
+    """R: how many output rows make one im2col block `cols` (K, R*oW) of ~_BLOCK_BYTES."""
+    row_bytes = K * oW * itemsize
+    return max(1, min(oH, _BLOCK_BYTES // row_bytes))
+
+
+def _padded_rows(src, top, left, row0, rows, width):
+    """Rows row0 .. row0+rows-1 of src shifted down by `top` and right by `left`, zero outside.
+
+    src (C, Hs, Ws). Returns s (C, rows, width) with s[c, r, v] = src[c, row0+r-top, v-left]
+    where that index lies inside src and 0 elsewhere (top/left < 0 crop instead of pad).
+    When the whole block lies inside src this is a view of src: no copy at all.
+    """
+    C, Hs, Ws = src.shape
+    h0, v0 = row0 - top, -left  # src row and column that land at s[:, 0, 0]
+    if h0 >= 0 and h0 + rows <= Hs and v0 >= 0 and v0 + width <= Ws:
+        return src[:, h0:h0 + rows, v0:v0 + width]  # (C, rows, width), a view
+    slab = _scratch("slab", C * rows * width, src.dtype).reshape(C, rows, width)
+    slab.fill(0)
+    h_lo, h_hi = max(h0, 0), min(h0 + rows, Hs)  # src rows that fall inside the slab
+    v_lo, v_hi = max(v0, 0), min(v0 + width, Ws)  # src columns that fall inside the slab
+    if h_lo < h_hi and v_lo < v_hi:
+        slab[:, h_lo - h0:h_hi - h0, v_lo - v0:v_hi - v0] = src[:, h_lo:h_hi, v_lo:v_hi]
+    return slab
+
+
+def _im2col_rows(src_rows, kH, kW, rows, oW):
+    """cols[(c, i, j), (r, v)] = src_rows[c, r+i, v+j]: the receptive fields of a row block.
+
+    src_rows (C, rows+kH-1, oW+kW-1) -> cols (C*kH*kW, rows*oW), in a scratch buffer.
+    Replaces the naive loops over (c, i, j) x (h, w) with one strided copy.
+    """
+    C = src_rows.shape[0]
+    sC, sH, sW = src_rows.strides
+    windows = as_strided(src_rows, shape=(C, kH, kW, rows, oW),
+                         strides=(sC, sH, sW, sH, sW), writeable=False)  # (C, kH, kW, R, oW)
+    cols = _scratch("cols", C * kH * kW * rows * oW, src_rows.dtype)
+    cols = cols.reshape(C, kH, kW, rows, oW)  # (C, kH, kW, R, oW)
+    np.copyto(cols, windows)
+    return cols.reshape(C * kH * kW, rows * oW)  # (K, R*oW)
+
+
+def im2col(x, kH, kW, pad=0):
+    """The im2col matrix of one image, for reading: cols[(c, i, j), (h, w)] = xp[c, h+i, w+j].
+
+    x (C, H, W) float32/float64 -> cols (C*kH*kW, oH*oW), a fresh array, so that
+    conv2d_forward(x[None], w, b, pad)[0][0] == (w.reshape(F, -1) @ cols).reshape(F, oH, oW)
+    + b[:, None, None]. The fast path builds the same matrix a block of rows at a time.
+    """
+    check_float_array("x", x, ndim=3, layout="(C, H, W)")
+    C, H, W = x.shape
+    oH, oW = H + 2 * pad - kH + 1, W + 2 * pad - kW + 1
+    if oH < 1 or oW < 1:
+        raise ValueError(f"im2col: kernel ({kH}, {kW}) larger than the padded input "
+                         f"({H + 2 * pad}, {W + 2 * pad})")
+    xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad)))  # (C, H+2p, W+2p)
+    return _im2col_rows(xp, kH, kW, oH, oW).copy()  # (K, oH*oW); copy: leave the scratch
+
+
+def _correlate(src, top, left, w2, kH, kW, out, bias=None):
+    """out[n, f, h, v] = bias[f] + sum_{c,i,j} w2[f, (c,i,j)] * srcp[n, c, h+i, v+j], blocked.
+
+    src (N, C, Hs, Ws); srcp is src shifted by (top, left) and zero outside (see
+    `_padded_rows`); w2 (F, C*kH*kW); out (N, F, oH, oW), C-contiguous, written in place.
+    """
+    N, C, _, _ = src.shape
+    _, F, oH, oW = out.shape
+    R = _rows_per_block(C * kH * kW, oH, oW, src.itemsize)
+    for n in range(N):
+        out_n = out[n].reshape(F, oH * oW)  # (F, oH*oW), a view of out
+        for row0 in range(0, oH, R):
+            rows = min(R, oH - row0)  # the last block may be ragged
+            src_rows = _padded_rows(src[n], top, left, row0, rows + kH - 1, oW + kW - 1)
+            cols = _im2col_rows(src_rows, kH, kW, rows, oW)  # (K, rows*oW)
+            out_rows = out_n[:, row0 * oW:(row0 + rows) * oW]  # (F, rows*oW), a view
+            np.matmul(w2, cols, out=out_rows)  # (F, K) @ (K, rows*oW)
+            if bias is not None:
+                out_rows += bias[:, None]  # (F, 1) broadcast over the block's pixels
+
+
+def conv2d_forward(x, w, b, pad=0):
+    """Convolution forward, fast: blocked im2col + matmul (see the module docstring).
+
+    x (N, C, H, W), w (F, C, kH, kW), b (F,), all float32 or all float64; pad int >= 0;
+    stride 1. Returns y (N, F, oH, oW), oH = H + 2*pad - kH + 1, oW = W + 2*pad - kW + 1,
+    y[n, f, h, w] = b[f] + sum_{c,i,j} xp[n, c, h+i, w+j] w[f, c, i, j] with xp = x padded
+    by `pad` zeros; and cache = (x, w, b, pad): the inputs, never an im2col matrix.
+    """
+    oH, oW = _check_inputs(x, w, b, pad)
+    N = x.shape[0]
+    F, C, kH, kW = w.shape
+    w2 = w.reshape(F, C * kH * kW)  # (F, K)
+    y = np.empty((N, F, oH, oW), dtype=x.dtype)
+    _correlate(x, pad, pad, w2, kH, kW, y, bias=b)
+    return y, (x, w, b, pad)
+
+
+def conv2d_backward(dy, cache):
+    """Convolution backward, fast. dy (N, F, oH, oW); cache = (x, w, b, pad) from forward.
+
+    Returns (dx, dw, db) shaped and typed like (x, w, b):
+        db = sum of dy over n, h, w
+        dw[f, (c,i,j)] = sum over row blocks of dy_rows (F, R*oW) @ cols^T (R*oW, K)
+        dx = correlation of dy, shifted by (kH-1-pad, kW-1-pad) and zero outside, with the
+             kernel flipped in space and F, C swapped: the forward's own blocked routine.
+    """
+    _check_backward(dy, cache)
+    x, w, b, pad = cache
+    dy = np.ascontiguousarray(dy)  # (N, F, oH, oW), so that row blocks are views
+    N, C, H, W = x.shape
+    F, _, kH, kW = w.shape
+    _, _, oH, oW = dy.shape
+    K = C * kH * kW
+
+    # dw and db: gather the forward's receptive fields again, one row block at a time.
+    dw2 = np.zeros((F, K), dtype=x.dtype)  # (F, K)
+    db = np.zeros(F, dtype=x.dtype)
+    dw_block = np.empty((F, K), dtype=x.dtype)  # (F, K)
+    R = _rows_per_block(K, oH, oW, x.itemsize)
+    for n in range(N):
+        dy_n = dy[n].reshape(F, oH * oW)  # (F, oH*oW), a view
+        for row0 in range(0, oH, R):
+            rows = min(R, oH - row0)
+            x_rows = _padded_rows(x[n], pad, pad, row0, rows + kH - 1, oW + kW - 1)
+            cols = _im2col_rows(x_rows, kH, kW, rows, oW)  # (K, rows*oW)
+            dy_rows = dy_n[:, row0 * oW:(row0 + rows) * oW]  # (F, rows*oW)
+            np.matmul(dy_rows, cols.T, out=dw_block)  # (F, rows*oW) @ (rows*oW, K)
+            dw2 += dw_block
+            db += dy_rows.sum(axis=1)  # (F,)
+    dw = dw2.reshape(F, C, kH, kW)  # (F, C, kH, kW)
+
+    # dx: dx[n, c, h, v] = sum_{f,i,j} dyp[n, f, h+i, v+j] * w[f, c, kH-1-i, kW-1-j]
+    w_flip = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)  # (C, F, kH, kW)
+    w_flip2 = w_flip.reshape(C, F * kH * kW)  # (C, F*kH*kW), a copy
+    dx = np.empty((N, C, H, W), dtype=x.dtype)
+    _correlate(dy, kH - 1 - pad, kW - 1 - pad, w_flip2, kH, kW, dx)
+    return dx, dw, db

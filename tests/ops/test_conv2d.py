@@ -1,0 +1,291 @@
+"""2-D convolution: naive twin, hand example, finite differences, PyTorch's conv2d, the
+row-blocked fast path (several blocks, ragged last block, padding and cropping), dtypes,
+non-contiguous inputs, scratch-buffer reuse and bad inputs."""
+
+import numpy as np
+import pytest
+
+from minimal_unet.gradcheck import check_gradients, rel_error
+from minimal_unet.ops import conv2d as conv2d_module
+from minimal_unet.ops.conv2d import (
+    conv2d_backward,
+    conv2d_backward_naive,
+    conv2d_forward,
+    conv2d_forward_naive,
+)
+
+# (N, C, F, H, W): batch 1 and 3, odd and even channel counts, H != W
+SHAPES = [(1, 2, 3, 6, 7), (3, 3, 4, 7, 6)]
+KERNELS = [(1, 1), (2, 2), (3, 3), (5, 5), (2, 3)]  # (kH, kW)
+PADS = [0, 1]
+CASES = [
+    pytest.param(shape, kernel, pad, id=f"N{shape[0]}C{shape[1]}F{shape[2]}-k{kernel}-p{pad}")
+    for shape in SHAPES
+    for kernel in KERNELS
+    for pad in PADS
+]
+BOTH = [
+    pytest.param(conv2d_forward, conv2d_backward, id="fast"),
+    pytest.param(conv2d_forward_naive, conv2d_backward_naive, id="naive"),
+]
+
+
+def make_inputs(rng, shape, kernel, pad, dtype=np.float64):
+    N, C, F, H, W = shape
+    kH, kW = kernel
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = rng.standard_normal((F, C, kH, kW)).astype(dtype)
+    b = rng.standard_normal(F).astype(dtype)
+    dy = rng.standard_normal((N, F, H + 2 * pad - kH + 1, W + 2 * pad - kW + 1)).astype(dtype)
+    return x, w, b, dy
+
+
+def torch_conv2d(torch, x, w, b, pad, dy):
+    """PyTorch's forward output and (dx, dw, db) for upstream gradient dy, as numpy arrays."""
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    yt = torch.nn.functional.conv2d(xt, wt, bt, padding=pad)
+    yt.backward(torch.tensor(dy))
+    return yt.detach().numpy(), (xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy())
+
+
+@pytest.mark.parametrize(("shape", "kernel", "pad"), CASES)
+def test_fast_matches_naive(rng, shape, kernel, pad):
+    x, w, b, dy = make_inputs(rng, shape, kernel, pad)
+    y, cache = conv2d_forward(x, w, b, pad)
+    y_naive, cache_naive = conv2d_forward_naive(x, w, b, pad)
+    assert y.shape == y_naive.shape == dy.shape
+    assert np.max(np.abs(y - y_naive)) < 1e-12
+    grads = conv2d_backward(dy, cache)
+    grads_naive = conv2d_backward_naive(dy, cache_naive)
+    for grad, grad_naive, given in zip(grads, grads_naive, (x, w, b)):
+        assert grad.shape == grad_naive.shape == given.shape
+        assert np.max(np.abs(grad - grad_naive)) < 1e-12
+
+
+@pytest.mark.parametrize(("forward", "backward"), BOTH)
+def test_hand_example(forward, backward):
+    # one channel, a 3x3 input and a 2x2 kernel: each output is the dot product of a window
+    x = np.arange(1.0, 10.0).reshape(1, 1, 3, 3)  # [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
+    w = np.array([[[[1.0, 0.0], [0.0, -1.0]]]])  # y = top-left - bottom-right of a window
+    b = np.array([0.5])
+    y, cache = forward(x, w, b)
+    np.testing.assert_array_equal(y, [[[[1 - 5 + 0.5, 2 - 6 + 0.5], [4 - 8 + 0.5, 5 - 9 + 0.5]]]])
+
+    dy = np.array([[[[1.0, 0.0], [0.0, 2.0]]]])
+    dx, dw, db = backward(dy, cache)
+    # output (0,0) sends +1 to x[0,0] and -1 to x[1,1];
+    # output (1,1) sends +2 to x[1,1] and -2 to x[2,2]
+    np.testing.assert_array_equal(dx, [[[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, -2.0]]]])
+    # dw[i, j] = sum_h,w dy[h, w] x[h+i, w+j] = 1 * x[i, j] + 2 * x[1+i, 1+j]
+    np.testing.assert_array_equal(dw, [[[[1 + 2 * 5, 2 + 2 * 6], [4 + 2 * 8, 5 + 2 * 9]]]])
+    np.testing.assert_array_equal(db, [3.0])
+
+    # with pad=1 the top-left window starts one zero row and column above-left of x, so
+    # it sees x[0, 0] only through w[1, 1] = -1; the bottom-right one sees x[2, 2] via w[0, 0]
+    y_pad, _ = forward(x, w, b, pad=1)
+    assert y_pad.shape == (1, 1, 4, 4)
+    assert y_pad[0, 0, 0, 0] == -1.0 * x[0, 0, 0, 0] + 0.5
+    assert y_pad[0, 0, 3, 3] == 1.0 * x[0, 0, 2, 2] + 0.5
+
+
+@pytest.mark.parametrize(("shape", "kernel", "pad"), CASES)
+def test_gradients_match_finite_differences(rng, shape, kernel, pad):
+    x, w, b, dy = make_inputs(rng, shape, kernel, pad)
+    _, cache = conv2d_forward(x, w, b, pad)
+    dx, dw, db = conv2d_backward(dy, cache)
+    errors = check_gradients(
+        lambda x, w, b: conv2d_forward(x, w, b, pad)[0],
+        {"x": x, "w": w, "b": b},
+        {"x": dx, "w": dw, "b": db},
+        dy=dy,
+    )
+    assert set(errors) == {"x", "w", "b"}
+    for name, error in errors.items():
+        assert error < 1e-7, name
+
+
+@pytest.mark.parametrize(("shape", "kernel", "pad"), CASES)
+def test_matches_pytorch(rng, torch, shape, kernel, pad):
+    x, w, b, dy = make_inputs(rng, shape, kernel, pad)
+    y, cache = conv2d_forward(x, w, b, pad)
+    y_torch, grads_torch = torch_conv2d(torch, x, w, b, pad, dy)
+    assert np.max(np.abs(y - y_torch)) < 1e-10
+    for grad, grad_torch in zip(conv2d_backward(dy, cache), grads_torch):
+        assert grad.shape == grad_torch.shape
+        assert np.max(np.abs(grad - grad_torch)) < 1e-10
+
+
+@pytest.mark.parametrize(
+    ("shape", "kernel", "pad", "block_bytes"),
+    [
+        # default 64 MiB blocks: forward K*oW*8 = 576*126*8 bytes a row -> blocks of 115, 11
+        # rows; dx 576*128*8 bytes a row -> blocks of 113, 15 rows
+        pytest.param((1, 64, 64, 128, 128), (3, 3), 0, None, id="default-blocks"),
+        # tiny blocks (3 rows), padded input: every block pads its columns, the first and
+        # last also pad rows
+        pytest.param((1, 5, 4, 23, 19), (3, 3), 1, 3 * 45 * 19 * 8, id="3-row-blocks-pad1"),
+        # pad > kH - 1: the output has rows that see only zeros, and dx crops dy
+        pytest.param((2, 3, 2, 11, 9), (3, 3), 3, 27 * 15 * 8, id="1-row-blocks-pad3"),
+        # 5x5 kernel, even sizes, 2-row blocks with a ragged last block
+        pytest.param((1, 4, 6, 17, 12), (5, 5), 2, 2 * 100 * 12 * 8, id="2-row-blocks-k5"),
+    ],
+)
+def test_row_blocks_match_pytorch(rng, torch, monkeypatch, shape, kernel, pad, block_bytes):
+    if block_bytes is not None:
+        monkeypatch.setattr(conv2d_module, "_BLOCK_BYTES", block_bytes)
+    x, w, b, dy = make_inputs(rng, shape, kernel, pad)
+    N, C, F, H, W = shape
+    kH, kW = kernel
+    oH, oW = dy.shape[2:]
+    # the shape must really split into several blocks, the last one ragged, in both passes
+    for K, rows, width in ((C * kH * kW, oH, oW), (F * kH * kW, H, W)):
+        R = conv2d_module._rows_per_block(K, rows, width, 8)
+        assert 1 <= R < rows and (R == 1 or rows % R != 0), (R, rows)
+    y, cache = conv2d_forward(x, w, b, pad)
+    y_torch, grads_torch = torch_conv2d(torch, x, w, b, pad, dy)
+    assert np.max(np.abs(y - y_torch)) < 1e-10
+    for grad, grad_torch in zip(conv2d_backward(dy, cache), grads_torch):
+        assert np.max(np.abs(grad - grad_torch)) < 1e-10
+
+
+@pytest.mark.parametrize(("forward", "backward"), BOTH)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_output_dtype_follows_input(rng, forward, backward, dtype):
+    x, w, b, dy = make_inputs(rng, (2, 3, 2, 5, 6), (3, 3), 1, dtype=dtype)
+    y, cache = forward(x, w, b, pad=1)
+    assert y.dtype == dtype
+    for grad in backward(dy, cache):
+        assert grad.dtype == dtype
+
+
+def test_float32_agrees_with_float64(rng):
+    x, w, b, dy = make_inputs(rng, (2, 6, 5, 40, 33), (3, 3), 1)
+    y64, cache64 = conv2d_forward(x, w, b, 1)
+    grads64 = conv2d_backward(dy, cache64)
+    x32, w32, b32, dy32 = (a.astype(np.float32) for a in (x, w, b, dy))
+    y32, cache32 = conv2d_forward(x32, w32, b32, 1)
+    grads32 = conv2d_backward(dy32, cache32)
+    assert rel_error(y32, y64) < 1e-5
+    for grad32, grad64 in zip(grads32, grads64):
+        assert rel_error(grad32, grad64) < 1e-5
+
+
+def test_cache_holds_the_inputs_only(rng):
+    x, w, b, _ = make_inputs(rng, (1, 2, 3, 6, 7), (3, 3), 1)
+    _, cache = conv2d_forward(x, w, b, 1)
+    assert isinstance(cache, tuple) and len(cache) == 4
+    assert cache[0] is x and cache[1] is w and cache[2] is b and cache[3] == 1
+
+
+def test_non_contiguous_inputs(rng):
+    x, w, b, dy = make_inputs(rng, (2, 3, 4, 9, 8), (3, 3), 1)
+    x_flipped = np.asfortranarray(x[:, :, ::-1, :])
+    x_view = x_flipped[:, :, ::-1, :]  # x's values, Fortran order and a negative stride
+    w_view = np.asfortranarray(w)
+    dy_view = np.asfortranarray(dy)
+    assert not (x_view.flags.c_contiguous or w_view.flags.c_contiguous)
+    y, cache = conv2d_forward(x, w, b, 1)
+    y_view, cache_view = conv2d_forward(x_view, w_view, b, 1)
+    np.testing.assert_array_equal(y_view, y)
+    for grad_view, grad in zip(conv2d_backward(dy_view, cache_view), conv2d_backward(dy, cache)):
+        np.testing.assert_array_equal(grad_view, grad)
+
+
+def test_outputs_do_not_alias_scratch_and_inputs_are_not_mutated(rng):
+    x, w, b, dy = make_inputs(rng, (1, 3, 4, 8, 9), (3, 3), 1)
+    copies = [a.copy() for a in (x, w, b, dy)]
+    y, cache = conv2d_forward(x, w, b, 1)
+    grads = conv2d_backward(dy, cache)
+    kept = [a.copy() for a in (y, *grads)]
+    # a second call of the same shapes reuses the scratch buffers with other data
+    x2, w2, b2, dy2 = make_inputs(rng, (1, 3, 4, 8, 9), (3, 3), 1)
+    _, cache2 = conv2d_forward(x2, w2, b2, 1)
+    conv2d_backward(dy2, cache2)
+    for result, saved in zip((y, *grads), kept):
+        np.testing.assert_array_equal(result, saved)
+    for given, saved in zip((x, w, b, dy), copies):
+        np.testing.assert_array_equal(given, saved)
+
+
+def _good(dtype=np.float64):
+    x = np.zeros((1, 3, 5, 5), dtype=dtype)
+    w = np.zeros((2, 3, 3, 3), dtype=dtype)
+    b = np.zeros(2, dtype=dtype)
+    return x, w, b
+
+
+@pytest.mark.parametrize("forward", [conv2d_forward, conv2d_forward_naive])
+@pytest.mark.parametrize(
+    ("change", "error", "message"),
+    [
+        pytest.param({"x": np.zeros((3, 5, 5))}, ValueError, r"x: expected shape \(N, C, H, W\)",
+                     id="x-rank"),
+        pytest.param({"w": np.zeros((2, 3, 3))}, ValueError, r"w: expected shape \(F, C, kH, kW\)",
+                     id="w-rank"),
+        pytest.param({"w": np.zeros((2, 4, 3, 3))}, ValueError, r"channel mismatch.*C=3.*4",
+                     id="channels"),
+        pytest.param({"b": np.zeros(3)}, ValueError, r"b: expected shape \(2,\), got \(3,\)",
+                     id="b-shape"),
+        pytest.param({"b": np.zeros((2, 1))}, ValueError, r"b: expected shape \(F,\)",
+                     id="b-rank"),
+        pytest.param({"x": np.zeros((1, 3, 5, 5), dtype=np.int64)}, TypeError,
+                     "x: expected dtype float32 or float64, got int64", id="int-x"),
+        pytest.param({"w": np.zeros((2, 3, 3, 3), dtype=np.int32)}, TypeError,
+                     "w: expected dtype float32 or float64, got int32", id="int-w"),
+        pytest.param({"x": np.zeros((1, 3, 5, 5), dtype=np.float32)}, TypeError,
+                     "x=float32, w=float64", id="mixed-dtypes"),
+        pytest.param({"x": [[[[0.0]]]]}, TypeError, "x: expected a numpy.ndarray, got list",
+                     id="list"),
+        pytest.param({"pad": -1}, ValueError, r"pad: expected an int >= 0, got -1",
+                     id="pad-negative"),
+        pytest.param({"pad": 1.0}, TypeError, r"pad: expected an int >= 0, got float",
+                     id="pad-float"),
+        pytest.param({"pad": True}, TypeError, r"pad: expected an int >= 0, got bool",
+                     id="pad-bool"),
+        pytest.param({"w": np.zeros((2, 3, 6, 3))}, ValueError,
+                     r"kernel 6x3 is larger than the padded input 5x5", id="kernel-too-big"),
+        pytest.param({"w": np.zeros((2, 3, 8, 8)), "pad": 1}, ValueError,
+                     r"kernel 8x8 is larger than the padded input 7x7", id="kernel-too-big-pad"),
+        pytest.param({"x": np.zeros((0, 3, 5, 5))}, ValueError, "non-empty", id="empty"),
+    ],
+)
+def test_bad_inputs_raise(forward, change, error, message):
+    x, w, b = _good()
+    args = {"x": x, "w": w, "b": b, "pad": 0, **change}
+    with pytest.raises(error, match=message):
+        forward(**args)
+
+
+@pytest.mark.parametrize("backward", [conv2d_backward, conv2d_backward_naive])
+def test_bad_upstream_gradient_raises(backward):
+    x, w, b = _good()
+    _, cache = conv2d_forward(x, w, b, 1)  # y (1, 2, 5, 5)
+    with pytest.raises(ValueError, match=r"dy: expected shape \(1, 2, 5, 5\), got \(1, 2, 3, 3\)"):
+        backward(np.zeros((1, 2, 3, 3)), cache)
+    with pytest.raises(TypeError, match="dy=float32, x=float64"):
+        backward(np.zeros((1, 2, 5, 5), dtype=np.float32), cache)
+    with pytest.raises(ValueError, match=r"dy: expected shape \(N, F, oH, oW\)"):
+        backward(np.zeros((2, 5, 5)), cache)
+
+
+def test_public_im2col_matches_the_formula_and_the_conv():
+    from minimal_unet.ops.conv2d import im2col
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 4, 5))  # (C, H, W)
+    cols = im2col(x, 2, 3, pad=1)  # (C*kH*kW, oH*oW) = (12, 5*5)
+    xp = np.pad(x, ((0, 0), (1, 1), (1, 1)))
+    oH, oW = 4 + 2 - 2 + 1, 5 + 2 - 3 + 1
+    assert cols.shape == (2 * 2 * 3, oH * oW)
+    for c in range(2):
+        for i in range(2):
+            for j in range(3):
+                for h in range(oH):
+                    for v in range(oW):
+                        assert cols[(c * 2 + i) * 3 + j, h * oW + v] == xp[c, h + i, v + j]
+    w = rng.standard_normal((3, 2, 2, 3))
+    b = rng.standard_normal(3)
+    y = (w.reshape(3, -1) @ cols).reshape(3, oH, oW) + b[:, None, None]
+    np.testing.assert_allclose(y, conv2d_forward_naive(x[None], w, b, pad=1)[0][0], atol=1e-12)
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        im2col(x, 7, 3)
