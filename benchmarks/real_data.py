@@ -7,8 +7,10 @@
 Data (../shared/datasets, splits of its README.md):
     isbi2012  train on sections 00-24, validate on 25-29 (512x512 EM, 0 = membrane, 1 = cell)
     dsb2018   train on the first 80 stems, validate on the last 20 (256x256 nuclei); the
-              weight maps come from the instance ids, so touching nuclei get the paper's
-              border term.
+              weight maps come from the instance ids, so nuclei close to each other get
+              the paper's border term on the background between them. Nuclei that touch
+              with no background pixel between them get none: the masks are used as the
+              data set gives them, without `weight_map.separate_touching` gaps.
 Recipe (the peers' PyTorch recipe of ANCHORS.md unless flags say otherwise): depth 4,
 base 32, valid convs, He init, per-image normalisation, mirrored context, elastic +
 flips/rot90 + grey values, class-balanced weight map with the paper's border term

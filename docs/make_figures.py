@@ -28,6 +28,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
 from minimal_unet import sizes
+from minimal_unet.cli import DEMO
 from minimal_unet.model import UNetConfig
 
 REPO = Path(__file__).resolve().parents[1]
@@ -196,8 +197,9 @@ def make_all(out_dir=REPO / "docs" / "figures", runs_dir=REPO / "runs" / "demo",
              results_dir=REPO / "benchmarks" / "results"):
     """Every figure of the module docstring into `out_dir`; returns the written paths."""
     out_dir = Path(out_dir)
+    demo_config = UNetConfig(depth=DEMO["depth"], base_channels=DEMO["base_channels"])
     paths = [architecture_figure(UNetConfig(), 572, out_dir / "architecture_paper.png"),
-             architecture_figure(UNetConfig(depth=2, base_channels=16), 92,
+             architecture_figure(demo_config, DEMO["tile_size"],
                                  out_dir / "architecture_demo.png")]
     paths += demo_figures(out_dir, runs_dir, steps)
     bench = benchmark_figure(results_dir, out_dir / "benchmarks.png")
