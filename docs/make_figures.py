@@ -156,7 +156,22 @@ def demo_figures(out_dir, runs_dir=REPO / "runs" / "demo", steps=60, seed=0):
 
 
 def _table_rows(data):
-    """A benchmark JSON as a list of flat dicts: a list of dicts, {"rows": [...]}, or a dict."""
+    """A benchmark JSON as a list of flat dicts, one per table row.
+
+    Knows the three shapes benchmarks/ writes ({"rows": [...]} from ops.py and gpu.py,
+    {"results": [...]} from step.py, {"ours": ..., "peers": ...} from real_data.py) and
+    falls back to the scalar fields of any other dict or list of dicts.
+    """
+    if isinstance(data, dict) and isinstance(data.get("results"), list):  # step.py
+        return [{"config": r["config"], "dtype": r["dtype"], "ours s": r["ours"]["median"],
+                 "torch s": r["torch"]["median"], "time ours/torch": r["ratio"],
+                 "peak memory ours/torch": r["peak_ratio"]} for r in data["results"]]
+    if isinstance(data, dict) and isinstance(data.get("ours"), dict) and "peers" in data:
+        metrics = ("pixel_error", "foreground_iou", "adapted_rand_error")  # real_data.py
+        ours = {"who": "ours", "steps": data.get("steps"), **{m: data["ours"][m] for m in metrics}}
+        peers = {"who": "peers (ANCHORS.md)", "steps": data["peers"].get("steps"),
+                 **{m: data["peers"].get(m) for m in metrics}}
+        return [ours, peers]
     if isinstance(data, dict) and isinstance(data.get("rows"), list):
         data = data["rows"]
     if isinstance(data, dict):
@@ -184,7 +199,9 @@ def benchmark_figure(results_dir, path):
     for ax, (name, rows) in zip(axes, tables):
         columns = list(dict.fromkeys(key for row in rows for key in row))
         cells = [[_cell(row.get(c, "")) for c in columns] for row in rows[0:40]]
-        table = ax.table(cellText=cells, colLabels=columns, loc="center", cellLoc="right")
+        widths = [max(len(str(c)), *(len(row[k]) for row in cells)) for k, c in enumerate(columns)]
+        table = ax.table(cellText=cells, colLabels=columns, loc="center", cellLoc="right",
+                         colWidths=[w / sum(widths) for w in widths])
         table.auto_set_font_size(False)
         table.set_fontsize(7)
         ax.set_title(name, fontsize=9)

@@ -84,3 +84,18 @@ def test_demo_figures_from_a_tiny_training(make_figures, tmp_path):
     assert [p.name for p in paths] == ["demo_predictions.png", "demo_learning_curves.png"]
     for path in paths:
         assert_real_png(path)
+
+
+def test_benchmark_tables_read_each_script_s_json(make_figures):
+    step = {"results": [{"config": "paper32", "dtype": "float32", "ratio": 1.4,
+                         "peak_ratio": 0.7, "ours": {"median": 9.0}, "torch": {"median": 6.4}}]}
+    assert make_figures._table_rows(step) == [
+        {"config": "paper32", "dtype": "float32", "ours s": 9.0, "torch s": 6.4,
+         "time ours/torch": 1.4, "peak memory ours/torch": 0.7}]
+    real = {"steps": 10, "ours": {"pixel_error": 0.1, "foreground_iou": 0.8,
+                                  "adapted_rand_error": 0.2, "warping_error": 0.0},
+            "peers": {"steps": 30, "pixel_error": 0.07, "foreground_iou": 0.55,
+                      "adapted_rand_error": 0.25}}
+    rows = make_figures._table_rows(real)
+    assert [r["who"] for r in rows] == ["ours", "peers (ANCHORS.md)"]
+    assert rows[0]["foreground_iou"] == 0.8 and rows[1]["steps"] == 30
