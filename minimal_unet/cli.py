@@ -40,10 +40,10 @@ PRESETS = {
     "tiny": (dict(depth=2, base_channels=4), dict(tile_size=60, lr=0.01)),
 }
 
-# The demo: small enough for ~1-2 min on 2 busy CPU cores, robustly above IoU 0.85.
+# The demo: ~10 s of training on 2 quiet CPU cores (~30 s busy), robustly above IoU 0.85.
 # Adam with a cosine decay, not the paper's SGD (momentum 0.99): on this tiny net and
 # budget, SGD's held-out IoU swung between 0.80 and 0.95 from one evaluation to the next,
-# while Adam ended at 0.93-0.95 for seeds 0-3 (measured while tuning, 250 steps).
+# while Adam ended at 0.93-0.95 for seeds 0-3 (seen while tuning, 250 steps; not recorded).
 DEMO = dict(depth=2, base_channels=8, tile_size=92, optimizer="adam", lr=0.002,
             schedule="cosine", steps=250, n_train=16, n_val=4, size=160, target_iou=0.85)
 
