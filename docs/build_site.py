@@ -25,6 +25,7 @@ import hashlib
 import importlib
 import inspect
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -185,6 +186,27 @@ def benchmark_index():
     return "\n".join(lines) + "\n"
 
 
+LINK = re.compile(r"\]\(([^)\s#]+)(?:#[^)\s]*)?\)")
+
+
+def copy_link_targets():
+    """Copy into the stage every file of the repository that a staged page links to and
+    that is not staged yet (a source file the README points at, say), so the link works on
+    the site. A link to a file that is not in the repository is left as it is, and
+    `mkdocs build --strict` fails on it."""
+    for page in list(STAGE.rglob("*.md")):
+        for target in LINK.findall(page.read_text()):
+            if "://" in target or target.startswith(("mailto:", "/")):
+                continue
+            staged = (page.parent / target).resolve()
+            if staged.exists() or not staged.is_relative_to(STAGE):
+                continue
+            original = REPO / staged.relative_to(STAGE)
+            if original.is_file():
+                staged.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(original, staged)
+
+
 def stage():
     """Write build/site_src from the repository (removed and rebuilt every time)."""
     if STAGE.exists():
@@ -211,6 +233,7 @@ def stage():
     (STAGE / "benchmarks" / "index.md").write_text(benchmark_index())
     for module_name in API_MODULES:
         (STAGE / "api" / f"{module_name}.md").write_text(api_page(module_name))
+    copy_link_targets()
 
     print("notebooks (executed once, then reused while their sources are unchanged):")
     for script in notebook_scripts():
