@@ -228,6 +228,7 @@ def stage():
         else:
             raise FileNotFoundError(f"docs/{guide} is missing (the site's nav lists it)")
     shutil.copytree(REPO / "docs" / "figures", STAGE / "docs" / "figures")
+    shutil.copy(REPO / "docs" / "site.css", STAGE / "docs" / "site.css")
     for page in (REPO / "benchmarks" / "results").glob("*.md"):
         shutil.copy(page, STAGE / "benchmarks" / "results" / page.name)
     (STAGE / "benchmarks" / "index.md").write_text(benchmark_index())

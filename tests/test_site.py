@@ -206,3 +206,69 @@ def test_page_in_chromium(site_url, browser, path, title_words, screenshot):
     broken = [src for src, width in images if not width]
     assert broken == [], f"{path}: images that did not load: {broken}"
     assert errors == [], f"{path}: console errors: {errors}"
+
+
+# Without a browser: what the site holds.
+
+NOTEBOOK_SCRIPTS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.py"))
+API_MODULES = {  # module -> its source files, as the API reference must cover them
+    "ops": REPO / "minimal_unet" / "ops" / "__init__.py",
+    "model": REPO / "minimal_unet" / "model.py",
+    "gradcheck": REPO / "minimal_unet" / "gradcheck.py",
+    "metrics": REPO / "minimal_unet" / "metrics.py",
+    "weight_map": REPO / "minimal_unet" / "weight_map.py",
+    "infer": REPO / "minimal_unet" / "infer.py",
+    "train": REPO / "minimal_unet" / "train.py",
+}
+
+
+def _public_names(source_file):
+    """Public top-level functions and classes of a module, read from its source: `__all__`
+    where it has one, otherwise every top-level `def`/`class` not starting with `_`."""
+    import ast
+
+    tree = ast.parse(source_file.read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__"
+                                                for t in node.targets):
+            return list(ast.literal_eval(node.value))
+    return [node.name for node in tree.body
+            if isinstance(node, ast.FunctionDef | ast.ClassDef) and not node.name.startswith("_")]
+
+
+def _site_builder():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("build_site", REPO / "docs" / "build_site.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("module_name", sorted(API_MODULES))
+def test_api_reference_has_every_public_function(module_name):
+    """Each public function and class has a section with its docstring's first line."""
+    import importlib
+
+    page = _site_builder().api_page(module_name)
+    module = importlib.import_module(f"minimal_unet.{module_name}")
+    names = _public_names(API_MODULES[module_name])
+    assert names, module_name
+    for name in names:
+        assert f"## `{name}`" in page, f"minimal_unet.{module_name}.{name} is not in the API page"
+        first_line = getattr(module, name).__doc__.strip().splitlines()[0]
+        assert first_line in page, f"{name}: docstring missing from the API page"
+
+
+@pytest.mark.parametrize("script", NOTEBOOK_SCRIPTS, ids=[p.stem for p in NOTEBOOK_SCRIPTS])
+def test_notebook_page_shows_its_outputs(script):
+    """The site's notebook page holds the executed outputs: one figure at least per
+    `plt.show()` / `display(` of its source, and printed output."""
+    page = SITE / "notebooks" / f"{script.stem}.html"
+    if not page.is_file():
+        _unavailable(f"{page} is missing: run `make docs` first")
+    html = page.read_text()
+    source = script.read_text()
+    figures_expected = source.count("plt.show(") + source.count("display(")
+    assert html.count("jp-OutputArea-output") > 0, f"{page.name}: no outputs"
+    assert html.count('src="data:image/png') >= figures_expected, f"{page.name}: figures missing"
