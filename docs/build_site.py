@@ -60,11 +60,12 @@ def notebook_scripts():
 
 
 def source_key(script):
-    """sha256 of the notebook's .py and of every file the notebook's outputs depend on."""
+    """sha256 of the notebook's .py and of the package's and kernels' sources (.py, .cu,
+    .h): what the notebook's outputs depend on."""
     digest = hashlib.sha256()
     files = [script] + sorted(p for folder in ("minimal_unet", "kernels")
                               for p in (REPO / folder).rglob("*")
-                              if p.is_file() and "__pycache__" not in p.parts)
+                              if p.suffix in (".py", ".cu", ".h") and "__pycache__" not in p.parts)
     for path in files:
         digest.update(str(path.relative_to(REPO)).encode())
         digest.update(path.read_bytes())
