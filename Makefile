@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 
-.PHONY: demo test lint figures benchmarks clean
+.PHONY: demo test lint figures benchmarks docs clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,20 @@ figures: $(VENV)/.stamp-test
 benchmarks: $(VENV)/.stamp-test
 	$(PY) benchmarks/ops.py
 	$(PY) benchmarks/step.py
+
+# The course site (docs/site.md): pages staged into build/site_src, `mkdocs build --strict`
+# into build/site. tests/test_site.py checks it in headless Chromium (Debian's package,
+# installed here when missing).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+$(VENV)/.stamp-docs: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e ".[notebooks,gpu,docs]"
+	touch $@ $(VENV)/.stamp-demo
+
+docs: $(VENV)/.stamp-docs
+	command -v chromium >/dev/null || { $(SUDO) apt-get update && \
+		$(SUDO) apt-get install -y --no-install-recommends chromium; }
+	$(PY) docs/build_site.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info runs

@@ -29,6 +29,36 @@
 # **Runs in** about 5 seconds on a laptop CPU.
 
 # %%
+# Setup: does nothing when minimal_unet is importable (a checkout installed with
+# `make test` or `pip install -e ".[notebooks]"`). In a fresh kernel (Colab, a laptop
+# without the checkout) it installs the package. minimal_unet is not on PyPI:
+# MINIMAL_UNET_SOURCE says where it comes from, either a wheel (`make dist` builds
+# dist/minimal_unet-*.whl; upload it next to this notebook) or the project's git URL
+# ("git+https://<host>/<owner>/minimal_unet.git").
+import importlib.util
+from pathlib import Path
+
+MINIMAL_UNET_SOURCE = "minimal_unet-*.whl"
+EXTRAS = ""  # this notebook needs the core package only
+NEEDED = ["minimal_unet"]
+
+if any(importlib.util.find_spec(name) is None for name in NEEDED):
+    if "://" in MINIMAL_UNET_SOURCE:
+        requirement = f"minimal-unet{EXTRAS} @ {MINIMAL_UNET_SOURCE}"
+    else:
+        wheels = sorted(Path.cwd().glob(MINIMAL_UNET_SOURCE))
+        if not wheels:
+            raise FileNotFoundError(
+                f"minimal_unet is not installed and no {MINIMAL_UNET_SOURCE} is in "
+                f"{Path.cwd()}: upload the wheel here, or set MINIMAL_UNET_SOURCE to a git URL")
+        requirement = f"{wheels[-1]}{EXTRAS}"
+    from IPython import get_ipython
+
+    print(f"installing {requirement}")
+    get_ipython().run_line_magic("pip", f'install --quiet "{requirement}"')  # i.e. %pip install
+    importlib.invalidate_caches()
+
+# %%
 # %matplotlib inline
 import inspect
 

@@ -30,14 +30,46 @@
 # **Runs in** about 10 seconds on a laptop CPU.
 
 # %%
+# Setup: does nothing when minimal_unet is importable (a checkout installed with
+# `make test` or `pip install -e ".[notebooks]"`). In a fresh kernel (Colab, a laptop
+# without the checkout) it installs the package. minimal_unet is not on PyPI:
+# MINIMAL_UNET_SOURCE says where it comes from, either a wheel (`make dist` builds
+# dist/minimal_unet-*.whl; upload it next to this notebook) or the project's git URL
+# ("git+https://<host>/<owner>/minimal_unet.git").
+import importlib.util
+from pathlib import Path
+
+MINIMAL_UNET_SOURCE = "minimal_unet-*.whl"
+EXTRAS = ""  # this notebook needs the core package only
+NEEDED = ["minimal_unet"]
+
+if any(importlib.util.find_spec(name) is None for name in NEEDED):
+    if "://" in MINIMAL_UNET_SOURCE:
+        requirement = f"minimal-unet{EXTRAS} @ {MINIMAL_UNET_SOURCE}"
+    else:
+        wheels = sorted(Path.cwd().glob(MINIMAL_UNET_SOURCE))
+        if not wheels:
+            raise FileNotFoundError(
+                f"minimal_unet is not installed and no {MINIMAL_UNET_SOURCE} is in "
+                f"{Path.cwd()}: upload the wheel here, or set MINIMAL_UNET_SOURCE to a git URL")
+        requirement = f"{wheels[-1]}{EXTRAS}"
+    from IPython import get_ipython
+
+    print(f"installing {requirement}")
+    get_ipython().run_line_magic("pip", f'install --quiet "{requirement}"')  # i.e. %pip install
+    importlib.invalidate_caches()
+
+# %%
 # %matplotlib inline
 import math
+import os
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from minimal_unet.data import read_folder, synthetic_sample
+from minimal_unet.data import read_folder
+from minimal_unet.data.synthetic import render_image, synthetic_instances
 from minimal_unet.gradcheck import check_gradients, format_report, rel_error
 from minimal_unet.ops import softmax_cross_entropy, softmax_cross_entropy_naive
 from minimal_unet.weight_map import (
@@ -140,25 +172,31 @@ assert errors["logits"] < 1e-7
 # `w_c` balances the two classes. The border term is large only where *two* cells are
 # close: in the gaps.
 #
-# We use the 2018 Data Science Bowl nuclei when they are on disk (the project keeps them
-# in `../shared/datasets/dsb2018-nuclei`, relative to the repository root), and otherwise
-# the library's synthetic cells. Of the DSB images we take the one with the most touching
-# nuclei.
+# We use the 2018 Data Science Bowl nuclei when you point the notebook at them, and
+# otherwise the library's synthetic cells. The data set is an argument, never a path the
+# notebook assumes: set the environment variable `MINIMAL_UNET_DSB2018` to a folder in
+# `read_folder`'s layout (`images/`, `masks/`, `instances/`; the README says where to get
+# the data) before starting Jupyter, or assign `dsb_folder` below. Of the DSB images we
+# take the one with the most touching nuclei.
 
 # %%
-repo_root = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
-dsb_folder = repo_root / ".." / "shared" / "datasets" / "dsb2018-nuclei"
+dsb_folder = os.environ.get("MINIMAL_UNET_DSB2018")  # None, or a folder in read_folder's layout
+if dsb_folder is not None and not (Path(dsb_folder) / "images").is_dir():
+    raise FileNotFoundError(f"MINIMAL_UNET_DSB2018={dsb_folder}: expected a folder with "
+                            "images/, masks/ and instances/ (read_folder's layout)")
 
-if (dsb_folder / "images").is_dir():
+if dsb_folder is not None:
     samples = read_folder(dsb_folder)  # 100 Samples: image, mask, instances, name
     touching = [int(((s.instances > 0) & (separate_touching(s.instances, 2) == 0)).sum())
                 for s in samples]
     chosen = samples[int(np.argmax(touching))]
     image, instances = chosen.image, chosen.instances
-    source = f"DSB 2018 nuclei, image {chosen.name} (real data, {dsb_folder.resolve()})"
+    source = f"DSB 2018 nuclei, image {chosen.name} (real data, {Path(dsb_folder).resolve()})"
 else:
-    image, instances = synthetic_sample((256, 256), np.random.default_rng(3))
-    source = "synthetic cells (minimal_unet.data.synthetic; the DSB folder is not here)"
+    rng = np.random.default_rng(3)
+    instances = synthetic_instances((256, 256), rng)  # cells that touch, as in the DSB masks
+    image = render_image(instances, rng)
+    source = "synthetic cells (minimal_unet.data.synthetic; MINIMAL_UNET_DSB2018 is not set)"
 print("using:", source)
 print("image", image.shape, image.dtype, "| instances", instances.shape, instances.dtype,
       "|", instances.max(), "nuclei")

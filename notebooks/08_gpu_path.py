@@ -31,6 +31,44 @@
 #
 # **Runs in** about 10 seconds on a laptop CPU (longer the first time: g++ compiles the
 # CUDA C file once and caches it).
+#
+# **What needs a GPU.** Nothing in this notebook: every cell runs on any CPU (Colab's free
+# CPU runtime included), the Numba kernels in Numba's CUDA simulator and the CUDA C kernel
+# through g++ (present on Linux, macOS with the command-line tools, and Colab). What only
+# an NVIDIA GPU can run is the *real* launch: `get_backend("cupy")` (the CUDA C kernels
+# compiled by NVRTC), `get_backend("numba")` without the simulator, `benchmarks/gpu.py`
+# and the tests marked `gpu`; the last cell shows the clear error you get instead. The
+# GPU guide (`docs/gpu.md`) says how to run those on a GPU machine.
+
+# %%
+# Setup: does nothing when minimal_unet is importable (a checkout installed with
+# `make test` or `pip install -e ".[notebooks]"`). In a fresh kernel (Colab, a laptop
+# without the checkout) it installs the package with its `gpu` extra (numba and
+# numba-cuda, for the CUDA simulator). minimal_unet is not on PyPI: MINIMAL_UNET_SOURCE says where it comes from, either a wheel (`make dist` builds
+# dist/minimal_unet-*.whl; upload it next to this notebook) or the project's git URL
+# ("git+https://<host>/<owner>/minimal_unet.git").
+import importlib.util
+from pathlib import Path
+
+MINIMAL_UNET_SOURCE = "minimal_unet-*.whl"
+EXTRAS = "[gpu]"  # numba, numba-cuda (and CuPy, used only on a real GPU)
+NEEDED = ["minimal_unet", "numba"]
+
+if any(importlib.util.find_spec(name) is None for name in NEEDED):
+    if "://" in MINIMAL_UNET_SOURCE:
+        requirement = f"minimal-unet{EXTRAS} @ {MINIMAL_UNET_SOURCE}"
+    else:
+        wheels = sorted(Path.cwd().glob(MINIMAL_UNET_SOURCE))
+        if not wheels:
+            raise FileNotFoundError(
+                f"minimal_unet is not installed and no {MINIMAL_UNET_SOURCE} is in "
+                f"{Path.cwd()}: upload the wheel here, or set MINIMAL_UNET_SOURCE to a git URL")
+        requirement = f"{wheels[-1]}{EXTRAS}"
+    from IPython import get_ipython
+
+    print(f"installing {requirement}")
+    get_ipython().run_line_magic("pip", f'install --quiet "{requirement}"')  # i.e. %pip install
+    importlib.invalidate_caches()
 
 # %%
 # The simulator is chosen when numba is first imported, so this comes before any import.
