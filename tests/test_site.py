@@ -4,8 +4,9 @@ build/site/ is served on localhost and opened in headless Chromium (Debian's `ch
 package), driven over the DevTools protocol. For the home page and one notebook page the
 test asserts the page title, that every image loaded (naturalWidth > 0, at least one per
 page) and that the console logged no error (a script error, a failed resource load), and
-it saves a screenshot of each into docs/figures/ (site_home.png, site_notebook.png) for
-the README.
+it saves a screenshot of each (site_home.png, site_notebook.png) into build/screenshots/,
+never into the checkout; the copies the README shows in docs/figures/ are refreshed on
+purpose with `MINIMAL_UNET_SCREENSHOTS=docs/figures pytest tests/test_site.py`.
 
 Without the built site, Chromium or websocket-client (the docs extra) the tests skip and
 say which; CI (.ci/run) sets MINIMAL_UNET_REQUIRE_SITE=1 after `make docs`, and then any
@@ -29,7 +30,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SITE = REPO / "build" / "site"
-FIGURES = REPO / "docs" / "figures"
+FIGURES = REPO / os.environ.get("MINIMAL_UNET_SCREENSHOTS", "build/screenshots")
 REQUIRED = os.environ.get("MINIMAL_UNET_REQUIRE_SITE") == "1"
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -192,7 +193,7 @@ def test_page_in_chromium(site_url, browser, path, title_words, screenshot):
             if (figure) { figure.scrollIntoView({block: "center"}); }
             await new Promise(done => setTimeout(done, 300));
         })()""")
-        FIGURES.mkdir(exist_ok=True)
+        FIGURES.mkdir(parents=True, exist_ok=True)
         shot = page.call("Page.captureScreenshot", format="png")
         (FIGURES / screenshot).write_bytes(base64.b64decode(shot["data"]))
         time.sleep(0.5)  # late console messages
