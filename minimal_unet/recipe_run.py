@@ -145,7 +145,8 @@ def run_recipe(recipe, train_samples, val_samples, seed=0, steps=None, minutes=N
     (e.g. to save the model). paper_train_samples: the training images the paper-way
     thresholds are chosen on (default: all of train_samples).
     Returns {"recipe", "seed", "steps", "train_seconds", "eval_seconds", "curve": [rows],
-    "final": row, "paper_way": dict or None, "losses": [per step], "net": the UNet}.
+    "final": row, "paper_way": dict or None, "losses", "lr", "momentum": [one per step],
+    "net": the trained UNet}.
     A NaN/Inf loss raises train.TrainingDiverged naming the step.
     """
     if (steps is None) == (minutes is None):
@@ -164,7 +165,7 @@ def run_recipe(recipe, train_samples, val_samples, seed=0, steps=None, minutes=N
     interval = 60.0 * eval_every_minutes if eval_every_minutes else math.inf
     next_eval = interval
     step, train_seconds, eval_seconds = 0, 0.0, 0.0
-    curve, losses = [], []
+    curve, losses, lrs, momenta = [], [], [], []
 
     def evaluation_row():
         nonlocal eval_seconds
@@ -200,6 +201,8 @@ def run_recipe(recipe, train_samples, val_samples, seed=0, steps=None, minutes=N
         step += 1
         train_seconds += time.perf_counter() - t0
         losses.append(loss)
+        lrs.append(optimizer.lr)
+        momenta.append(getattr(optimizer, "momentum", None))
         if train_seconds >= next_eval:
             evaluation_row()
             while next_eval <= train_seconds:
@@ -215,4 +218,5 @@ def run_recipe(recipe, train_samples, val_samples, seed=0, steps=None, minutes=N
             "train_seconds": train_seconds, "eval_seconds": eval_seconds,
             "seconds_per_step": train_seconds / max(step, 1),
             "train_config": dataclasses.asdict(cfg), "curve": curve, "final": final,
-            "paper_way": paper, "losses": losses, "net": net}
+            "paper_way": paper, "losses": losses, "lr": lrs, "momentum": momenta,
+            "net": net}

@@ -84,7 +84,10 @@ class Recipe:
             raise ValueError(f"Recipe.momentum_warmup_steps: expected >= 0, got "
                              f"{self.momentum_warmup_steps}")
         train_config(self)  # TrainConfig checks the rest (weight map, schedule, lr, ...)
-        output_size(unet_config(self), self.tile_size)  # ValueError naming legal sizes
+        try:
+            output_size(unet_config(self), self.tile_size)
+        except ValueError as error:  # name the field, keep the legal sizes it lists
+            raise ValueError(f"Recipe.tile_size: {error}") from error
 
     def to_dict(self):
         return dataclasses.asdict(self)
