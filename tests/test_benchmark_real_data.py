@@ -1,0 +1,74 @@
+"""benchmarks/real_data.py end to end on a tiny synthetic data set in the DSB layout."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from minimal_unet.data.synthetic import make_synthetic
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "real_data.py"
+
+
+@pytest.fixture(scope="module")
+def real_data():
+    spec = importlib.util.spec_from_file_location("real_data_benchmark", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def dsb_like(tmp_path_factory):
+    """22 synthetic 64x64 images: the DSB split keeps the last 20 for validation."""
+    root = tmp_path_factory.mktemp("dsb")
+    for folder in ("images", "masks", "instances"):
+        (root / folder).mkdir()
+    for s in make_synthetic(22, size=(64, 64), seed=0):
+        Image.fromarray((s.image * 255).astype(np.uint8)).save(root / "images" / f"{s.name}.png")
+        Image.fromarray((s.mask * 255).astype(np.uint8)).save(root / "masks" / f"{s.name}.png")
+        Image.fromarray(s.instances.astype(np.uint16)).save(root / "instances" / f"{s.name}.png")
+    return root
+
+
+def test_study_records_every_run_and_a_summary_and_never_overwrites(real_data, dsb_like,
+                                                                   tmp_path):
+    results, runs = tmp_path / "results", tmp_path / "runs"
+    argv = ["--data", str(dsb_like), "--dataset", "dsb2018", "--study", "--recipes", "smoke",
+            "--seeds", "0,1", "--steps", "2", "--eval-every", "0", "--results", str(results),
+            "--runs", str(runs)]
+    assert real_data.main(argv) == 0
+    for seed in (0, 1):
+        stem = f"real_data_dsb2018_smoke_seed{seed}"
+        record = json.loads((results / f"{stem}.json").read_text())
+        assert record["status"] == "finished" and record["steps"] == 2
+        assert record["seed"] == seed and record["recipe"]["name"] == "smoke"
+        assert record["curve"][-1]["step"] == 2 and "instance_rand_error" in record["final"]
+        assert record["ours"] == record["final"]
+        assert (results / f"{stem}.md").is_file() and (results / f"{stem}.png").is_file()
+        assert (runs / stem / "model.npz").is_file()
+    summary = json.loads((results / "study_dsb2018.json").read_text())
+    assert [(r["recipe"], r["seed"]) for r in summary["rows"]] == [("smoke", 0), ("smoke", 1)]
+    mean = summary["means"][0]
+    assert mean["finished"] == 2
+    assert mean["pixel_error"] == pytest.approx(np.mean([r["pixel_error"]
+                                                         for r in summary["rows"]]))
+    with pytest.raises(SystemExit, match="exists; pass --overwrite"):
+        real_data.main(argv)
+
+
+def test_bad_arguments_are_one_line_errors(real_data, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        real_data.main(["--data", str(tmp_path / "nope"), "--recipe", "smoke", "--steps", "1"])
+    assert "--data: expected the data set's folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        real_data.main(["--data", str(tmp_path), "--recipe", "nope", "--steps", "1"])
+    assert "recipe: expected one of" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        real_data.main(["--data", str(tmp_path), "--recipe", "smoke"])
+    assert "expected a budget" in capsys.readouterr().err
+    assert real_data.main(["--list"]) == 0
+    assert "isbi-peers" in capsys.readouterr().out
