@@ -30,6 +30,9 @@ thresholds 0.05..0.95, each at the threshold that is best on the TRAINING slices
 A study also writes study_<dataset>[_<tag>].md / .json: every run (diverged ones too) and
 the mean over seeds per recipe. Existing result files are never overwritten (--overwrite).
 The peers' numbers and their source: benchmarks/results/peers.md.
+`--floors` trains nothing: it scores the labels themselves (and, with instance ids, the
+labels with touching instances cut apart) to show each metric's floor, in
+floors_<dataset>.md.
 """
 
 import argparse
@@ -46,9 +49,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
-from minimal_unet.recipe_run import SPLITS, load_split, run_recipe  # noqa: E402
+from minimal_unet.recipe_run import SPLITS, load_split, run_recipe, score  # noqa: E402
 from minimal_unet.recipes import RECIPES, STUDIES, get_recipe  # noqa: E402
 from minimal_unet.train import TrainingDiverged  # noqa: E402
+from minimal_unet.weight_map import separate_touching  # noqa: E402
 
 # A PyTorch U-Net with the peers' recipe (class balance, lr 0.003 constant, base 32), on a
 # 2-core x86-64 machine, PyTorch 2.13 CPU, measured by the project on 2026-11-25; the
@@ -283,6 +287,39 @@ def write_summary(records, results_dir, dataset, tag, args):
     return results_dir / f"{stem}.md"
 
 
+# ----- what a perfect mask would score ------------------------------------------------------
+
+def label_floors(samples):
+    """Scores of the ground-truth mask itself, and of it with touching instances cut apart
+    (weight_map.separate_touching, 1 and 2 px), against the samples: the floor of each
+    metric for a net that learns the mask (or the separated mask) perfectly."""
+    candidates = {"the mask itself": lambda s: s.mask}
+    if all(s.instances is not None for s in samples):
+        for width in (1, 2):
+            candidates[f"separate_touching, {width} px"] = (
+                lambda s, w=width: (separate_touching(s.instances, w) > 0).astype(np.int64))
+    return {name: score([make(s).astype(np.float64) for s in samples], samples, warping=False)
+            for name, make in candidates.items()}
+
+
+def write_floors(args, split, results_dir):
+    path = results_dir / f"floors_{args.dataset}.md"
+    check_free([path], args.overwrite)
+    lines = [f"# {args.dataset}: what a perfect prediction of the labels would score", "",
+             "Predictions: the ground-truth mask itself, or the mask with a gap cut where "
+             "two instances touch (`weight_map.separate_touching`). `adapted_rand_error` "
+             "compares 4-connected foreground components with those of the mask (touching "
+             "nuclei are ONE segment there); `instance_rand_error` compares them with the "
+             "instance ids. Written by `benchmarks/real_data.py --floors`.", ""]
+    for part, samples in zip(("train", "validation"), split):
+        rows = [{"prediction": name, **{k: v for k, v in r.items() if "precision" not in k
+                                        and "recall" not in k}}
+                for name, r in label_floors(samples).items()]
+        lines += [f"## {part} ({len(samples)} images)", "", *table(rows), ""]
+    path.write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
 # ----- command line --------------------------------------------------------------------------
 
 def build_parser():
@@ -309,6 +346,8 @@ def build_parser():
                    help="models, one folder per run")
     p.add_argument("--overwrite", action="store_true", help="replace existing result files")
     p.add_argument("--list", action="store_true", help="print the recipes and exit")
+    p.add_argument("--floors", action="store_true",
+                   help="score the labels themselves (no training): each metric's floor")
     return p
 
 
@@ -321,6 +360,10 @@ def main(argv=None):
         return 0
     if args.data is None or not Path(args.data).is_dir():
         parser.error(f"--data: expected the data set's folder, got {args.data!r}")
+    if args.floors:
+        Path(args.results).mkdir(parents=True, exist_ok=True)
+        write_floors(args, load_split(args.data, args.dataset), Path(args.results))
+        return 0
     if args.minutes is None and args.steps is None:
         parser.error("expected a budget: --minutes M or --steps N")
     if args.study:

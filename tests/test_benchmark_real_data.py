@@ -72,3 +72,14 @@ def test_bad_arguments_are_one_line_errors(real_data, tmp_path, capsys):
     assert "expected a budget" in capsys.readouterr().err
     assert real_data.main(["--list"]) == 0
     assert "isbi-peers" in capsys.readouterr().out
+
+
+def test_floors_score_the_labels_themselves(real_data, dsb_like, tmp_path):
+    argv = ["--data", str(dsb_like), "--dataset", "dsb2018", "--floors", "--results",
+            str(tmp_path)]
+    assert real_data.main(argv) == 0
+    text = (tmp_path / "floors_dsb2018.md").read_text()
+    assert "| the mask itself | 0.0000 | 1.0000 | 0.0000 | 0.0000 |" in text
+    assert "separate_touching, 1 px" in text
+    with pytest.raises(SystemExit, match="exists"):
+        real_data.main(argv)
