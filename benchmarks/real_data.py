@@ -11,10 +11,11 @@
         --recipe smoke --steps 3 --paper-train-slices 2 --results /tmp/r --runs /tmp/runs
 
 Timing runs: give the benchmark the machine (both cores) and BLAS's own kernel choice:
-`env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE nice -n 0 python benchmarks/real_data.py ...`;
+`env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/real_data.py ...`;
 the BLAS kernel and threads are recorded (threadpoolctl).
 
-Data (the path is an argument; the fixed splits of minimal_unet/recipe_run.SPLITS):
+Data (--data: the data set's folder, or a folder holding isbi2012-em/ and
+dsb2018-nuclei/; the fixed splits of minimal_unet/recipe_run.SPLITS):
     isbi2012  the ISBI 2012 EM layout (train/images, train/labels): sections 00-24 train,
               25-29 validation; 0 = membrane, 1 = cell
     dsb2018   images/, masks/, instances/: the first 80 stems train, the last 20 validate
@@ -65,6 +66,8 @@ PEERS = {
     "dsb2018": [dict(minutes=15, steps=3106, pixel_error=0.073, foreground_iou=0.553,
                      adapted_rand_error=0.246)],
 }
+# --data may also name a folder that holds the data sets under these names.
+FOLDERS = {"isbi2012": "isbi2012-em", "dsb2018": "dsb2018-nuclei"}
 CURVE_METRICS = (("pixel_error", "pixel error"), ("foreground_iou", "foreground IoU"),
                  ("adapted_rand_error", "adapted Rand error"),
                  ("warping_error", "warping error"))
@@ -360,6 +363,8 @@ def main(argv=None):
         return 0
     if args.data is None or not Path(args.data).is_dir():
         parser.error(f"--data: expected the data set's folder, got {args.data!r}")
+    if (Path(args.data) / FOLDERS[args.dataset]).is_dir():  # a folder holding both sets
+        args.data = str(Path(args.data) / FOLDERS[args.dataset])
     if args.floors:
         Path(args.results).mkdir(parents=True, exist_ok=True)
         write_floors(args, load_split(args.data, args.dataset), Path(args.results))
