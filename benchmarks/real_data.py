@@ -124,7 +124,7 @@ def one_run(args, recipe_name, seed, split):
               "machine": machine(), "peer_curve": PEERS.get(args.dataset, []),
               "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
     record["peers"] = record["peer_curve"][-1] if record["peer_curve"] else {}
-    paper_way = args.dataset == "isbi2012" and not args.no_paper_way
+    paper_way = not args.no_paper_way and (args.dataset == "isbi2012" or args.paper_way)
     print(f"{stem}: {len(train_samples)} train / {len(val_samples)} val images, recipe "
           f"{recipe}", flush=True)
     try:
@@ -338,6 +338,8 @@ def build_parser():
                    help="validate every N minutes of training (default 5; 0: only at the end)")
     p.add_argument("--no-paper-way", action="store_true",
                    help="ISBI: skip the 8-fold, threshold-from-training-slices scoring")
+    p.add_argument("--paper-way", action="store_true",
+                   help="DSB: score the challenge's way too (ISBI always does)")
     p.add_argument("--paper-train-slices", type=int,
                    help="choose the thresholds on N evenly spaced training slices (default all)")
     p.add_argument("--study", action="store_true", help="run --recipes x --seeds in sequence")
@@ -385,6 +387,7 @@ def main(argv=None):
     results_dir.mkdir(parents=True, exist_ok=True)
     stems = [run_stem(args.dataset, n, s, args.tag) for n in names for s in seeds]
     check_free([results_dir / f"{stem}{ext}" for stem in stems for ext in (".json", ".md")]
+               + [Path(args.runs) / stem / "model.npz" for stem in stems]
                + ([results_dir / f"study_{args.dataset}{'_' + args.tag if args.tag else ''}.md"]
                   if args.study else []), args.overwrite)
     split = load_split(args.data, args.dataset)

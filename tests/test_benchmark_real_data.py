@@ -58,6 +58,12 @@ def test_study_records_every_run_and_a_summary_and_never_overwrites(real_data, d
                                                          for r in summary["rows"]]))
     with pytest.raises(SystemExit, match="exists; pass --overwrite"):
         real_data.main(argv)
+    for seed in (0, 1):  # results moved away: the models are still there, still refused
+        (results / f"real_data_dsb2018_smoke_seed{seed}.json").unlink()
+        (results / f"real_data_dsb2018_smoke_seed{seed}.md").unlink()
+    (results / "study_dsb2018.md").unlink()
+    with pytest.raises(SystemExit, match="model.npz exists"):
+        real_data.main(argv)
 
 
 def test_bad_arguments_are_one_line_errors(real_data, tmp_path, capsys):
