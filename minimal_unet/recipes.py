@@ -37,7 +37,6 @@ import math
 
 from minimal_unet.model import UNetConfig
 from minimal_unet.sizes import output_size
-from minimal_unet.train import TrainConfig
 
 NORMALIZATIONS = ("image", "dataset")
 
@@ -83,7 +82,8 @@ class Recipe:
         if self.momentum_warmup_steps < 0:
             raise ValueError(f"Recipe.momentum_warmup_steps: expected >= 0, got "
                              f"{self.momentum_warmup_steps}")
-        train_config(self)  # TrainConfig checks the rest (weight map, schedule, lr, ...)
+        # TrainConfig checks the rest (weight map, schedule, lr, ...) in `train_config`:
+        # importing train.py here would load matplotlib and tqdm for every CLI command.
         try:
             output_size(unet_config(self), self.tile_size)
         except ValueError as error:  # name the field, keep the legal sizes it lists
@@ -104,10 +104,15 @@ def unet_config(recipe):
 
 def train_config(recipe, **overrides):
     """The recipe's TrainConfig; `overrides` set run fields (seed, steps, out_dir, ...)."""
-    fields = {k: v for k, v in dataclasses.asdict(recipe).items()
-              if k not in NET_FIELDS and k not in RECIPE_ONLY}
-    fields.update(overrides)
-    return TrainConfig(**fields)
+    from minimal_unet.train import TrainConfig  # here, not at the top: see Recipe
+
+    return TrainConfig(**{**trainer_fields(recipe), **overrides})
+
+
+def trainer_fields(recipe):
+    """The recipe's fields that are TrainConfig fields, as a dict."""
+    return {k: v for k, v in dataclasses.asdict(recipe).items()
+            if k not in NET_FIELDS and k not in RECIPE_ONLY}
 
 
 def scheduled_lr(recipe, step, progress):
@@ -202,6 +207,4 @@ def cli_preset(preset):
     if extras:
         raise ValueError(f"preset {preset!r}: recipe {recipe.name!r} uses {extras}, which "
                          f"train.train does not implement")
-    cfg = dataclasses.asdict(train_config(recipe))
-    train_fields = {k: cfg[k] for k in cfg if k in dataclasses.asdict(recipe)}
-    return {k: getattr(recipe, k) for k in NET_FIELDS}, train_fields
+    return {k: getattr(recipe, k) for k in NET_FIELDS}, trainer_fields(recipe)

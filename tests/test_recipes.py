@@ -1,6 +1,8 @@
 """Recipes: valid configs, schedules equal to optim's, the preset hook refuses extras."""
 
 import dataclasses
+import subprocess
+import sys
 
 import pytest
 
@@ -32,7 +34,7 @@ def test_bad_recipes_are_refused_with_the_field_named():
     with pytest.raises(ValueError, match="normalization"):
         recipes.Recipe("x", normalization="global")
     with pytest.raises(ValueError, match="weight_map"):
-        recipes.Recipe("x", weight_map="border")
+        recipes.train_config(recipes.Recipe("x", weight_map="border"))
     with pytest.raises(ValueError, match="tile_size: input H = 570.*556 or 572"):
         recipes.Recipe("x", tile_size=570)
     with pytest.raises(ValueError, match="recipe: expected one of"):
@@ -71,3 +73,13 @@ def test_cli_preset_is_the_recipes_configs(monkeypatch):
         recipes.cli_preset("isbi2012")
     with pytest.raises(ValueError, match="preset"):
         recipes.cli_preset("nope")
+
+
+def test_importing_recipes_loads_no_trainer():
+    # cli.py may import the recipes for its presets: that must not pull in train.py (and
+    # with it matplotlib and tqdm) for every command.
+    code = ("import sys, minimal_unet.recipes as r; r.cli_preset('isbi2012'); "
+            "print('minimal_unet.train' in sys.modules, 'matplotlib' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.split() == ["False", "False"]
