@@ -110,8 +110,11 @@ def paper_train_subset(train_samples, n):
     return [train_samples[i] for i in picks]
 
 
-def one_run(args, recipe_name, seed, split):
-    """Train one recipe with one seed; returns the record (a JSON-able dict)."""
+def one_run(args, recipe_name, seed, split, results_dir):
+    """Train one recipe with one seed; returns the record (a JSON-able dict).
+
+    After every evaluation the model is saved and the record so far is written with
+    status "running", so a run that is killed keeps its curve up to that point."""
     recipe = get_recipe(recipe_name)
     train_samples, val_samples = split
     stem = run_stem(args.dataset, recipe_name, seed, args.tag)
@@ -122,21 +125,28 @@ def one_run(args, recipe_name, seed, split):
               "budget": {"minutes": args.minutes, "steps": args.steps,
                          "eval_every_minutes": args.eval_every},
               "machine": machine(), "peer_curve": PEERS.get(args.dataset, []),
-              "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+              "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+              "recipe": recipe.to_dict(), "curve": []}
     record["peers"] = record["peer_curve"][-1] if record["peer_curve"] else {}
     paper_way = not args.no_paper_way and (args.dataset == "isbi2012" or args.paper_way)
     print(f"{stem}: {len(train_samples)} train / {len(val_samples)} val images, recipe "
           f"{recipe}", flush=True)
+
+    def on_eval(net, row):
+        net.save(run_dir / "model.npz")
+        record["curve"].append(row)
+        write_run({**record, "status": "running", "steps": row["step"], "final": row},
+                  results_dir, stem)
     try:
         run = run_recipe(recipe, train_samples, val_samples, seed=seed, steps=args.steps,
                          minutes=args.minutes, eval_every_minutes=args.eval_every,
                          paper_way=paper_way,
                          paper_train_samples=paper_train_subset(train_samples,
                                                                 args.paper_train_slices),
-                         on_eval=lambda net, row: net.save(run_dir / "model.npz"),
+                         on_eval=on_eval,
                          log=lambda line: print(line, flush=True))
     except TrainingDiverged as error:  # a loser is kept in the record
-        record.update(status="diverged", error=str(error), recipe=recipe.to_dict())
+        record.update(status="diverged", error=str(error))
         return record
     net = run.pop("net")
     net.save(run_dir / "model.npz")
@@ -167,15 +177,18 @@ def run_markdown(record):
               f"{m['numpy']} ({blas}), load average at start "
               f"{m['load_average_at_start'][0]:.1f}. Data: {record['data']}.", ""]
     if record["status"] != "finished":
-        return "\n".join(lines + [f"**{record['status']}**: {record.get('error', '')}", ""])
-    lines += [f"Budget: {record['budget']}. Trained {record['steps']} steps in "
-              f"{record['train_seconds'] / 60:.1f} min ({record['seconds_per_step']:.2f} "
-              f"s/step); evaluations took {record['eval_seconds'] / 60:.1f} min more.", "",
-              "## Curve (validation, threshold 0.5, no flips)", "",
+        lines += [f"**{record['status']}** {record.get('error', '')}", ""]
+    else:
+        lines += [f"Budget: {record['budget']}. Trained {record['steps']} steps in "
+                  f"{record['train_seconds'] / 60:.1f} min ({record['seconds_per_step']:.2f} "
+                  f"s/step); evaluations took {record['eval_seconds'] / 60:.1f} min more.", ""]
+    if not record.get("curve"):
+        return "\n".join(lines) + "\n"
+    instances = "instance_rand_error" in record["curve"][-1]
+    lines += ["## Curve (validation, threshold 0.5, no flips)", "",
               "| step | minutes | pixel error | foreground IoU | adapted Rand | warping |"
-              + (" instance Rand |" if "instance_rand_error" in record["final"] else ""),
-              "|---|---|---|---|---|---|" + ("---|" if "instance_rand_error"
-                                               in record["final"] else "")]
+              + (" instance Rand |" if instances else ""),
+              "|---|---|---|---|---|---|" + ("---|" if instances else "")]
     for row in record["curve"]:
         cells = [f"{row[k]:.4f}" for k, _ in CURVE_METRICS]
         if "instance_rand_error" in row:
@@ -395,7 +408,7 @@ def main(argv=None):
     for name in names:
         for seed in seeds:
             try:
-                record = one_run(args, name, seed, split)
+                record = one_run(args, name, seed, split, results_dir)
             except Exception as error:  # keep the study going; the failure is recorded
                 if not args.study:
                     raise
