@@ -31,12 +31,14 @@ import numpy as np
 
 from minimal_unet import metrics, thresholds
 from minimal_unet.data.readers import Sample, read_dataset, split_samples
-from minimal_unet.infer import normalize_image, predict_proba_tiled
+from minimal_unet.infer import default_tile_size, normalize_image, predict_proba_tiled
 from minimal_unet.model import UNet
 from minimal_unet.recipes import scheduled_lr, scheduled_momentum, train_config, unet_config
 from minimal_unet.sizes import output_size
 from minimal_unet.train import TrainingDiverged, make_optimizer, sample_batch, sample_weight_map
 from minimal_unet.weight_map import separate_touching
+
+EVAL_MAX_TILE = 1024  # evaluation tiles up to this side (ISBI's 512 slices: one 700 tile)
 
 # The fixed splits of the two data sets: the last n_val images by name are validation.
 SPLITS = {"isbi2012": dict(layout="isbi2012", n_val=5),  # sections 25-29
@@ -92,10 +94,21 @@ def prepare(samples, recipe, cfg, normalize):
 
 # ----- evaluation ----------------------------------------------------------------------------
 
-def predict(net, samples, normalize, tile_size, flips=False):
-    """[P(class 1) (H, W)] of each sample by overlap-tile prediction (8-fold with flips)."""
-    return [predict_proba_tiled(net, normalize(s.image), tile_size=tile_size, flips=flips,
-                                normalize=False)[1] for s in samples]
+def covering_tile(config, shape):
+    """The smallest legal input tile whose output covers an image of `shape` (H, W), up to
+    EVAL_MAX_TILE: one tile per image where memory allows. The tiles sit on the pooling
+    grid, so any legal tile gives the same probabilities (infer._predict_tiles); a
+    covering tile computes no overlap twice (ISBI: one 700 tile, not four 572 ones)."""
+    return default_tile_size(config, shape[0], shape[1], max_tile=EVAL_MAX_TILE)
+
+
+def predict(net, samples, normalize, tile_size=None, flips=False):
+    """[P(class 1) (H, W)] of each sample by overlap-tile prediction (8-fold with flips).
+
+    tile_size: a legal input tile, or None for `covering_tile` of each image."""
+    return [predict_proba_tiled(net, normalize(s.image), flips=flips, normalize=False,
+                                tile_size=tile_size or covering_tile(net.config, s.image.shape)
+                                )[1] for s in samples]
 
 
 def score(probs, samples, threshold=0.5, warping=True):
@@ -113,12 +126,13 @@ def score(probs, samples, threshold=0.5, warping=True):
         return {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
 
 
-def evaluate(net, val_samples, normalize, tile_size, warping=True):
+def evaluate(net, val_samples, normalize, tile_size=None, warping=True):
     """Validation metrics at threshold 0.5, no flips (the curve's points)."""
     return score(predict(net, val_samples, normalize, tile_size), val_samples, 0.5, warping)
 
 
-def evaluate_paper_way(net, train_samples, val_samples, normalize, tile_size, flips=True):
+def evaluate_paper_way(net, train_samples, val_samples, normalize, tile_size=None,
+                       flips=True):
     """ISBI scoring: 8-fold averaged maps, each metric at the threshold that is best on the
     TRAINING images (thresholds.score_paper_way), plus the 8-fold maps at 0.5."""
     train_probs = predict(net, train_samples, normalize, tile_size, flips)
@@ -138,12 +152,13 @@ def evaluate_paper_way(net, train_samples, val_samples, normalize, tile_size, fl
 
 def run_recipe(recipe, train_samples, val_samples, seed=0, steps=None, minutes=None,
                eval_every_minutes=5.0, paper_way=False, paper_train_samples=None,
-               dtype=np.float32, on_eval=None, log=print):
+               eval_tile_size=None, dtype=np.float32, on_eval=None, log=print):
     """Train a fresh net with `recipe` for `steps` or `minutes` of training; returns a dict.
 
     Exactly one of steps / minutes. on_eval(net, row) is called after each evaluation
     (e.g. to save the model). paper_train_samples: the training images the paper-way
-    thresholds are chosen on (default: all of train_samples).
+    thresholds are chosen on (default: all of train_samples). eval_tile_size: the
+    evaluations' tile (default: `covering_tile`; the probabilities do not depend on it).
     Returns {"recipe", "seed", "steps", "train_seconds", "eval_seconds", "curve": [rows],
     "final": row, "paper_way": dict or None, "losses", "lr", "momentum": [one per step],
     "net": the trained UNet}.
@@ -171,7 +186,7 @@ def run_recipe(recipe, train_samples, val_samples, seed=0, steps=None, minutes=N
         nonlocal eval_seconds
         t0 = time.perf_counter()
         row = {"step": step, "minutes": train_seconds / 60.0,
-               **evaluate(net, val_samples, normalize, in_size)}
+               **evaluate(net, val_samples, normalize, eval_tile_size)}
         eval_seconds += time.perf_counter() - t0
         curve.append(row)
         log(f"step {step}, {row['minutes']:.1f} min: " + ", ".join(
@@ -212,7 +227,7 @@ def run_recipe(recipe, train_samples, val_samples, seed=0, steps=None, minutes=N
     if paper_way:
         t0 = time.perf_counter()
         chosen_on = train_samples if paper_train_samples is None else paper_train_samples
-        paper = evaluate_paper_way(net, chosen_on, val_samples, normalize, in_size)
+        paper = evaluate_paper_way(net, chosen_on, val_samples, normalize, eval_tile_size)
         eval_seconds += time.perf_counter() - t0
     return {"recipe": recipe.to_dict(), "seed": seed, "steps": step,
             "train_seconds": train_seconds, "eval_seconds": eval_seconds,

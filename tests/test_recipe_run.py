@@ -91,6 +91,17 @@ def test_eight_fold_maps_are_the_mean_of_the_transformed_predictions():
     assert not np.allclose(got, p1(image))  # the average is not the plain prediction
 
 
+def test_evaluation_tile_covers_the_image_and_changes_no_probability():
+    rng = np.random.default_rng(1)
+    net = UNet(UNetConfig(depth=2, base_channels=4), seed=1, dtype=np.float64)
+    sample = Sample(image=rng.random((40, 56)), mask=None, instances=None, name="a")
+    assert recipe_run.covering_tile(net.config, (40, 56)) == 96  # output 56 covers 56
+    normalize = recipe_run.make_normalizer(SMOKE, [sample])
+    one_tile = recipe_run.predict(net, [sample], normalize)[0]
+    many_tiles = recipe_run.predict(net, [sample], normalize, tile_size=60)[0]  # 20 px outputs
+    np.testing.assert_allclose(one_tile, many_tiles, rtol=1e-12, atol=1e-14)
+
+
 def test_dataset_normalisation_uses_the_pooled_training_statistics():
     a = Sample(np.full((4, 4), 0.2, np.float32), None, None, "a")
     b = Sample(np.full((4, 4), 0.6, np.float32), None, None, "b")
