@@ -21,6 +21,8 @@ dsb2018-nuclei/; the fixed splits of minimal_unet/recipe_run.SPLITS):
     dsb2018   images/, masks/, instances/: the first 80 stems train, the last 20 validate
 Recipes: minimal_unet/recipes.py (`--list` prints them). The budget counts training
 steps only; the evaluations every --eval-every minutes of training are not timed in.
+Evaluations predict each image with one covering tile (recipe_run.covering_tile: the same
+probabilities as the training tile would give, without computing overlaps twice).
 
 Per run, in --results: real_data_<dataset>_<recipe>_seed<seed>[_<tag>].json / .md /
 .png (the curve: pixel error, IoU, adapted Rand, warping error against training minutes,
