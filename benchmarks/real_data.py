@@ -230,10 +230,14 @@ def plot_curve(record, path):
         if peers:
             ax.plot([p["minutes"] for p in peers], [p[key] for p in peers], "kx", ms=9,
                     label="peers (PyTorch)")
+        paper = record.get("paper_way")
+        if paper and key in ("pixel_error", "adapted_rand_error"):
+            ax.plot([minutes[-1]], [paper[key]["validation"]], "r*", ms=11,
+                    label="ours, 8-fold, threshold from training")
         ax.set_title(label)
         ax.set_xlabel("training minutes")
         ax.grid(alpha=0.3)
-    axes[0].legend()
+    axes[0].legend(fontsize=7)
     fig.suptitle(f"{record['dataset']}: {record['recipe_name']}, seed {record['seed']}")
     fig.tight_layout()
     FigureCanvasAgg(fig)

@@ -89,3 +89,18 @@ def test_floors_score_the_labels_themselves(real_data, dsb_like, tmp_path):
     assert "separate_touching, 1 px" in text
     with pytest.raises(SystemExit, match="exists"):
         real_data.main(argv)
+
+
+def test_peer_numbers_in_the_script_are_those_of_peers_md(real_data):
+    text = (SCRIPT.parent / "results" / "peers.md").read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| ISBI 2012 EM")
+            or line.startswith("| DSB 2018 nuclei")]
+    for dataset, prefix in (("isbi2012", "| ISBI"), ("dsb2018", "| DSB")):
+        mine = [r for r in rows if r.startswith(prefix)]
+        assert len(mine) == len(real_data.PEERS[dataset])
+        for row, peer in zip(mine, real_data.PEERS[dataset]):
+            cells = [c.strip() for c in row.strip("|").split("|")]
+            assert f"{peer['minutes']} min, {peer['steps']} steps" == cells[1]
+            assert float(cells[2]) == peer["pixel_error"]
+            assert float(cells[3].split()[0]) == peer["foreground_iou"]
+            assert float(cells[4]) == peer["adapted_rand_error"]
