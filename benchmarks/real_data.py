@@ -31,7 +31,9 @@ every evaluation). At the end of an ISBI run (unless --no-paper-way) the scoring
 challenge: probabilities averaged over the 8 flips/rotations, pixel and Rand error over
 thresholds 0.05..0.95, each at the threshold that is best on the TRAINING slices.
 A study also writes study_<dataset>[_<tag>].md / .json: every run (diverged ones too) and
-the mean over seeds per recipe. Existing result files are never overwritten (--overwrite).
+the mean over seeds per recipe. Existing result files are never overwritten (--overwrite);
+a record is rewritten after every evaluation, so a killed run keeps its curve, and
+`--keep-finished` continues a stopped study (finished runs kept, the others rerun).
 The peers' numbers and their source: benchmarks/results/peers.md.
 `--floors` trains nothing: it scores the labels themselves (and, with instance ids, the
 labels with touching instances cut apart) to show each metric's floor, in
@@ -100,6 +102,21 @@ def check_free(paths, overwrite):
     for path in paths:
         if path.exists() and not overwrite:
             raise SystemExit(f"real_data: error: {path} exists; pass --overwrite to replace it")
+
+
+def finished_record(results_dir, stem, args):
+    """The record of a finished run with this stem and the same budget, or None."""
+    path = results_dir / f"{stem}.json"
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text())
+    if record.get("status") != "finished":
+        return None
+    budget = {"minutes": args.minutes, "steps": args.steps}
+    if {k: record["budget"][k] for k in budget} != budget:
+        raise SystemExit(f"real_data: error: {path} ran with budget {record['budget']}, "
+                         f"not {budget}; use another --tag")
+    return record
 
 
 # ----- one run -------------------------------------------------------------------------------
@@ -369,6 +386,9 @@ def build_parser():
     p.add_argument("--runs", default=str(REPO / "runs" / "real_data"),
                    help="models, one folder per run")
     p.add_argument("--overwrite", action="store_true", help="replace existing result files")
+    p.add_argument("--keep-finished", action="store_true",
+                   help="continue a stopped study: finished runs (same budget) are kept, not "
+                        "rerun; unfinished ones are rerun, replacing their partial records")
     p.add_argument("--list", action="store_true", help="print the recipes and exit")
     p.add_argument("--floors", action="store_true",
                    help="score the labels themselves (no training): each metric's floor")
@@ -405,14 +425,22 @@ def main(argv=None):
     results_dir = Path(args.results)
     results_dir.mkdir(parents=True, exist_ok=True)
     stems = [run_stem(args.dataset, n, s, args.tag) for n in names for s in seeds]
-    check_free([results_dir / f"{stem}{ext}" for stem in stems for ext in (".json", ".md")]
-               + [Path(args.runs) / stem / "model.npz" for stem in stems]
+    kept = {stem: finished_record(results_dir, stem, args) for stem in stems
+            } if args.keep_finished else {}
+    todo = [stem for stem in stems if kept.get(stem) is None]
+    check_free([results_dir / f"{stem}{ext}" for stem in todo for ext in (".json", ".md")]
+               + [Path(args.runs) / stem / "model.npz" for stem in todo]
                + ([results_dir / f"study_{args.dataset}{'_' + args.tag if args.tag else ''}.md"]
-                  if args.study else []), args.overwrite)
+                  if args.study else []), args.overwrite or args.keep_finished)
     split = load_split(args.data, args.dataset)
     records = []
     for name in names:
         for seed in seeds:
+            stem = run_stem(args.dataset, name, seed, args.tag)
+            if kept.get(stem) is not None:
+                print(f"{stem}: finished before, kept", flush=True)
+                records.append(kept[stem])
+                continue
             try:
                 record = one_run(args, name, seed, split, results_dir)
             except Exception as error:  # keep the study going; the failure is recorded
@@ -422,7 +450,7 @@ def main(argv=None):
                 record = {"dataset": args.dataset, "recipe_name": name, "seed": seed,
                           "status": "failed", "error": f"{type(error).__name__}: {error}",
                           "machine": machine(), "started": "", "data": args.data}
-            write_run(record, results_dir, run_stem(args.dataset, name, seed, args.tag))
+            write_run(record, results_dir, stem)
             records.append(record)
             if args.study:  # rewritten after every run: a stopped study keeps its record
                 write_summary(records, results_dir, args.dataset, args.tag, args)

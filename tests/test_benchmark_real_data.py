@@ -104,3 +104,24 @@ def test_peer_numbers_in_the_script_are_those_of_peers_md(real_data):
             assert float(cells[2]) == peer["pixel_error"]
             assert float(cells[3].split()[0]) == peer["foreground_iou"]
             assert float(cells[4]) == peer["adapted_rand_error"]
+
+
+def test_keep_finished_continues_a_stopped_study(real_data, dsb_like, tmp_path):
+    results = tmp_path / "results"
+    argv = ["--data", str(dsb_like), "--dataset", "dsb2018", "--study", "--recipes", "smoke",
+            "--seeds", "0,1", "--steps", "1", "--eval-every", "0", "--results", str(results),
+            "--runs", str(tmp_path / "runs"), "--tag", "t"]
+    assert real_data.main(argv) == 0
+    first = json.loads((results / "real_data_dsb2018_smoke_seed0_t.json").read_text())
+    # Seed 1 as if the study had been killed during it: a partial record.
+    path = results / "real_data_dsb2018_smoke_seed1_t.json"
+    partial = json.loads(path.read_text())
+    path.write_text(json.dumps({**partial, "status": "running", "started": "killed"}))
+    assert real_data.main(argv + ["--keep-finished"]) == 0
+    assert json.loads((results / "real_data_dsb2018_smoke_seed0_t.json").read_text()) == first
+    rerun = json.loads(path.read_text())
+    assert rerun["status"] == "finished" and rerun["started"] != "killed"
+    summary = json.loads((results / "study_dsb2018_t.json").read_text())
+    assert [r["seed"] for r in summary["rows"]] == [0, 1]
+    with pytest.raises(SystemExit, match="ran with budget"):  # another budget: refused
+        real_data.main([a if a != "1" else "2" for a in argv] + ["--keep-finished"])
