@@ -1,37 +1,52 @@
-"""Segmentation quality on real data under a wall-clock budget, beside the peers' figures.
+"""Segmentation quality on real data: a named, seeded recipe for a budget, with a curve.
 
-    python benchmarks/real_data.py --dataset isbi2012 --minutes 35
-    python benchmarks/real_data.py --dataset dsb2018 --minutes 15
-    python benchmarks/real_data.py --dataset both --minutes 1 --preset small   # a smoke run
+    # one run: the recipe, a seed, a budget (training minutes, or --steps)
+    python benchmarks/real_data.py --data PATH/isbi2012-em --dataset isbi2012 \
+        --recipe isbi-peers --seed 0 --minutes 35 --eval-every 5
+    # a study: every recipe x every seed, one after the other, every run recorded
+    python benchmarks/real_data.py --data PATH/isbi2012-em --dataset isbi2012 --study \
+        --seeds 0,1 --minutes 35 [--recipes isbi-peers,isbi-paper-map] [--tag nov]
+    # a smoke run of a few seconds
+    python benchmarks/real_data.py --data PATH/isbi2012-em --dataset isbi2012 \
+        --recipe smoke --steps 3 --paper-train-slices 2 --results /tmp/r --runs /tmp/runs
 
-Data (../shared/datasets, splits of its README.md):
-    isbi2012  train on sections 00-24, validate on 25-29 (512x512 EM, 0 = membrane, 1 = cell)
-    dsb2018   train on the first 80 stems, validate on the last 20 (256x256 nuclei); the
-              weight maps come from the instance ids, so nuclei close to each other get
-              the paper's border term on the background between them. Nuclei that touch
-              with no background pixel between them get none: the masks are used as the
-              data set gives them, without `weight_map.separate_touching` gaps.
-Recipe (the peers' PyTorch recipe of ANCHORS.md unless flags say otherwise): depth 4,
-base 32, valid convs, He init, per-image normalisation, mirrored context, elastic +
-flips/rot90 + grey values, class-balanced weight map with the paper's border term
-(w0 10, sigma 5), SGD momentum 0.99, batch 1, lr constant (ISBI 0.003, DSB 0.001: see
-DATA below); tiles 572 (ISBI) and
-316 (DSB). Training stops when --minutes are spent (the final evaluation is extra).
-Evaluation: overlap-tile prediction of every validation image, threshold 0.5; pixel error,
-foreground IoU, adapted Rand error (on 4-connected foreground segments) and warping error,
-averaged over the images.
+Timing runs: give the benchmark the machine (both cores) and BLAS's own kernel choice:
+`env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/real_data.py ...`;
+the BLAS kernel and threads are recorded (threadpoolctl).
 
-Writes benchmarks/results/real_data_<dataset>.md and .json: recipe, steps, wall time,
-machine, our numbers and the peers' (ANCHORS.md, measured on a machine like this one).
+Data (--data: the data set's folder, or a folder holding isbi2012-em/ and
+dsb2018-nuclei/; the fixed splits of minimal_unet/recipe_run.SPLITS):
+    isbi2012  the ISBI 2012 EM layout (train/images, train/labels): sections 00-24 train,
+              25-29 validation; 0 = membrane, 1 = cell
+    dsb2018   images/, masks/, instances/: the first 80 stems train, the last 20 validate
+Recipes: minimal_unet/recipes.py (`--list` prints them). The budget counts training
+steps only; the evaluations every --eval-every minutes of training are not timed in.
+Evaluations predict each image with one covering tile (recipe_run.covering_tile: the same
+probabilities as the training tile would give, without computing overlaps twice).
+
+Per run, in --results: real_data_<dataset>_<recipe>_seed<seed>[_<tag>].json / .md /
+.png (the curve: pixel error, IoU, adapted Rand, warping error against training minutes,
+the peers' points beside it), and in --runs/<same stem>/ the model (model.npz, saved at
+every evaluation). At the end of an ISBI run (unless --no-paper-way) the scoring of the
+challenge: probabilities averaged over the 8 flips/rotations, pixel and Rand error over
+thresholds 0.05..0.95, each at the threshold that is best on the TRAINING slices.
+A study also writes study_<dataset>[_<tag>].md / .json: every run (diverged ones too) and
+the mean over seeds per recipe. Existing result files are never overwritten (--overwrite);
+a record is rewritten after every evaluation, so a killed run keeps its curve, and
+`--keep-finished` continues a stopped study (finished runs kept, the others rerun).
+The peers' numbers and their source: benchmarks/results/peers.md.
+`--floors` trains nothing: it scores the labels themselves (and, with instance ids, the
+labels with touching instances cut apart) to show each metric's floor, in
+floors_<dataset>.md.
 """
 
 import argparse
-import dataclasses
 import json
 import os
 import platform
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -39,152 +54,407 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
-from minimal_unet.data.readers import read_folder, read_isbi2012, split_samples  # noqa: E402
-from minimal_unet.model import UNet, UNetConfig  # noqa: E402
-from minimal_unet.train import TrainConfig, evaluate_held_out, train  # noqa: E402
+from minimal_unet.recipe_run import SPLITS, load_split, run_recipe, score  # noqa: E402
+from minimal_unet.recipes import RECIPES, STUDIES, get_recipe  # noqa: E402
+from minimal_unet.train import TrainingDiverged  # noqa: E402
+from minimal_unet.weight_map import separate_touching  # noqa: E402
 
-DATASETS = REPO / ".." / "shared" / "datasets"
-
-# The peers' PyTorch U-Net with the same recipe, from /work/shared/ANCHORS.md (2-core
-# x86-64, PyTorch 2.13.0 CPU, 2 threads). Foreground = cell (ISBI) / nucleus (DSB).
+# A PyTorch U-Net with the peers' recipe (class balance, lr 0.003 constant, base 32), on a
+# 2-core x86-64 machine, PyTorch 2.13 CPU, measured by the project on 2026-11-25; the
+# numbers and their source are in benchmarks/results/peers.md. Points of the curve.
 PEERS = {
-    "isbi2012": dict(minutes=35, steps=1417, seconds_per_step=1.48, pixel_error=0.090,
-                     foreground_iou=0.892, adapted_rand_error=0.151),
-    "dsb2018": dict(minutes=15, steps=3106, seconds_per_step=0.29, pixel_error=0.073,
-                    foreground_iou=0.553, adapted_rand_error=0.246),
+    "isbi2012": [dict(minutes=15, steps=619, pixel_error=0.142, foreground_iou=0.829,
+                      adapted_rand_error=0.421),
+                 dict(minutes=35, steps=1417, pixel_error=0.090, foreground_iou=0.892,
+                      adapted_rand_error=0.151)],
+    "dsb2018": [dict(minutes=15, steps=3106, pixel_error=0.073, foreground_iou=0.553,
+                     adapted_rand_error=0.246)],
 }
-
-# lr: the peers' 0.003 for ISBI; for DSB, SGD momentum 0.99 at lr 0.003 collapsed to
-# all-background within 200 steps (recorded in results/real_data_dsb2018_lr0.003_collapsed.md;
-# the class-balanced map weights the ~9 % nucleus pixels ~5x, so the effective step is
-# larger than the peers'), and lr 0.001 trains.
-DATA = {
-    "isbi2012": dict(tile_size=572, n_val=5, minutes=35, lr=0.003),
-    "dsb2018": dict(tile_size=316, n_val=20, minutes=15, lr=0.001),
-}
-
-PRESETS = {
-    "peers": dict(depth=4, base_channels=32),  # the recipe of ANCHORS.md
-    "paper": dict(depth=4, base_channels=64),
-    "small": dict(depth=3, base_channels=16),  # for smoke runs
-}
-
-
-def load(name):
-    """(train, val) Samples of a data set with its fixed split."""
-    if name == "isbi2012":
-        samples = read_isbi2012(DATASETS / "isbi2012-em", split="train")
-    else:
-        samples = read_folder(DATASETS / "dsb2018-nuclei")  # images, masks, instances
-    return split_samples(samples, DATA[name]["n_val"])
+# --data may also name a folder that holds the data sets under these names.
+FOLDERS = {"isbi2012": "isbi2012-em", "dsb2018": "dsb2018-nuclei"}
+CURVE_METRICS = (("pixel_error", "pixel error"), ("foreground_iou", "foreground IoU"),
+                 ("adapted_rand_error", "adapted Rand error"),
+                 ("warping_error", "warping error"))
 
 
 def machine():
-    blas = "unknown"
+    """Where the run ran: platform, CPUs, NumPy, BLAS kernel and threads, load average."""
+    info = {"platform": platform.platform(), "cpus": os.cpu_count(),
+            "python": platform.python_version(), "numpy": np.__version__,
+            "load_average_at_start": list(os.getloadavg()),
+            "openblas_env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE",
+                                                            "OPENBLAS_L2_SIZE")}}
     try:
-        config = np.show_config(mode="dicts")
-        blas = config["Build Dependencies"]["blas"]["name"]
-    except Exception:  # older NumPy: no dict mode
-        pass
-    return {"platform": platform.platform(), "processor": platform.processor(),
-            "cpus": os.cpu_count(), "python": platform.python_version(),
-            "numpy": np.__version__, "blas": blas,
-            "load_average_at_start": list(os.getloadavg())}
+        from threadpoolctl import threadpool_info
+        info["blas"] = [{k: p.get(k) for k in ("internal_api", "version", "architecture",
+                                               "num_threads")} for p in threadpool_info()]
+    except ImportError:
+        info["blas"] = "threadpoolctl not installed"
+    return info
 
 
-def run(name, args):
-    train_samples, val_samples = load(name)
-    tile = args.tile_size or DATA[name]["tile_size"]
-    minutes = args.minutes if args.minutes is not None else DATA[name]["minutes"]
-    config = UNetConfig(**PRESETS[args.preset])
-    net = UNet(config, seed=args.seed, dtype=np.float32)
-    out_dir = Path(args.runs) / name
-    lr = args.lr if args.lr is not None else DATA[name]["lr"]
-    cfg = TrainConfig(steps=10**9, lr=lr, tile_size=tile, seed=args.seed,
-                      val_every=args.val_every, checkpoint_every=args.checkpoint_every,
-                      out_dir=str(out_dir), progress=not args.no_progress,
-                      max_seconds=60.0 * minutes)
-    print(f"{name}: {len(train_samples)} train / {len(val_samples)} val images; {net!r}; "
-          f"tile {tile}; budget {minutes:g} min", flush=True)
-    start = time.perf_counter()
-    history = train(net, train_samples, val_samples if args.val_every else [], cfg)
-    train_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    result = evaluate_held_out(net, val_samples, tile, flips=args.flips, warping=True)
-    eval_seconds = time.perf_counter() - start
-    steps = len(history["train"])
-    record = {
-        "dataset": name, "minutes_budget": minutes, "steps": steps,
-        "train_seconds": train_seconds, "seconds_per_step": train_seconds / max(steps, 1),
-        "eval_seconds": eval_seconds, "model_config": config.to_dict(),
-        "train_config": dataclasses.asdict(cfg), "flips": args.flips,
-        "machine": machine(), "ours": result["mean"], "per_image": result["per_image"],
-        "peers": PEERS[name], "validation_curve": history["val"],
-    }
+def run_stem(dataset, recipe, seed, tag):
+    return f"real_data_{dataset}_{recipe}_seed{seed}" + (f"_{tag}" if tag else "")
+
+
+def check_free(paths, overwrite):
+    """Refuse to overwrite result files (one-line error naming the first one)."""
+    for path in paths:
+        if path.exists() and not overwrite:
+            raise SystemExit(f"real_data: error: {path} exists; pass --overwrite to replace it")
+
+
+def finished_record(results_dir, stem, args):
+    """The record of a finished run with this stem and the same budget, or None."""
+    path = results_dir / f"{stem}.json"
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text())
+    if record.get("status") != "finished":
+        return None
+    budget = {"minutes": args.minutes, "steps": args.steps}
+    if {k: record["budget"][k] for k in budget} != budget:
+        raise SystemExit(f"real_data: error: {path} ran with budget {record['budget']}, "
+                         f"not {budget}; use another --tag")
     return record
 
 
-def write(record, results_dir):
-    results_dir.mkdir(parents=True, exist_ok=True)
-    name = record["dataset"]
-    (results_dir / f"real_data_{name}.json").write_text(json.dumps(record, indent=1))
-    ours, peers = record["ours"], record["peers"]
-    rows = [("pixel error", "pixel_error"), ("foreground IoU", "foreground_iou"),
-            ("adapted Rand error", "adapted_rand_error"), ("warping error", "warping_error")]
+# ----- one run -------------------------------------------------------------------------------
+
+def paper_train_subset(train_samples, n):
+    """n training images evenly spaced by name (all of them for n None or >= len)."""
+    if n is None or n >= len(train_samples):
+        return train_samples
+    picks = np.linspace(0, len(train_samples) - 1, n).round().astype(int)
+    return [train_samples[i] for i in picks]
+
+
+def one_run(args, recipe_name, seed, split, results_dir):
+    """Train one recipe with one seed; returns the record (a JSON-able dict).
+
+    After every evaluation the model is saved and the record so far is written with
+    status "running", so a run that is killed keeps its curve up to that point."""
+    recipe = get_recipe(recipe_name)
+    train_samples, val_samples = split
+    stem = run_stem(args.dataset, recipe_name, seed, args.tag)
+    run_dir = Path(args.runs) / stem
+    run_dir.mkdir(parents=True, exist_ok=True)
+    record = {"dataset": args.dataset, "data": str(Path(args.data).resolve()),
+              "recipe_name": recipe_name, "seed": seed, "tag": args.tag,
+              "budget": {"minutes": args.minutes, "steps": args.steps,
+                         "eval_every_minutes": args.eval_every},
+              "machine": machine(), "peer_curve": PEERS.get(args.dataset, []),
+              "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+              "recipe": recipe.to_dict(), "curve": []}
+    record["peers"] = record["peer_curve"][-1] if record["peer_curve"] else {}
+    paper_way = not args.no_paper_way and (args.dataset == "isbi2012" or args.paper_way)
+    print(f"{stem}: {len(train_samples)} train / {len(val_samples)} val images, recipe "
+          f"{recipe}", flush=True)
+
+    def on_eval(net, row):
+        net.save(run_dir / "model.npz")
+        record["curve"].append(row)
+        write_run({**record, "status": "running", "steps": row["step"], "final": row},
+                  results_dir, stem)
+    try:
+        run = run_recipe(recipe, train_samples, val_samples, seed=seed, steps=args.steps,
+                         minutes=args.minutes, eval_every_minutes=args.eval_every,
+                         paper_way=paper_way,
+                         paper_train_samples=paper_train_subset(train_samples,
+                                                                args.paper_train_slices),
+                         on_eval=on_eval,
+                         log=lambda line: print(line, flush=True))
+    except TrainingDiverged as error:  # a loser is kept in the record
+        record.update(status="diverged", error=str(error))
+        return record
+    net = run.pop("net")
+    net.save(run_dir / "model.npz")
+    record.update(status="finished", **run)
+    record["ours"] = run["final"]  # the shape docs/make_figures.py tabulates
+    record["load_average_at_end"] = list(os.getloadavg())
+    return record
+
+
+def write_run(record, results_dir, stem):
+    """<stem>.json, .md and (when there is a curve) .png in results_dir."""
+    (results_dir / f"{stem}.json").write_text(json.dumps(record, indent=1))
+    (results_dir / f"{stem}.md").write_text(run_markdown(record))
+    if record.get("curve"):
+        plot_curve(record, results_dir / f"{stem}.png")
+
+
+def run_markdown(record):
+    lines = [f"# Real data: {record['dataset']}, recipe {record['recipe_name']}, "
+             f"seed {record['seed']}", ""]
+    recipe = record.get("recipe", {})
+    lines += [f"Recipe: {recipe.get('note', '')}", "", "`" + json.dumps(
+        {k: v for k, v in recipe.items() if k not in ("name", "note")}) + "`", ""]
     m = record["machine"]
-    cfg = record["train_config"]
-    flips = " (8 flips/rotations averaged)" if record["flips"] else ""
-    lines = [
-        f"# Real data: {name}",
-        "",
-        f"Budget {record['minutes_budget']:g} min of training: {record['steps']} steps, "
-        f"{record['seconds_per_step']:.2f} s/step, final evaluation "
-        f"{record['eval_seconds']:.0f} s{flips}.",
-        f"Net: {record['model_config']}. Tile {cfg['tile_size']}, lr {cfg['lr']} "
-        f"({cfg['schedule']}), {cfg['optimizer']} momentum {cfg['momentum']}, batch "
-        f"{cfg['batch_size']}, weight map {cfg['weight_map']} (w0 {cfg['w0']}, sigma "
-        f"{cfg['sigma']}), augmentation {'on' if cfg['augment'] else 'off'}, seed {cfg['seed']}.",
-        f"Machine: {m['platform']}, {m['cpus']} CPUs, NumPy {m['numpy']} ({m['blas']}), "
-        f"load average at start {m['load_average_at_start'][0]:.1f}.",
-        "",
-        "| metric | ours (NumPy) | peers (PyTorch, ANCHORS.md) |",
-        "|---|---|---|",
-    ]
-    for label, key in rows:
-        peer = peers.get(key)
-        lines.append(f"| {label} | {ours.get(key, float('nan')):.4f} | "
-                     f"{'' if peer is None else f'{peer:.3f}'} |")
-    lines.append(f"| steps in budget | {record['steps']} | {peers['steps']} "
-                 f"({peers['minutes']} min) |")
-    lines += ["", "The peers' figures were measured on a machine like this one, not in this "
-              "run (see /work/shared/ANCHORS.md)."]
-    (results_dir / f"real_data_{name}.md").write_text("\n".join(lines) + "\n")
+    blas = m["blas"] if isinstance(m["blas"], str) else ", ".join(
+        f"{b['internal_api']} {b['architecture']} x{b['num_threads']}" for b in m["blas"])
+    lines += [f"Started {record['started']} on {m['platform']}, {m['cpus']} CPUs, NumPy "
+              f"{m['numpy']} ({blas}), load average at start "
+              f"{m['load_average_at_start'][0]:.1f}. Data: {record['data']}.", ""]
+    if record["status"] != "finished":
+        lines += [f"**{record['status']}** {record.get('error', '')}", ""]
+    else:
+        lines += [f"Budget: {record['budget']}. Trained {record['steps']} steps in "
+                  f"{record['train_seconds'] / 60:.1f} min ({record['seconds_per_step']:.2f} "
+                  f"s/step); evaluations took {record['eval_seconds'] / 60:.1f} min more.", ""]
+    if not record.get("curve"):
+        return "\n".join(lines) + "\n"
+    instances = "instance_rand_error" in record["curve"][-1]
+    lines += ["## Curve (validation, threshold 0.5, no flips)", "",
+              "| step | minutes | pixel error | foreground IoU | adapted Rand | warping |"
+              + (" instance Rand |" if instances else ""),
+              "|---|---|---|---|---|---|" + ("---|" if instances else "")]
+    for row in record["curve"]:
+        cells = [f"{row[k]:.4f}" for k, _ in CURVE_METRICS]
+        if "instance_rand_error" in row:
+            cells.append(f"{row['instance_rand_error']:.4f}")
+        lines.append(f"| {row['step']} | {row['minutes']:.1f} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for peer in record["peer_curve"]:
+        lines.append(f"Peers (PyTorch, benchmarks/results/peers.md), {peer['minutes']} min, "
+                     f"{peer['steps']} steps: pixel error {peer['pixel_error']}, IoU "
+                     f"{peer['foreground_iou']}, adapted Rand {peer['adapted_rand_error']}.")
+    paper = record.get("paper_way")
+    if paper:
+        lines += ["", "## The challenge's way (8 flips/rotations averaged; threshold chosen "
+                  "on the training slices, applied to validation)", "",
+                  "| metric | threshold (from training) | training | validation | "
+                  "validation at 0.5 |", "|---|---|---|---|---|"]
+        for metric in ("pixel_error", "adapted_rand_error"):
+            p = paper[metric]
+            lines.append(f"| {metric} | {p['threshold']:.2f} | {p['train']:.4f} | "
+                         f"{p['validation']:.4f} | {paper['at_0.5'][metric]:.4f} |")
+        lines.append(f"\n8-fold at 0.5: foreground IoU {paper['at_0.5']['foreground_iou']:.4f}"
+                     f", warping error {paper['at_0.5']['warping_error']:.4f}.")
+    return "\n".join(lines) + "\n"
+
+
+def plot_curve(record, path):
+    """Four panels against training minutes; the peers' points as crosses."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(12, 3.2))
+    axes = fig.subplots(1, len(CURVE_METRICS))
+    minutes = [r["minutes"] for r in record["curve"]]
+    for ax, (key, label) in zip(axes, CURVE_METRICS):
+        ax.plot(minutes, [r[key] for r in record["curve"]], "o-", label="ours")
+        peers = [p for p in record["peer_curve"] if key in p]
+        if peers:
+            ax.plot([p["minutes"] for p in peers], [p[key] for p in peers], "kx", ms=9,
+                    label="peers (PyTorch)")
+        paper = record.get("paper_way")
+        if paper and key in ("pixel_error", "adapted_rand_error"):
+            ax.plot([minutes[-1]], [paper[key]["validation"]], "r*", ms=11,
+                    label="ours, 8-fold, threshold from training")
+        ax.set_title(label)
+        ax.set_xlabel("training minutes")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"{record['dataset']}: {record['recipe_name']}, seed {record['seed']}")
+    fig.tight_layout()
+    FigureCanvasAgg(fig)
+    fig.savefig(path, dpi=90)
+
+
+# ----- a study -------------------------------------------------------------------------------
+
+SUMMARY_METRICS = ("pixel_error", "foreground_iou", "adapted_rand_error", "warping_error",
+                   "instance_rand_error")
+
+
+def summary_rows(records):
+    """One flat row per run: recipe, seed, status, steps and the final metrics."""
+    rows = []
+    for r in records:
+        row = {"recipe": r["recipe_name"], "seed": r["seed"], "status": r["status"],
+               "steps": r.get("steps")}
+        final = r.get("final") or {}
+        row.update({k: final[k] for k in SUMMARY_METRICS if k in final})
+        paper = r.get("paper_way")
+        if paper:
+            row["paper_pixel_error"] = paper["pixel_error"]["validation"]
+            row["paper_rand_error"] = paper["adapted_rand_error"]["validation"]
+        rows.append(row)
+    return rows
+
+
+def mean_rows(rows):
+    """Mean over the finished seeds of each recipe (diverged runs counted, not averaged)."""
+    means = []
+    for recipe in dict.fromkeys(r["recipe"] for r in rows):
+        mine = [r for r in rows if r["recipe"] == recipe]
+        done = [r for r in mine if r["status"] == "finished"]
+        row = {"recipe": recipe, "runs": len(mine), "finished": len(done)}
+        for key in (k for k in done[0] if isinstance(done[0][k], float)) if done else ():
+            row[key] = float(np.mean([r[key] for r in done]))
+        means.append(row)
+    return means
+
+
+def table(rows):
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for r in rows:
+        cells = [f"{r[c]:.4f}" if isinstance(r.get(c), float) else str(r.get(c, ""))
+                 for c in columns]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def write_summary(records, results_dir, dataset, tag, args):
+    stem = f"study_{dataset}" + (f"_{tag}" if tag else "")
+    rows = summary_rows(records)
+    means = mean_rows(rows)
+    (results_dir / f"{stem}.json").write_text(json.dumps(
+        {"budget": {"minutes": args.minutes, "steps": args.steps}, "rows": rows,
+         "means": means}, indent=1))
+    lines = [f"# Recipe study on {dataset}" + (f" ({tag})" if tag else ""), "",
+             f"Budget per run: {args.minutes} min / {args.steps} steps of training. Every "
+             f"run is listed, diverged ones too; per-run curves in "
+             f"real_data_{dataset}_<recipe>_seed<seed>*.md. Final metrics: validation, "
+             f"threshold 0.5, no flips; paper_*: 8-fold, threshold chosen on training slices.",
+             "", "## Mean over seeds", "", *table(means), "", "## Every run", "", *table(rows),
+             "", "Peers (PyTorch, benchmarks/results/peers.md): " + "; ".join(
+                 f"{p['minutes']} min: pixel {p['pixel_error']}, IoU {p['foreground_iou']}, "
+                 f"Rand {p['adapted_rand_error']}" for p in PEERS.get(dataset, []))]
+    (results_dir / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    return results_dir / f"{stem}.md"
+
+
+# ----- what a perfect mask would score ------------------------------------------------------
+
+def label_floors(samples):
+    """Scores of the ground-truth mask itself, and of it with touching instances cut apart
+    (weight_map.separate_touching, 1 and 2 px), against the samples: the floor of each
+    metric for a net that learns the mask (or the separated mask) perfectly."""
+    candidates = {"the mask itself": lambda s: s.mask}
+    if all(s.instances is not None for s in samples):
+        for width in (1, 2):
+            candidates[f"separate_touching, {width} px"] = (
+                lambda s, w=width: (separate_touching(s.instances, w) > 0).astype(np.int64))
+    return {name: score([make(s).astype(np.float64) for s in samples], samples, warping=False)
+            for name, make in candidates.items()}
+
+
+def write_floors(args, split, results_dir):
+    path = results_dir / f"floors_{args.dataset}.md"
+    check_free([path], args.overwrite)
+    lines = [f"# {args.dataset}: what a perfect prediction of the labels would score", "",
+             "Predictions: the ground-truth mask itself, or the mask with a gap cut where "
+             "two instances touch (`weight_map.separate_touching`). `adapted_rand_error` "
+             "compares 4-connected foreground components with those of the mask (touching "
+             "nuclei are ONE segment there); `instance_rand_error` compares them with the "
+             "instance ids. Written by `benchmarks/real_data.py --floors`.", ""]
+    for part, samples in zip(("train", "validation"), split):
+        rows = [{"prediction": name, **{k: v for k, v in r.items() if "precision" not in k
+                                        and "recall" not in k}}
+                for name, r in label_floors(samples).items()]
+        lines += [f"## {part} ({len(samples)} images)", "", *table(rows), ""]
+    path.write_text("\n".join(lines))
     print("\n".join(lines))
 
 
+# ----- command line --------------------------------------------------------------------------
+
+def build_parser():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", help="the data set's folder (e.g. .../isbi2012-em)")
+    p.add_argument("--dataset", choices=tuple(SPLITS), default="isbi2012")
+    p.add_argument("--recipe", help="a name from minimal_unet/recipes.py (--list)")
+    p.add_argument("--seed", type=int, default=0)
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--minutes", type=float, help="training budget in minutes")
+    budget.add_argument("--steps", type=int, help="training budget in steps")
+    p.add_argument("--eval-every", type=float, default=5.0,
+                   help="validate every N minutes of training (default 5; 0: only at the end)")
+    p.add_argument("--no-paper-way", action="store_true",
+                   help="ISBI: skip the 8-fold, threshold-from-training-slices scoring")
+    p.add_argument("--paper-way", action="store_true",
+                   help="DSB: score the challenge's way too (ISBI always does)")
+    p.add_argument("--paper-train-slices", type=int,
+                   help="choose the thresholds on N evenly spaced training slices (default all)")
+    p.add_argument("--study", action="store_true", help="run --recipes x --seeds in sequence")
+    p.add_argument("--recipes", help="comma-separated (default: the data set's STUDIES list)")
+    p.add_argument("--seeds", default="0,1", help="comma-separated seeds of a study")
+    p.add_argument("--tag", default="", help="suffix of the result file names")
+    p.add_argument("--results", default=str(REPO / "benchmarks" / "results"))
+    p.add_argument("--runs", default=str(REPO / "runs" / "real_data"),
+                   help="models, one folder per run")
+    p.add_argument("--overwrite", action="store_true", help="replace existing result files")
+    p.add_argument("--keep-finished", action="store_true",
+                   help="continue a stopped study: finished runs (same budget) are kept, not "
+                        "rerun; unfinished ones are rerun, replacing their partial records")
+    p.add_argument("--list", action="store_true", help="print the recipes and exit")
+    p.add_argument("--floors", action="store_true",
+                   help="score the labels themselves (no training): each metric's floor")
+    return p
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--dataset", choices=("isbi2012", "dsb2018", "both"), default="both")
-    parser.add_argument("--minutes", type=float,
-                        help="training budget per data set (default: ISBI 35, DSB 15)")
-    parser.add_argument("--preset", choices=tuple(PRESETS), default="peers")
-    parser.add_argument("--tile-size", type=int, help="default: ISBI 572, DSB 316")
-    parser.add_argument("--lr", type=float, help="default: ISBI 0.003, DSB 0.001")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--flips", action="store_true", help="evaluate with 8 flips/rotations")
-    parser.add_argument("--val-every", type=int, default=0,
-                        help="validate every N steps during training (0: only the final one)")
-    parser.add_argument("--checkpoint-every", type=int, default=200)
-    parser.add_argument("--runs", default=str(REPO / "runs" / "real_data"),
-                        help="logs, figures and checkpoints")
-    parser.add_argument("--results", default=str(REPO / "benchmarks" / "results"))
-    parser.add_argument("--no-progress", action="store_true")
+    parser = build_parser()
     args = parser.parse_args(argv)
-    if not DATASETS.is_dir():
-        parser.exit(2, f"real_data: error: no data sets at {DATASETS.resolve()}\n")
-    names = ("isbi2012", "dsb2018") if args.dataset == "both" else (args.dataset,)
+    if args.list:
+        for name, recipe in RECIPES.items():
+            print(f"{name:20s} {recipe.note}")
+        return 0
+    if args.data is None or not Path(args.data).is_dir():
+        parser.error(f"--data: expected the data set's folder, got {args.data!r}")
+    if (Path(args.data) / FOLDERS[args.dataset]).is_dir():  # a folder holding both sets
+        args.data = str(Path(args.data) / FOLDERS[args.dataset])
+    if args.floors:
+        Path(args.results).mkdir(parents=True, exist_ok=True)
+        write_floors(args, load_split(args.data, args.dataset), Path(args.results))
+        return 0
+    if args.minutes is None and args.steps is None:
+        parser.error("expected a budget: --minutes M or --steps N")
+    if args.study:
+        names = args.recipes.split(",") if args.recipes else STUDIES[args.dataset]
+        seeds = [int(s) for s in args.seeds.split(",")]
+    elif args.recipe:
+        names, seeds = [args.recipe], [args.seed]
+    else:
+        parser.error("expected --recipe NAME or --study")
     for name in names:
-        write(run(name, args), Path(args.results))
+        if name not in RECIPES:
+            parser.error(f"recipe: expected one of {sorted(RECIPES)}, got {name!r}")
+    results_dir = Path(args.results)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    stems = [run_stem(args.dataset, n, s, args.tag) for n in names for s in seeds]
+    kept = {stem: finished_record(results_dir, stem, args) for stem in stems
+            } if args.keep_finished else {}
+    todo = [stem for stem in stems if kept.get(stem) is None]
+    check_free([results_dir / f"{stem}{ext}" for stem in todo for ext in (".json", ".md")]
+               + [Path(args.runs) / stem / "model.npz" for stem in todo]
+               + ([results_dir / f"study_{args.dataset}{'_' + args.tag if args.tag else ''}.md"]
+                  if args.study else []), args.overwrite or args.keep_finished)
+    split = load_split(args.data, args.dataset)
+    records = []
+    for name in names:
+        for seed in seeds:
+            stem = run_stem(args.dataset, name, seed, args.tag)
+            if kept.get(stem) is not None:
+                print(f"{stem}: finished before, kept", flush=True)
+                records.append(kept[stem])
+                continue
+            try:
+                record = one_run(args, name, seed, split, results_dir)
+            except Exception as error:  # keep the study going; the failure is recorded
+                if not args.study:
+                    raise
+                traceback.print_exc()
+                record = {"dataset": args.dataset, "recipe_name": name, "seed": seed,
+                          "status": "failed", "error": f"{type(error).__name__}: {error}",
+                          "machine": machine(), "started": "", "data": args.data}
+            write_run(record, results_dir, stem)
+            records.append(record)
+            if args.study:  # rewritten after every run: a stopped study keeps its record
+                write_summary(records, results_dir, args.dataset, args.tag, args)
+    print(f"wrote {len(records)} run(s) to {results_dir}")
     return 0
 
 

@@ -1,0 +1,237 @@
+"""Train a named recipe on real data for a step or wall-clock budget, with a curve.
+
+    train_s, val_s = load_split(path, "isbi2012")
+    run = run_recipe(RECIPES["isbi-peers"], train_s, val_s, seed=0, minutes=35,
+                     eval_every_minutes=5)
+    run["curve"]   # [{"step", "minutes", "pixel_error", "foreground_iou", ...}, ...]
+    run["final"]   # the same metrics at the end; run["paper_way"] if asked for
+
+The loop is train.train's, step for step (same sampler Generator, batch, loss and
+update; a test checks both give the same parameters), plus what a recipe study needs
+and train.train lacks (recipes.TRAINER_EXTRAS):
+- the clock: only training steps count against `minutes`; evaluations are not timed in,
+  so a slow evaluation does not eat the budget. An evaluation runs after the first step
+  whose training time passes each multiple of `eval_every_minutes`, and at the end.
+- the schedules of `recipes.scheduled_lr` / `scheduled_momentum` (set on the optimiser
+  before every step), "dataset" normalisation and `separate_touching` on training masks.
+
+Evaluation (`evaluate`): overlap-tile probabilities of every validation image, class 1
+where P >= 0.5, then pixel error, foreground IoU, adapted Rand error (4-connected
+foreground components against those of the mask), warping error, and, when the data set
+has instance ids, the adapted Rand error against the instances ("instance_rand_error":
+touching nuclei count as separate objects there). `paper_way` adds the ISBI scoring:
+8 flips/rotations averaged, thresholds chosen on the training images (thresholds.py).
+"""
+
+import dataclasses
+import math
+import time
+
+import numpy as np
+
+from minimal_unet import metrics, thresholds
+from minimal_unet.data.readers import Sample, read_dataset, split_samples
+from minimal_unet.infer import default_tile_size, normalize_image, predict_proba_tiled
+from minimal_unet.model import UNet
+from minimal_unet.recipes import scheduled_lr, scheduled_momentum, train_config, unet_config
+from minimal_unet.sizes import output_size
+from minimal_unet.train import TrainingDiverged, make_optimizer, sample_batch, sample_weight_map
+from minimal_unet.weight_map import separate_touching
+
+EVAL_MAX_TILE = 1024  # evaluation tiles up to this side (ISBI's 512 slices: one 700 tile)
+
+# The fixed splits of the two data sets: the last n_val images by name are validation.
+SPLITS = {"isbi2012": dict(layout="isbi2012", n_val=5),  # sections 25-29
+          "dsb2018": dict(layout="folder", n_val=20)}  # the last 20 stems
+
+
+def load_split(path, dataset):
+    """(train, validation) Samples of `dataset` ("isbi2012" or "dsb2018") read from `path`."""
+    if dataset not in SPLITS:
+        raise ValueError(f"dataset: expected one of {sorted(SPLITS)}, got {dataset!r}")
+    split = SPLITS[dataset]
+    samples = read_dataset(path, layout=split["layout"])
+    if len(samples) <= split["n_val"]:
+        raise ValueError(f"{path}: expected more than {split['n_val']} labelled images for "
+                         f"{dataset}, found {len(samples)}")
+    return split_samples(samples, split["n_val"])
+
+
+# ----- data --------------------------------------------------------------------------------
+
+def make_normalizer(recipe, train_samples):
+    """image (H, W) -> float64 normalised image, the same for training and inference.
+
+    "image": each image to zero mean, unit std (infer.normalize_image); "dataset": the
+    training images' pooled mean and std, x' = (x - mean) / std.
+    """
+    if recipe.normalization == "image":
+        return lambda image: normalize_image(image, dtype=np.float64)
+    pooled = np.concatenate([np.asarray(s.image, np.float64).ravel() for s in train_samples])
+    mean, std = float(pooled.mean()), float(max(pooled.std(), 1e-8))
+    return lambda image: (np.asarray(image, np.float64) - mean) / std
+
+
+def training_sample(sample, recipe):
+    """The sample training sees: with separate_touching (and instance ids), the mask and
+    instances lose a 1 px gap where two instances touch (weight_map.separate_touching)."""
+    if not recipe.separate_touching or sample.instances is None:
+        return sample
+    ids = separate_touching(sample.instances, width=1)
+    return Sample(image=sample.image, mask=(ids > 0).astype(np.int64), instances=ids,
+                  name=sample.name)
+
+
+def prepare(samples, recipe, cfg, normalize):
+    """[(image float64, mask int64, weight float64)] as train.prepare_sample makes them."""
+    prepared = []
+    for s in samples:
+        s = training_sample(s, recipe)
+        weight = sample_weight_map(s, cfg, n_classes=2)
+        prepared.append((normalize(s.image), np.asarray(s.mask, dtype=np.int64), weight))
+    return prepared
+
+
+# ----- evaluation ----------------------------------------------------------------------------
+
+def covering_tile(config, shape):
+    """The smallest legal input tile whose output covers an image of `shape` (H, W), up to
+    EVAL_MAX_TILE: one tile per image where memory allows. The tiles sit on the pooling
+    grid, so any legal tile gives the same probabilities (infer._predict_tiles); a
+    covering tile computes no overlap twice (ISBI: one 700 tile, not four 572 ones)."""
+    return default_tile_size(config, shape[0], shape[1], max_tile=EVAL_MAX_TILE)
+
+
+def predict(net, samples, normalize, tile_size=None, flips=False):
+    """[P(class 1) (H, W)] of each sample by overlap-tile prediction (8-fold with flips).
+
+    tile_size: a legal input tile, or None for `covering_tile` of each image."""
+    return [predict_proba_tiled(net, normalize(s.image), flips=flips, normalize=False,
+                                tile_size=tile_size or covering_tile(net.config, s.image.shape)
+                                )[1] for s in samples]
+
+
+def score(probs, samples, threshold=0.5, warping=True):
+    """Mean metrics of foreground probabilities against the samples' masks (and instances)."""
+    rows = []
+    for prob, s in zip(probs, samples):
+        pred = (prob >= threshold).astype(np.int64)  # (H, W) 0/1
+        row = metrics.evaluate(pred, s.mask, warping=warping)
+        row = {k: v for k, v in row.items() if isinstance(v, float | int)}
+        if s.instances is not None:
+            seg = thresholds.foreground_segments(pred)
+            row["instance_rand_error"] = metrics.adapted_rand_error(seg, s.instances)[0]
+        rows.append(row)
+    with np.errstate(invalid="ignore"):
+        return {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
+
+
+def evaluate(net, val_samples, normalize, tile_size=None, warping=True):
+    """Validation metrics at threshold 0.5, no flips (the curve's points)."""
+    return score(predict(net, val_samples, normalize, tile_size), val_samples, 0.5, warping)
+
+
+def evaluate_paper_way(net, train_samples, val_samples, normalize, tile_size=None,
+                       flips=True):
+    """ISBI scoring: 8-fold averaged maps, each metric at the threshold that is best on the
+    TRAINING images (thresholds.score_paper_way), plus the 8-fold maps at 0.5."""
+    train_probs = predict(net, train_samples, normalize, tile_size, flips)
+    val_probs = predict(net, val_samples, normalize, tile_size, flips)
+    segments = ([s.instances for s in train_samples], [s.instances for s in val_samples])
+    if any(s.instances is None for s in (*train_samples, *val_samples)):
+        segments = (None, None)
+    result = thresholds.score_paper_way(
+        train_probs, [s.mask for s in train_samples], val_probs, [s.mask for s in val_samples],
+        train_segments=segments[0], val_segments=segments[1])
+    result["flips"] = flips
+    result["at_0.5"] = score(val_probs, val_samples, 0.5, warping=True)
+    return result
+
+
+# ----- the loop ----------------------------------------------------------------------------
+
+def run_recipe(recipe, train_samples, val_samples, seed=0, steps=None, minutes=None,
+               eval_every_minutes=5.0, paper_way=False, paper_train_samples=None,
+               eval_tile_size=None, dtype=np.float32, on_eval=None, log=print):
+    """Train a fresh net with `recipe` for `steps` or `minutes` of training; returns a dict.
+
+    Exactly one of steps / minutes. on_eval(net, row) is called after each evaluation
+    (e.g. to save the model). paper_train_samples: the training images the paper-way
+    thresholds are chosen on (default: all of train_samples). eval_tile_size: the
+    evaluations' tile (default: `covering_tile`; the probabilities do not depend on it).
+    Returns {"recipe", "seed", "steps", "train_seconds", "eval_seconds", "curve": [rows],
+    "final": row, "paper_way": dict or None, "losses", "lr", "momentum": [one per step],
+    "net": the trained UNet}.
+    A NaN/Inf loss raises train.TrainingDiverged naming the step.
+    """
+    if (steps is None) == (minutes is None):
+        raise ValueError(f"expected exactly one budget, got steps={steps}, minutes={minutes}")
+    if (steps is not None and steps < 1) or (minutes is not None and not minutes > 0):
+        raise ValueError(f"budget: expected steps >= 1 or minutes > 0, got {steps}, {minutes}")
+    net = UNet(unet_config(recipe), seed=seed, dtype=dtype)
+    cfg = train_config(recipe, seed=seed, steps=steps or 10**9, progress=False)
+    in_size = recipe.tile_size
+    out_size = output_size(net.config, in_size)
+    normalize = make_normalizer(recipe, train_samples)
+    prepared = prepare(train_samples, recipe, cfg, normalize)
+    sampler_rng = np.random.default_rng(seed)  # as train.train: the one sampler Generator
+    optimizer = make_optimizer(net, cfg)
+    budget_seconds = None if minutes is None else 60.0 * minutes
+    interval = 60.0 * eval_every_minutes if eval_every_minutes else math.inf
+    next_eval = interval
+    step, train_seconds, eval_seconds = 0, 0.0, 0.0
+    curve, losses, lrs, momenta = [], [], [], []
+
+    def evaluation_row():
+        nonlocal eval_seconds
+        t0 = time.perf_counter()
+        row = {"step": step, "minutes": train_seconds / 60.0,
+               **evaluate(net, val_samples, normalize, eval_tile_size)}
+        eval_seconds += time.perf_counter() - t0
+        curve.append(row)
+        log(f"step {step}, {row['minutes']:.1f} min: " + ", ".join(
+            f"{k} {v:.4f}" for k, v in row.items() if k not in ("step", "minutes")))
+        if on_eval is not None:
+            on_eval(net, row)
+        return row
+
+    while True:
+        progress = step / steps if steps is not None else train_seconds / budget_seconds
+        if progress >= 1.0:
+            break
+        t0 = time.perf_counter()
+        optimizer.lr = scheduled_lr(recipe, step, progress)  # a number: this step's lr
+        if hasattr(optimizer, "momentum"):
+            optimizer.momentum = scheduled_momentum(recipe, step)
+        x, target, weight = sample_batch(prepared, cfg, in_size, out_size, sampler_rng,
+                                         net.dtype)
+        logits = net.forward(net.ops.asarray(x), train=True)
+        loss, dlogits = net.ops.softmax_cross_entropy(logits, net.ops.asarray(target),
+                                                      net.ops.asarray(weight))
+        loss = float(loss)
+        if not math.isfinite(loss):
+            raise TrainingDiverged(f"recipe {recipe.name!r}, seed {seed}: loss became {loss} "
+                                   f"at step {step + 1} (lr {optimizer.lr:g})")
+        optimizer.step(net.backward(dlogits))
+        step += 1
+        train_seconds += time.perf_counter() - t0
+        losses.append(loss)
+        lrs.append(optimizer.lr)
+        momenta.append(getattr(optimizer, "momentum", None))
+        if train_seconds >= next_eval:
+            evaluation_row()
+            while next_eval <= train_seconds:
+                next_eval += interval
+    final = curve[-1] if curve and curve[-1]["step"] == step else evaluation_row()
+    paper = None
+    if paper_way:
+        t0 = time.perf_counter()
+        chosen_on = train_samples if paper_train_samples is None else paper_train_samples
+        paper = evaluate_paper_way(net, chosen_on, val_samples, normalize, eval_tile_size)
+        eval_seconds += time.perf_counter() - t0
+    return {"recipe": recipe.to_dict(), "seed": seed, "steps": step,
+            "train_seconds": train_seconds, "eval_seconds": eval_seconds,
+            "seconds_per_step": train_seconds / max(step, 1),
+            "train_config": dataclasses.asdict(cfg), "curve": curve, "final": final,
+            "paper_way": paper, "losses": losses, "lr": lrs, "momentum": momenta,
+            "net": net}

@@ -1,0 +1,210 @@
+"""Named training recipes for real data: every knob of a run in one plain dataclass.
+
+    recipe = RECIPES["isbi-balanced"]
+    net_config = unet_config(recipe)                   # UNetConfig
+    cfg = train_config(recipe, seed=1, steps=500)      # TrainConfig (train.py's knobs)
+
+A recipe is what a study compares: one recipe, several seeds, one budget. The recipes
+live here, in one place, so that a benchmark run, a study and a `minimal-unet train`
+preset all read the same numbers (see `cli_preset`).
+
+Knobs (defaults: the peers' PyTorch recipe, arXiv 1505.04597 Sec. 3 for the net):
+    net         depth, base_channels, tile_size (input side, must be legal for the net)
+    loss        weight_map: "paper" (class balance + border term w0 exp(-(d1+d2)^2 /
+                2 sigma^2), Sec. 3 eq. 2), "balanced" (class balance only), "freiburg",
+                "none"; w0, sigma
+    optimiser   optimizer, lr, schedule ("constant", "step", "cosine", "poly"),
+                step_every / step_drop (the "step" schedule), momentum (paper: 0.99),
+                momentum_warmup_steps: momentum grows linearly from momentum_start to
+                momentum over that many steps (0: off)
+    data        normalization: "image" (each image to zero mean, unit std) or "dataset"
+                (the training images' pooled mean and std, for training and inference);
+                augment, elastic_sigma, elastic_grid (Sec. 3.1: 3x3 grid, 10 px),
+                gray_values; separate_touching: cut a 1 px gap where two instances touch
+                before the mask and weight map are made (data sets with instance ids)
+    batch_size
+
+Knobs that `train.train` does not implement (TRAINER_EXTRAS) are applied by the
+benchmark's own loop (benchmarks/real_data.py); a recipe that sets one cannot become a
+`minimal-unet train` preset until train.py learns it (`cli_preset` says so).
+
+Schedules under a wall-clock budget: "cosine" and "poly" run over the fraction of the
+budget spent (`scheduled_lr`), since the number of steps is not known in advance.
+"""
+
+import dataclasses
+import math
+
+from minimal_unet.model import UNetConfig
+from minimal_unet.sizes import output_size
+
+NORMALIZATIONS = ("image", "dataset")
+
+# Recipe fields that are not TrainConfig / UNetConfig fields, with their "off" values.
+TRAINER_EXTRAS = {"momentum_warmup_steps": 0, "normalization": "image",
+                  "separate_touching": False}
+NET_FIELDS = ("depth", "base_channels")
+RECIPE_ONLY = ("name", "note", "momentum_start", *TRAINER_EXTRAS)
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """Every knob of a training run on real data (JSON-able; see the module docstring)."""
+
+    name: str
+    note: str = ""
+    depth: int = 4
+    base_channels: int = 32
+    tile_size: int = 572
+    weight_map: str = "balanced"
+    w0: float = 10.0
+    sigma: float = 5.0
+    optimizer: str = "sgd"
+    lr: float = 0.003
+    schedule: str = "constant"
+    step_every: int = 1000
+    step_drop: float = 0.1
+    momentum: float = 0.99
+    momentum_start: float = 0.9
+    momentum_warmup_steps: int = 0
+    normalization: str = "image"
+    augment: bool = True
+    elastic_sigma: float = 10.0
+    elastic_grid: int = 3
+    gray_values: bool = True
+    separate_touching: bool = False
+    batch_size: int = 1
+
+    def __post_init__(self):
+        if self.normalization not in NORMALIZATIONS:
+            raise ValueError(f"Recipe.normalization: expected one of {NORMALIZATIONS}, "
+                             f"got {self.normalization!r}")
+        if self.momentum_warmup_steps < 0:
+            raise ValueError(f"Recipe.momentum_warmup_steps: expected >= 0, got "
+                             f"{self.momentum_warmup_steps}")
+        # TrainConfig checks the rest (weight map, schedule, lr, ...) in `train_config`:
+        # importing train.py here would load matplotlib and tqdm for every CLI command.
+        try:
+            output_size(unet_config(self), self.tile_size)
+        except ValueError as error:  # name the field, keep the legal sizes it lists
+            raise ValueError(f"Recipe.tile_size: {error}") from error
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    def extras_in_use(self):
+        """Names of the TRAINER_EXTRAS this recipe switches on (train.train lacks them)."""
+        return [k for k, off in TRAINER_EXTRAS.items() if getattr(self, k) != off]
+
+
+def unet_config(recipe):
+    """The recipe's UNetConfig (depth, base_channels; valid convs, 2 classes)."""
+    return UNetConfig(**{k: getattr(recipe, k) for k in NET_FIELDS})
+
+
+def train_config(recipe, **overrides):
+    """The recipe's TrainConfig; `overrides` set run fields (seed, steps, out_dir, ...)."""
+    from minimal_unet.train import TrainConfig  # here, not at the top: see Recipe
+
+    return TrainConfig(**{**trainer_fields(recipe), **overrides})
+
+
+def trainer_fields(recipe):
+    """The recipe's fields that are TrainConfig fields, as a dict."""
+    return {k: v for k, v in dataclasses.asdict(recipe).items()
+            if k not in NET_FIELDS and k not in RECIPE_ONLY}
+
+
+def scheduled_lr(recipe, step, progress):
+    """The learning rate before update number `step` (0-based).
+
+    progress: the fraction of the budget spent, in [0, 1] (step / steps for a step
+    budget, train seconds / budget seconds for a wall-clock one). "step" drops by
+    step_drop every step_every steps; "cosine" and "poly" follow `progress`, so with a
+    step budget they equal optim.cosine / optim.poly over that many steps.
+    """
+    t = min(max(float(progress), 0.0), 1.0)
+    if recipe.schedule == "constant":
+        return float(recipe.lr)
+    if recipe.schedule == "step":
+        return float(recipe.lr) * recipe.step_drop ** (step // recipe.step_every)
+    if recipe.schedule == "cosine":
+        return float(recipe.lr) * 0.5 * (1.0 + math.cos(math.pi * t))
+    return float(recipe.lr) * (1.0 - t) ** 0.9  # "poly", Caffe's power 0.9
+
+
+def scheduled_momentum(recipe, step):
+    """Momentum before update number `step`: linear warm-up from momentum_start, then flat."""
+    if recipe.momentum_warmup_steps == 0 or step >= recipe.momentum_warmup_steps:
+        return float(recipe.momentum)
+    t = step / recipe.momentum_warmup_steps
+    return float(recipe.momentum_start + t * (recipe.momentum - recipe.momentum_start))
+
+
+# ----- the recipes -----------------------------------------------------------------------
+
+_ISBI = dict(depth=4, base_channels=32, tile_size=572)
+_DSB = dict(depth=4, base_channels=32, tile_size=316)
+
+RECIPES = {r.name: r for r in [
+    # ISBI 2012 (512x512 EM, membrane = 0, cell = 1).
+    Recipe("isbi-peers", "the peers' PyTorch recipe: class balance only, lr 0.003 constant",
+           weight_map="balanced", lr=0.003, **_ISBI),
+    Recipe("isbi-paper-map", "the paper's weight map w0 10, sigma 5 (the recorded 30 min run)",
+           weight_map="paper", w0=10.0, sigma=5.0, lr=0.003, **_ISBI),
+    Recipe("isbi-border-w0-3", "border term with a smaller w0 = 3, sigma 5",
+           weight_map="paper", w0=3.0, sigma=5.0, lr=0.003, **_ISBI),
+    Recipe("isbi-cosine", "class balance, lr 0.006 cosine to 0 over the budget, momentum "
+           "warm-up 0.9 -> 0.99 over 200 steps", weight_map="balanced", lr=0.006,
+           schedule="cosine", momentum_warmup_steps=200, **_ISBI),
+    Recipe("isbi-step", "class balance, lr 0.003, x0.3 every 600 steps",
+           weight_map="balanced", lr=0.003, schedule="step", step_every=600, step_drop=0.3,
+           **_ISBI),
+    Recipe("isbi-mild-elastic", "class balance, elastic sigma 5 px instead of 10",
+           weight_map="balanced", elastic_sigma=5.0, **_ISBI),
+    Recipe("isbi-dataset-norm", "class balance, normalised by the training set's mean/std",
+           weight_map="balanced", normalization="dataset", **_ISBI),
+    # DSB 2018 (256x256 nuclei; instance ids given). lr 0.001: 0.003 collapsed to
+    # all-background (benchmarks/results/real_data_dsb2018_lr0.003_collapsed.md).
+    Recipe("dsb-paper-map", "the paper's weight map from the instance ids (the recorded run)",
+           weight_map="paper", lr=0.001, **_DSB),
+    Recipe("dsb-separated", "as dsb-paper-map, touching nuclei cut apart by a 1 px gap",
+           weight_map="paper", lr=0.001, separate_touching=True, **_DSB),
+    # Seconds per run: tests and smoke runs.
+    Recipe("smoke", "a tiny net for smoke runs and tests", depth=2, base_channels=4,
+           tile_size=92, weight_map="balanced", lr=0.01),
+]}
+
+# The recipes a `--study` runs by default, per data set (two seeds each in the issue).
+STUDIES = {
+    "isbi2012": ["isbi-peers", "isbi-paper-map", "isbi-border-w0-3", "isbi-cosine",
+                 "isbi-step"],
+    "dsb2018": ["dsb-paper-map", "dsb-separated"],
+}
+
+# `minimal-unet train --preset NAME` -> the recipe it takes. Placeholder until the study
+# has been run: the peers' recipe. Replace by the study's winner.
+PRESET_RECIPES = {"isbi2012": "isbi-peers"}
+
+
+def get_recipe(name):
+    """RECIPES[name], or a ValueError listing the names."""
+    if name not in RECIPES:
+        raise ValueError(f"recipe: expected one of {sorted(RECIPES)}, got {name!r}")
+    return RECIPES[name]
+
+
+def cli_preset(preset):
+    """(UNetConfig fields, TrainConfig fields) of a preset, in the form of cli.PRESETS.
+
+    A recipe that needs a knob train.train lacks (TRAINER_EXTRAS) is a ValueError: the
+    preset would silently train something else.
+    """
+    if preset not in PRESET_RECIPES:
+        raise ValueError(f"preset: expected one of {sorted(PRESET_RECIPES)}, got {preset!r}")
+    recipe = get_recipe(PRESET_RECIPES[preset])
+    extras = recipe.extras_in_use()
+    if extras:
+        raise ValueError(f"preset {preset!r}: recipe {recipe.name!r} uses {extras}, which "
+                         f"train.train does not implement")
+    return {k: getattr(recipe, k) for k in NET_FIELDS}, trainer_fields(recipe)

@@ -1,0 +1,127 @@
+"""benchmarks/real_data.py end to end on a tiny synthetic data set in the DSB layout."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from minimal_unet.data.synthetic import make_synthetic
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "real_data.py"
+
+
+@pytest.fixture(scope="module")
+def real_data():
+    spec = importlib.util.spec_from_file_location("real_data_benchmark", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def dsb_like(tmp_path_factory):
+    """22 synthetic 64x64 images: the DSB split keeps the last 20 for validation."""
+    root = tmp_path_factory.mktemp("dsb")
+    for folder in ("images", "masks", "instances"):
+        (root / folder).mkdir()
+    for s in make_synthetic(22, size=(64, 64), seed=0):
+        Image.fromarray((s.image * 255).astype(np.uint8)).save(root / "images" / f"{s.name}.png")
+        Image.fromarray((s.mask * 255).astype(np.uint8)).save(root / "masks" / f"{s.name}.png")
+        Image.fromarray(s.instances.astype(np.uint16)).save(root / "instances" / f"{s.name}.png")
+    return root
+
+
+def test_study_records_every_run_and_a_summary_and_never_overwrites(real_data, dsb_like,
+                                                                   tmp_path):
+    results, runs = tmp_path / "results", tmp_path / "runs"
+    argv = ["--data", str(dsb_like), "--dataset", "dsb2018", "--study", "--recipes", "smoke",
+            "--seeds", "0,1", "--steps", "2", "--eval-every", "0", "--results", str(results),
+            "--runs", str(runs)]
+    assert real_data.main(argv) == 0
+    for seed in (0, 1):
+        stem = f"real_data_dsb2018_smoke_seed{seed}"
+        record = json.loads((results / f"{stem}.json").read_text())
+        assert record["status"] == "finished" and record["steps"] == 2
+        assert record["seed"] == seed and record["recipe"]["name"] == "smoke"
+        assert record["curve"][-1]["step"] == 2 and "instance_rand_error" in record["final"]
+        assert record["ours"] == record["final"]
+        assert (results / f"{stem}.md").is_file() and (results / f"{stem}.png").is_file()
+        assert (runs / stem / "model.npz").is_file()
+    summary = json.loads((results / "study_dsb2018.json").read_text())
+    assert [(r["recipe"], r["seed"]) for r in summary["rows"]] == [("smoke", 0), ("smoke", 1)]
+    mean = summary["means"][0]
+    assert mean["finished"] == 2
+    assert mean["pixel_error"] == pytest.approx(np.mean([r["pixel_error"]
+                                                         for r in summary["rows"]]))
+    with pytest.raises(SystemExit, match="exists; pass --overwrite"):
+        real_data.main(argv)
+    for seed in (0, 1):  # results moved away: the models are still there, still refused
+        (results / f"real_data_dsb2018_smoke_seed{seed}.json").unlink()
+        (results / f"real_data_dsb2018_smoke_seed{seed}.md").unlink()
+    (results / "study_dsb2018.md").unlink()
+    with pytest.raises(SystemExit, match="model.npz exists"):
+        real_data.main(argv)
+
+
+def test_bad_arguments_are_one_line_errors(real_data, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        real_data.main(["--data", str(tmp_path / "nope"), "--recipe", "smoke", "--steps", "1"])
+    assert "--data: expected the data set's folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        real_data.main(["--data", str(tmp_path), "--recipe", "nope", "--steps", "1"])
+    assert "recipe: expected one of" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        real_data.main(["--data", str(tmp_path), "--recipe", "smoke"])
+    assert "expected a budget" in capsys.readouterr().err
+    assert real_data.main(["--list"]) == 0
+    assert "isbi-peers" in capsys.readouterr().out
+
+
+def test_floors_score_the_labels_themselves(real_data, dsb_like, tmp_path):
+    argv = ["--data", str(dsb_like), "--dataset", "dsb2018", "--floors", "--results",
+            str(tmp_path)]
+    assert real_data.main(argv) == 0
+    text = (tmp_path / "floors_dsb2018.md").read_text()
+    assert "| the mask itself | 0.0000 | 1.0000 | 0.0000 | 0.0000 |" in text
+    assert "separate_touching, 1 px" in text
+    with pytest.raises(SystemExit, match="exists"):
+        real_data.main(argv)
+
+
+def test_peer_numbers_in_the_script_are_those_of_peers_md(real_data):
+    text = (SCRIPT.parent / "results" / "peers.md").read_text()
+    rows = [line for line in text.splitlines() if " steps |" in line  # the quality rows
+            and (line.startswith("| ISBI 2012 EM") or line.startswith("| DSB 2018 nuclei"))]
+    for dataset, prefix in (("isbi2012", "| ISBI"), ("dsb2018", "| DSB")):
+        mine = [r for r in rows if r.startswith(prefix)]
+        assert len(mine) == len(real_data.PEERS[dataset])
+        for row, peer in zip(mine, real_data.PEERS[dataset]):
+            cells = [c.strip() for c in row.strip("|").split("|")]
+            assert f"{peer['minutes']} min, {peer['steps']} steps" == cells[1]
+            assert float(cells[2]) == peer["pixel_error"]
+            assert float(cells[3].split()[0]) == peer["foreground_iou"]
+            assert float(cells[4]) == peer["adapted_rand_error"]
+
+
+def test_keep_finished_continues_a_stopped_study(real_data, dsb_like, tmp_path):
+    results = tmp_path / "results"
+    argv = ["--data", str(dsb_like), "--dataset", "dsb2018", "--study", "--recipes", "smoke",
+            "--seeds", "0,1", "--steps", "1", "--eval-every", "0", "--results", str(results),
+            "--runs", str(tmp_path / "runs"), "--tag", "t"]
+    assert real_data.main(argv) == 0
+    first = json.loads((results / "real_data_dsb2018_smoke_seed0_t.json").read_text())
+    # Seed 1 as if the study had been killed during it: a partial record.
+    path = results / "real_data_dsb2018_smoke_seed1_t.json"
+    partial = json.loads(path.read_text())
+    path.write_text(json.dumps({**partial, "status": "running", "started": "killed"}))
+    assert real_data.main(argv + ["--keep-finished"]) == 0
+    assert json.loads((results / "real_data_dsb2018_smoke_seed0_t.json").read_text()) == first
+    rerun = json.loads(path.read_text())
+    assert rerun["status"] == "finished" and rerun["started"] != "killed"
+    summary = json.loads((results / "study_dsb2018_t.json").read_text())
+    assert [r["seed"] for r in summary["rows"]] == [0, 1]
+    with pytest.raises(SystemExit, match="ran with budget"):  # another budget: refused
+        real_data.main([a if a != "1" else "2" for a in argv] + ["--keep-finished"])

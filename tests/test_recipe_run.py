@@ -1,0 +1,157 @@
+"""The recipe runner: train.train's steps exactly, its own clock, 8-fold maps, ISBI smoke."""
+
+import dataclasses
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from minimal_unet import recipe_run, recipes
+from minimal_unet.data.readers import Sample
+from minimal_unet.data.synthetic import make_synthetic
+from minimal_unet.infer import normalize_image, predict_proba_tiled
+from minimal_unet.model import UNet, UNetConfig
+from minimal_unet.train import train
+
+DATASETS = Path(os.environ.get("MINIMAL_UNET_DATASETS",
+                               Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets"))
+ISBI = DATASETS / "isbi2012-em"
+
+SMOKE = recipes.RECIPES["smoke"]  # depth 2, base 4, tile 92 -> 52
+
+
+@pytest.fixture(scope="module")
+def cells():
+    samples = make_synthetic(4, size=(64, 64), seed=0)
+    return samples[0:3], samples[3:4]
+
+
+def test_step_budget_gives_train_trains_parameters_exactly(cells):
+    train_samples, val_samples = cells
+    run = recipe_run.run_recipe(SMOKE, train_samples, val_samples, seed=2, steps=3,
+                                eval_every_minutes=0, log=lambda line: None)
+    reference = UNet(recipes.unet_config(SMOKE), seed=2, dtype=np.float32)
+    cfg = recipes.train_config(SMOKE, seed=2, steps=3, val_every=0, checkpoint_every=0,
+                               out_dir=None, progress=False)
+    history = train(reference, train_samples, [], cfg)
+    assert run["steps"] == 3 and run["losses"] == [r["loss"] for r in history["train"]]
+    for name, p in reference.params.items():
+        np.testing.assert_array_equal(run["net"].params[name], p, err_msg=name)
+    assert [row["step"] for row in run["curve"]] == [3] and run["final"]["step"] == 3
+
+
+def test_schedule_and_momentum_are_applied_per_step(cells):
+    recipe = dataclasses.replace(SMOKE, name="warm", schedule="cosine",
+                                 momentum_warmup_steps=2)
+    run = recipe_run.run_recipe(recipe, *cells, seed=0, steps=4, eval_every_minutes=0,
+                                log=lambda line: None)
+    assert run["lr"] == pytest.approx([0.01 * 0.5 * (1 + np.cos(np.pi * s / 4))
+                                       for s in range(4)])
+    assert run["momentum"] == pytest.approx([0.9, 0.945, 0.99, 0.99])
+
+
+def test_wall_clock_budget_stops_on_training_time_and_records_a_curve(cells):
+    evaluated = []
+    run = recipe_run.run_recipe(SMOKE, *cells, seed=0, minutes=0.01, eval_every_minutes=0.002,
+                                on_eval=lambda net, row: evaluated.append(row["step"]),
+                                log=lambda line: None)
+    assert run["train_seconds"] >= 0.6  # the budget, training steps only
+    assert run["curve"][-1]["step"] == run["steps"] == evaluated[-1]
+    steps = [row["step"] for row in run["curve"]]
+    assert steps == sorted(set(steps)) and len(steps) >= 2
+    for row in run["curve"]:
+        assert {"pixel_error", "foreground_iou", "adapted_rand_error", "warping_error",
+                "instance_rand_error"} <= set(row)
+    with pytest.raises(ValueError, match="exactly one budget"):
+        recipe_run.run_recipe(SMOKE, *cells, steps=3, minutes=1.0)
+
+
+def test_eight_fold_maps_are_the_mean_of_the_transformed_predictions():
+    rng = np.random.default_rng(0)
+    net = UNet(UNetConfig(depth=2, base_channels=4), seed=1, dtype=np.float64)
+    image = rng.random((40, 56))  # not square: a transposition bug changes the shape
+    sample = Sample(image=image, mask=np.zeros((40, 56), np.int64), instances=None, name="a")
+    normalize = recipe_run.make_normalizer(SMOKE, [sample])
+    got = recipe_run.predict(net, [sample], normalize, tile_size=60, flips=True)[0]
+
+    def p1(x):
+        return predict_proba_tiled(net, x, tile_size=60)[1]
+
+    # The 8 symmetries of the square, each with its inverse, written out one by one.
+    pairs = [(lambda a: a, lambda a: a),
+             (lambda a: np.rot90(a, 1), lambda a: np.rot90(a, -1)),
+             (lambda a: np.rot90(a, 2), lambda a: np.rot90(a, 2)),
+             (lambda a: np.rot90(a, 3), lambda a: np.rot90(a, 1)),
+             (np.fliplr, np.fliplr), (np.flipud, np.flipud),
+             (np.transpose, np.transpose),
+             (lambda a: np.rot90(a, 2).T, lambda a: np.rot90(a.T, 2))]
+    expected = np.mean([inverse(p1(forward(image))) for forward, inverse in pairs], axis=0)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
+    assert not np.allclose(got, p1(image))  # the average is not the plain prediction
+
+
+def test_evaluation_tile_covers_the_image_and_changes_no_probability():
+    rng = np.random.default_rng(1)
+    net = UNet(UNetConfig(depth=2, base_channels=4), seed=1, dtype=np.float64)
+    sample = Sample(image=rng.random((40, 56)), mask=None, instances=None, name="a")
+    assert recipe_run.covering_tile(net.config, (40, 56)) == 96  # output 56 covers 56
+    normalize = recipe_run.make_normalizer(SMOKE, [sample])
+    one_tile = recipe_run.predict(net, [sample], normalize)[0]
+    many_tiles = recipe_run.predict(net, [sample], normalize, tile_size=60)[0]  # 20 px outputs
+    np.testing.assert_allclose(one_tile, many_tiles, rtol=1e-12, atol=1e-14)
+
+
+def test_dataset_normalisation_uses_the_pooled_training_statistics():
+    a = Sample(np.full((4, 4), 0.2, np.float32), None, None, "a")
+    b = Sample(np.full((4, 4), 0.6, np.float32), None, None, "b")
+    recipe = dataclasses.replace(SMOKE, name="d", normalization="dataset")
+    normalize = recipe_run.make_normalizer(recipe, [a, b])
+    # pooled mean 0.4, std 0.2: 0.2 -> -1, 1.0 -> 3
+    np.testing.assert_allclose(normalize(np.array([[0.2, 1.0]], np.float32)), [[-1.0, 3.0]],
+                               rtol=1e-6)
+    image_wise = recipe_run.make_normalizer(SMOKE, [a, b])
+    x = np.array([[0.2, 1.0]])
+    np.testing.assert_array_equal(image_wise(x), normalize_image(x, dtype=np.float64))
+
+
+def test_separate_touching_cuts_training_masks_only_where_instances_touch():
+    ids = np.zeros((8, 12), np.int32)
+    ids[1:7, 1:6] = 1
+    ids[1:7, 6:11] = 2  # touches instance 1 along column 5|6
+    sample = Sample(np.zeros((8, 12), np.float32), (ids > 0).astype(np.int64), ids, "t")
+    cut = recipe_run.training_sample(sample, dataclasses.replace(SMOKE, name="s",
+                                                                 separate_touching=True))
+    assert np.all(cut.mask[1:7, 6] == 0) and np.all(cut.mask[1:7, 5] == 1)
+    assert np.count_nonzero(sample.mask) - np.count_nonzero(cut.mask) == 6
+    assert recipe_run.training_sample(sample, SMOKE) is sample  # off: untouched
+
+
+def test_score_counts_touching_instances_as_separate_objects():
+    ids = np.zeros((10, 20), np.int32)
+    ids[2:8, 2:10] = 1
+    ids[2:8, 10:18] = 2
+    sample = Sample(np.zeros((10, 20), np.float32), (ids > 0).astype(np.int64), ids, "t")
+    row = recipe_run.score([(ids > 0).astype(np.float64)], [sample], warping=False)
+    assert row["pixel_error"] == 0.0 and row["adapted_rand_error"] == 0.0
+    assert row["instance_rand_error"] > 0.3  # one blob for two nuclei: a merge
+
+
+@pytest.mark.skipif(not (ISBI / "train" / "images").is_dir(),
+                    reason=f"ISBI 2012 data not found at {ISBI} (set MINIMAL_UNET_DATASETS)")
+def test_isbi_smoke_run_with_the_paper_way_scoring():
+    train_samples, val_samples = recipe_run.load_split(ISBI, "isbi2012")
+    assert [s.name for s in val_samples] == ["25", "26", "27", "28", "29"]
+    assert len(train_samples) == 25 and train_samples[-1].name == "24"
+
+    def crop(s):  # 100 x 100 crops keep the run to seconds
+        return Sample(s.image[0:100, 0:100], s.mask[0:100, 0:100], None, s.name)
+
+    run = recipe_run.run_recipe(SMOKE, [crop(s) for s in train_samples[0:2]],
+                                [crop(val_samples[0])], seed=0, steps=2, paper_way=True,
+                                log=lambda line: None)
+    paper = run["paper_way"]
+    assert paper["flips"] and run["steps"] == 2
+    for metric in ("pixel_error", "adapted_rand_error"):
+        assert paper[metric]["threshold"] in paper["train_sweep"]["thresholds"]
+        assert 0.0 <= paper[metric]["validation"] <= 1.0

@@ -1,0 +1,85 @@
+"""Recipes: valid configs, schedules equal to optim's, the preset hook refuses extras."""
+
+import dataclasses
+import subprocess
+import sys
+
+import pytest
+
+from minimal_unet import optim, recipes
+from minimal_unet.model import UNetConfig
+from minimal_unet.train import TrainConfig
+
+
+@pytest.mark.parametrize("name", sorted(recipes.RECIPES))
+def test_every_recipe_maps_onto_the_configs(name):
+    recipe = recipes.RECIPES[name]
+    assert recipe.name == name
+    cfg = recipes.train_config(recipe, seed=7, steps=11)
+    assert (cfg.seed, cfg.steps) == (7, 11)
+    for field in dataclasses.fields(TrainConfig):
+        if hasattr(recipe, field.name):
+            assert getattr(cfg, field.name) == getattr(recipe, field.name), field.name
+    net = recipes.unet_config(recipe)
+    assert (net.depth, net.base_channels) == (recipe.depth, recipe.base_channels)
+
+
+def test_studies_and_presets_name_existing_recipes():
+    for names in recipes.STUDIES.values():
+        assert all(n in recipes.RECIPES for n in names)
+    assert all(n in recipes.RECIPES for n in recipes.PRESET_RECIPES.values())
+
+
+def test_bad_recipes_are_refused_with_the_field_named():
+    with pytest.raises(ValueError, match="normalization"):
+        recipes.Recipe("x", normalization="global")
+    with pytest.raises(ValueError, match="weight_map"):
+        recipes.train_config(recipes.Recipe("x", weight_map="border"))
+    with pytest.raises(ValueError, match="tile_size: input H = 570.*556 or 572"):
+        recipes.Recipe("x", tile_size=570)
+    with pytest.raises(ValueError, match="recipe: expected one of"):
+        recipes.get_recipe("no-such-recipe")
+
+
+def test_step_budget_schedules_equal_optims():
+    steps = 50
+    for schedule, reference in (("cosine", lambda s: optim.cosine(s, 0.01, steps)),
+                                ("poly", lambda s: optim.poly(s, 0.01, steps)),
+                                ("step", lambda s: optim.step_decay(s, 0.01, 0.5, 20)),
+                                ("constant", lambda s: 0.01)):
+        recipe = recipes.Recipe("x", lr=0.01, schedule=schedule, step_every=20, step_drop=0.5)
+        for s in (0, 1, 19, 20, 33, 49):
+            assert recipes.scheduled_lr(recipe, s, s / steps) == pytest.approx(reference(s),
+                                                                               rel=1e-12)
+
+
+def test_momentum_warm_up_is_linear_then_flat():
+    recipe = recipes.Recipe("x", momentum=0.99, momentum_start=0.9, momentum_warmup_steps=10)
+    assert recipes.scheduled_momentum(recipe, 0) == 0.9
+    assert recipes.scheduled_momentum(recipe, 5) == pytest.approx(0.945)
+    assert recipes.scheduled_momentum(recipe, 10) == 0.99
+    assert recipes.scheduled_momentum(recipe, 1000) == 0.99
+    assert recipes.scheduled_momentum(recipes.Recipe("y"), 0) == 0.99  # no warm-up
+
+
+def test_cli_preset_is_the_recipes_configs(monkeypatch):
+    net_fields, train_fields = recipes.cli_preset("isbi2012")
+    recipe = recipes.RECIPES[recipes.PRESET_RECIPES["isbi2012"]]
+    assert UNetConfig(**net_fields) == recipes.unet_config(recipe)
+    assert TrainConfig(**train_fields) == recipes.train_config(recipe)
+    # A recipe that needs a knob train.train lacks cannot silently become a preset.
+    monkeypatch.setitem(recipes.PRESET_RECIPES, "isbi2012", "isbi-cosine")
+    with pytest.raises(ValueError, match="momentum_warmup_steps"):
+        recipes.cli_preset("isbi2012")
+    with pytest.raises(ValueError, match="preset"):
+        recipes.cli_preset("nope")
+
+
+def test_importing_recipes_loads_no_trainer():
+    # cli.py may import the recipes for its presets: that must not pull in train.py (and
+    # with it matplotlib and tqdm) for every command.
+    code = ("import sys, minimal_unet.recipes as r; r.cli_preset('isbi2012'); "
+            "print('minimal_unet.train' in sys.modules, 'matplotlib' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.split() == ["False", "False"]
