@@ -16,6 +16,7 @@ into place at the end: a failure never leaves a half-stripped folder.
 
 import ast
 import json
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -28,6 +29,7 @@ CHECKOUT_EXTRAS = ("tests", "notebooks", "kernels", "docs", "pyproject.toml", "R
 TEACHER_ONLY = ("tests/test_assignment.py", "tests/test_bughunt.py", "tests/assignment")
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "*.egg-info",
                                  ".pytest_cache")
+STUB = re.compile(r"^\s*raise NotImplementedError\((['\"].*['\"])\)\s*$")
 MAXPOOL_EXERCISES = {"maxpool2d_forward_naive", "maxpool2d_backward_naive"}
 WITHHELD_KERNEL = '''"""Withheld from this course copy: max-pool is one of your exercises.
 
@@ -90,25 +92,32 @@ def _strip_tree(root, only):
             path.write_text(stripped)
     # the stripped copy's own line numbers, for ASSIGNMENT.md
     for path in sorted((root / "minimal_unet").rglob("*.py")):
-        source = path.read_text()
-        for number, line in enumerate(source.splitlines(), start=1):
-            if "raise NotImplementedError(" in line:
-                name = line.split("raise NotImplementedError(", 1)[1].strip("'\")\n ")
-                name = name.split(":", 1)[0]
-                if name in only:
-                    regions.append((name, str(path.relative_to(root)), number))
+        for number, name, _ in stubs(path.read_text()):
+            if name in only:
+                regions.append((name, str(path.relative_to(root)), number))
     return regions
+
+
+def stubs(source):
+    """[(line, exercise, hint)] of the `raise NotImplementedError("name: hint")` stubs."""
+    found = []
+    for number, line in enumerate(source.splitlines(), start=1):
+        match = STUB.match(line)
+        if match:
+            try:
+                text = ast.literal_eval(match.group(1))
+            except (ValueError, SyntaxError):
+                continue
+            name, _, hint = str(text).partition(":")
+            found.append((number, name.strip(), hint.strip()))
+    return found
 
 
 def _write_assignment_md(root, course, exercises, located, part):
     """ASSIGNMENT.md: setup, the exercises in curriculum order (copy's lines), rules, submit."""
     where = {name: (path, line) for name, path, line in located}
-    hints = {}
-    for path in (root / "minimal_unet").rglob("*.py"):
-        for line in path.read_text().splitlines():
-            if "raise NotImplementedError(" in line:
-                text = line.split("raise NotImplementedError(", 1)[1].rstrip(")\n ")[1:-1]
-                hints[text.split(":", 1)[0]] = text.split(":", 1)[-1].strip()
+    hints = {name: hint for path in (root / "minimal_unet").rglob("*.py")
+             for _, name, hint in stubs(path.read_text())}
     title = course.raw["title"] + (f", part {part}: {course.parts[part]['title']}"
                                    if part is not None else "")
     rows = []
@@ -234,4 +243,4 @@ def make_student_copy(out, source_root=PACKAGE_DIR.parent, force=False, part=Non
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-    return located
+    return sorted(located, key=lambda row: assigned.index(row[0]))
