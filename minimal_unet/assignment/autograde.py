@@ -62,12 +62,12 @@ def find_student_copy(submission, workdir, course, part=None):
                                 "folder, or your edited .py files; found no Python file")
     copy = Path(workdir) / "copy"
     make_student_copy(copy, part=part, course=course)
-    stubs = {}
+    with_stubs = {}
     for path in (copy / "minimal_unet").rglob("*.py"):
         if stubs(path.read_text()):
-            stubs.setdefault(path.name, []).append(path)
+            with_stubs.setdefault(path.name, []).append(path)
     for path in loose:
-        targets = stubs.get(path.name, [])
+        targets = with_stubs.get(path.name, [])
         if len(targets) == 1:
             shutil.copy2(path, targets[0])
     return copy
