@@ -25,7 +25,8 @@ from minimal_unet.assignment.course import BLOCKED_IMPORTS, load_course
 from minimal_unet.assignment.regions import find_regions, strip_solutions
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
-CHECKOUT_EXTRAS = ("tests", "notebooks", "kernels", "docs", "pyproject.toml", "README.md")
+CHECKOUT_EXTRAS = ("tests", "notebooks", "kernels", "docs", "benchmarks", "pyproject.toml",
+                   "README.md", "Makefile")
 TEACHER_ONLY = ("tests/test_assignment.py", "tests/test_bughunt.py", "tests/assignment")
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "*.egg-info",
                                  ".pytest_cache")
@@ -42,17 +43,37 @@ raise ImportError("the Numba max-pool kernel is withheld while max-pool is an ex
 CONFTEST_HOOK = '''
 
 # ----- added by `minimal-unet assignment make` ----------------------------------------
-# A test that reaches an exercise you have not written yet is reported as skipped, with
-# the exercise's name, instead of failed: `pytest tests` shows what is left to do.
+# A test that reaches an exercise you have not written yet (its NotImplementedError stub,
+# raised directly or while another error was handled) is reported as skipped, with the
+# exercise's name, instead of failed: `pytest tests` shows what is left to do.
+import json as _json
+from pathlib import Path as _Path
+
+_PLAN = _Path(__file__).resolve().parents[1] / "course_copy.json"
+_ASSIGNED = tuple(_json.loads(_PLAN.read_text())["exercises"]) if _PLAN.is_file() else ()
+
+
+def _unwritten_exercise(error):
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, NotImplementedError) and \\
+                str(error).split(":", 1)[0] in _ASSIGNED:
+            return str(error)
+        error = error.__cause__ or error.__context__
+    return None
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
-    if report.failed and call.excinfo is not None and \\
-            call.excinfo.errisinstance(NotImplementedError):
-        report.outcome = "skipped"
-        report.longrepr = (str(item.path), item.location[1] or 0,
-                           f"Skipped: exercise not written yet: {call.excinfo.value}")
+    if report.failed and call.excinfo is not None:
+        stub = _unwritten_exercise(call.excinfo.value)
+        if stub is not None:
+            report.outcome = "skipped"
+            report.longrepr = (str(item.path), item.location[1] or 0,
+                               f"Skipped: exercise not written yet: {stub}")
 '''
 
 
@@ -77,6 +98,22 @@ def _drop_hidden_tests(path, hidden_names):
     for first, last in sorted(spans, reverse=True):
         del lines[first - 1:last]
     path.write_text("".join(lines))
+
+
+def _withhold_function(path, name, message):
+    """Replace the body of top-level function `name` in `path` by `raise RuntimeError(...)`."""
+    source = path.read_text()
+    lines = source.splitlines(keepends=True)
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                first = node.body[1] if len(node.body) > 1 else None  # keep the docstring
+            start = first.lineno if first is not None else node.body[0].end_lineno + 1
+            lines[start - 1:node.end_lineno] = [f"    raise RuntimeError({message!r})\n"]
+            path.write_text("".join(lines))
+            return
+    raise ValueError(f"{path}: expected a function {name}() to withhold, found none")
 
 
 def _strip_tree(root, only):
@@ -222,6 +259,10 @@ def make_student_copy(out, source_root=PACKAGE_DIR.parent, force=False, part=Non
         for module, names in hidden.items():
             _drop_hidden_tests(staging / "minimal_unet" / "assignment_tests" / f"{module}.py",
                                names)
+        bughunt = staging / "minimal_unet" / "bughunt.py"
+        if bughunt.is_file():
+            _withhold_function(bughunt, "answer_key", "answer_key: the bug hunt's answer key "
+                               "is the grader's; find the broken suspects with the checks")
         if MAXPOOL_EXERCISES & set(assigned):
             kernel = staging / "kernels" / "numba" / "maxpool2d.py"
             if kernel.is_file():

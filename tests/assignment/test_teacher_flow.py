@@ -148,3 +148,20 @@ def test_cheating_copy_scores_zero_on_each_cheated_exercise(copies, course, tmp_
     written = json.loads(results.read_text())  # the grader's file, not the forged one
     assert written["total"]["points"] == summary["total"]["points"]
     assert not written["total"]["full_marks"]
+
+
+def test_the_copy_gives_no_answer_away(copies):
+    root = copies[0] / "full"
+    bughunt = (root / "minimal_unet" / "bughunt.py").read_text()
+    body = bughunt.split("def answer_key(")[1].split("\ndef ")[0]
+    assert "raise RuntimeError(\"answer_key: the bug hunt's answer key is the grader's" in body
+    assert "check(" not in body
+    kernel = (root / "kernels" / "numba" / "maxpool2d.py").read_text()
+    assert "withheld" in kernel and "cuda.jit" not in kernel
+    oracles = (root / "minimal_unet" / "assignment_tests" / "_oracles.py").read_text()
+    assert "np.ndindex" not in oracles  # no per-element finite differences to copy
+    graded = (root / "minimal_unet" / "assignment_tests" / "relu.py").read_text()
+    assert "forward_hand_values" in graded and "leaves_input_alone" not in graded  # hidden
+    for notebook in (root / "notebooks").glob("*.ipynb"):
+        cells = json.loads(notebook.read_text())["cells"]
+        assert not any(c.get("outputs") for c in cells if c["cell_type"] == "code")
