@@ -17,8 +17,7 @@ import pytest
 
 from minimal_unet.assignment import make_student_copy
 from minimal_unet.assignment.course import load_course
-from minimal_unet.assignment.gradescope import write_autograder, write_classroom, \
-    write_submission
+from minimal_unet.assignment.gradescope import write_autograder, write_classroom, write_submission
 
 REPO = Path(__file__).resolve().parents[2]
 PART = 1
