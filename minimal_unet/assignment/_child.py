@@ -188,8 +188,11 @@ def _limit_memory(megabytes):
 
 
 def _student_frames(tb, student_dir):
+    grader = (os.sep + os.path.join("minimal_unet", "assignment") + os.sep,
+              os.sep + os.path.join("minimal_unet", "assignment_tests") + os.sep)
     frames = [f for f in traceback.extract_tb(tb)
-              if os.path.abspath(f.filename).startswith(student_dir + os.sep)]
+              if os.path.abspath(f.filename).startswith(student_dir + os.sep)
+              and not any(part in os.path.abspath(f.filename) for part in grader)]
     return [[os.path.relpath(f.filename, student_dir), f.lineno, f.name, f.line or ""]
             for f in frames]
 

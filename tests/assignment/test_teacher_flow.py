@@ -165,3 +165,34 @@ def test_the_copy_gives_no_answer_away(copies):
     for notebook in (root / "notebooks").glob("*.ipynb"):
         cells = json.loads(notebook.read_text())["cells"]
         assert not any(c.get("outputs") for c in cells if c["cell_type"] == "code")
+
+
+def test_feedback_names_the_students_line_and_check_runs_public_tests(copies, course, tmp_path):
+    root, full, _ = copies
+    buggy = tmp_path / "buggy"
+    shutil.copytree(root / "full", buggy)
+    _restore(buggy, ["minimal_unet/ops/conv2d.py"])
+    _replace_function(buggy / "minimal_unet" / "ops" / "conv2d.py", "conv2d_forward_naive", """\
+        y = np.zeros((x.shape[0], w.shape[0], x.shape[2], x.shape[3]), dtype=x.dtype)
+        for index in np.ndindex(y.shape):
+            y[index] = x[index[0], 0, index[2] + 5, index[3]]  # the padding forgotten
+        return y, (x, w, b, pad)
+        """)
+    lines = (buggy / "minimal_unet" / "ops" / "conv2d.py").read_text().splitlines()
+    bad_line = next(i for i, text in enumerate(lines, 1) if "the padding forgotten" in text)
+    summary = grade(buggy, exercises=["conv2d_forward_naive"], course=course, verbose=True)
+    (row,) = summary["exercises"]
+    assert row["points"] == 0 and row["reason"].startswith("IndexError")
+    assert f"(at minimal_unet/ops/conv2d.py:{bad_line})" in row["reason"]
+    frames = row["tests"][0]["frames"]
+    assert frames[-1][:3] == ["minimal_unet/ops/conv2d.py", bad_line, "conv2d_forward_naive"]
+    assert all(not f[0].startswith("minimal_unet/assignment") for f in frames)
+
+    from minimal_unet.assignment import check
+
+    out = tmp_path / "check.txt"
+    with out.open("w") as stream:
+        checked = check("conv2d_forward_naive", buggy, course=course, file=stream)
+    public = [t for t, _, hidden in course.graded_tests(["conv2d_forward_naive"]) if not hidden]
+    assert len(checked["exercises"][0]["tests"]) == len(public) < len(row["tests"])
+    assert f"minimal_unet/ops/conv2d.py:{bad_line} in conv2d_forward_naive" in out.read_text()
