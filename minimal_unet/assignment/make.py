@@ -38,15 +38,18 @@ The Numba kernel of max-pool is the naive loop run by one GPU thread per output,
 would give the exercise away. It comes back with the full package after the course.
 """
 
-raise ImportError("the Numba max-pool kernel is withheld while max-pool is an exercise")
+raise NotImplementedError("{exercise}: the Numba max-pool kernel is withheld while max-pool "
+                          "is an exercise")
 '''
 CONFTEST_HOOK = '''
 
 # ----- added by `minimal-unet assignment make` ----------------------------------------
 # A test that reaches an exercise you have not written yet (its NotImplementedError stub,
-# raised directly or while another error was handled) is reported as skipped, with the
-# exercise's name, instead of failed: `pytest tests` shows what is left to do.
+# raised directly, while another error was handled, or printed by a notebook or script
+# the test ran) is reported as skipped, with the exercise's name, instead of failed:
+# `pytest tests` shows what is left to do.
 import json as _json
+import re as _re
 from pathlib import Path as _Path
 
 _PLAN = _Path(__file__).resolve().parents[1] / "course_copy.json"
@@ -64,12 +67,21 @@ def _unwritten_exercise(error):
     return None
 
 
+def _unwritten_in_output(text):
+    text = _re.sub(r"\\x1b\\[[0-9;]*m", "", text)  # a notebook's coloured traceback
+    for match in _re.finditer(r"NotImplementedError: ([^:'\\"\\n]+):", text):
+        if match.group(1).strip() in _ASSIGNED:
+            return match.group(1).strip()
+    return None
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     if report.failed and call.excinfo is not None:
-        stub = _unwritten_exercise(call.excinfo.value)
+        stub = _unwritten_exercise(call.excinfo.value) or \\
+            _unwritten_in_output(str(report.longrepr))
         if stub is not None:
             report.outcome = "skipped"
             report.longrepr = (str(item.path), item.location[1] or 0,
@@ -266,7 +278,8 @@ def make_student_copy(out, source_root=PACKAGE_DIR.parent, force=False, part=Non
         if MAXPOOL_EXERCISES & set(assigned):
             kernel = staging / "kernels" / "numba" / "maxpool2d.py"
             if kernel.is_file():
-                kernel.write_text(WITHHELD_KERNEL)
+                exercise = min(MAXPOOL_EXERCISES & set(assigned))
+                kernel.write_text(WITHHELD_KERNEL.format(exercise=exercise))
         for notebook in sorted((staging / "notebooks").glob("*.ipynb")):
             _strip_notebook(notebook)
         conftest = staging / "tests" / "conftest.py"
