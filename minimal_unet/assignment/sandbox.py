@@ -41,6 +41,9 @@ class StudentError(Exception):
         super().__init__(f"{error_type}: {message}{where}")
 
 
+MAX_REPLY_BYTES = 256 * 1024 * 1024  # no graded test needs more; a bigger reply is refused
+
+
 def _reader(stream, replies):
     """Read length-prefixed replies from the child's stdout into `replies` until EOF."""
     while True:
@@ -49,10 +52,11 @@ def _reader(stream, replies):
             replies.put(None)
             return
         (n,) = HEADER.unpack(head)
-        body = stream.read(n)
+        body = stream.read(min(n, MAX_REPLY_BYTES))
         # the rest of the reply is the .npz, length-prefixed too
         size = stream.read(HEADER.size)
-        if len(size) < HEADER.size:
+        if len(size) < HEADER.size or n > MAX_REPLY_BYTES or \
+                HEADER.unpack(size)[0] > MAX_REPLY_BYTES:
             replies.put(None)
             return
         blob = stream.read(HEADER.unpack(size)[0])

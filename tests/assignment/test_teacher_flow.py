@@ -133,6 +133,10 @@ def test_cheating_copy_scores_zero_on_each_cheated_exercise(copies, course, tmp_
     _restore(cheat, sorted({path for _, path, _ in full}))
     for path, function, body, _ in CHEATS.values():
         _replace_function(cheat / path, function, body)
+    # a submitted conftest.py and graded tests that pass everything change nothing
+    (cheat / "conftest.py").write_text("raise SystemExit('a conftest of the submission ran')\n")
+    for graded in (cheat / "minimal_unet" / "assignment_tests").glob("*.py"):
+        graded.write_text("TESTS = []\nMODULES = ()\n")
     results = tmp_path / "results.json"
     init = cheat / "minimal_unet" / "__init__.py"
     init.write_text(init.read_text() + ON_IMPORT.format(results=results))
@@ -196,3 +200,21 @@ def test_feedback_names_the_students_line_and_check_runs_public_tests(copies, co
     public = [t for t, _, hidden in course.graded_tests(["conv2d_forward_naive"]) if not hidden]
     assert len(checked["exercises"][0]["tests"]) == len(public) < len(row["tests"])
     assert f"minimal_unet/ops/conv2d.py:{bad_line} in conv2d_forward_naive" in out.read_text()
+
+
+def test_make_needs_no_notebook_packages_and_grading_no_optional_ones(tmp_path):
+    # nbformat (the notebooks extra) and torch made unimportable: make still works
+    code = ("import sys; sys.modules['nbformat'] = None; sys.modules['torch'] = None\n"
+            "from minimal_unet.assignment import make_student_copy\n"
+            f"make_student_copy({str(tmp_path / 'copy')!r}, part=1)\n")
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "copy" / "ASSIGNMENT.md").is_file()
+    # the graded tests never use torch (it is blocked in the sandbox anyway): their number
+    # cannot depend on what is installed
+    graded = REPO / "minimal_unet" / "assignment_tests"
+    assert not [p.name for p in graded.glob("*.py") if "torch" in p.read_text()]
