@@ -124,3 +124,22 @@ def test_writers_refuse_to_overwrite(tmp_path):
     with pytest.raises(FileExistsError, match="expected a new file"):
         write_autograder(tmp_path / "a.zip", part=PART)
     assert (tmp_path / "a.zip").read_text() == "keep me"
+
+
+def test_bug_hunt_part_grades_the_answers_file(tmp_path):
+    from minimal_unet import bughunt
+    from minimal_unet.assignment.autograde import gradescope_results
+
+    copy = tmp_path / "copy"
+    make_student_copy(copy, part=6)
+    key = bughunt.answer_key()  # the grader's key, for the course's seed
+    answers = dict(key, unet_backward="A" if key["unet_backward"] == "B" else "B")
+    (copy / "bughunt_answers.json").write_text(json.dumps(answers))
+    root = tmp_path / "autograder"
+    (root / "submission").mkdir(parents=True)
+    write_submission(root / "submission" / "submission.zip", copy)
+    results = gradescope_results(root, part=6)
+    scores = {t["name"]: t["score"] for t in results["tests"]}
+    assert scores == {f"bug hunt: {layer}": float(layer != "unet_backward")
+                      for layer in bughunt.LAYERS}
+    assert json.loads((root / "results" / "results.json").read_text())["score"] == 3
