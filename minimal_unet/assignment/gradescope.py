@@ -19,6 +19,7 @@ import stat
 import zipfile
 from pathlib import Path
 
+from minimal_unet import __version__
 from minimal_unet.assignment.course import load_course
 
 PROJECT = "minimal-unet"
@@ -28,7 +29,8 @@ SETUP_SH = """#!/usr/bin/env bash
 set -euo pipefail
 apt-get install -y python3 python3-pip python3-venv >/dev/null 2>&1 || true
 python3 -m pip install --upgrade pip
-python3 -m pip install "{project}[course]"
+# the teacher's version exactly: the graded tests and the rules come from this package
+python3 -m pip install "{project}[course]=={version}"
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
@@ -63,7 +65,8 @@ def write_autograder(out, part=None, course=None):
     plan.exercises(part=part)  # a bad part fails here, before anything is written
     raw = dict(plan.raw)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(_executable("setup.sh"), SETUP_SH.format(project=PROJECT))
+        archive.writestr(_executable("setup.sh"), SETUP_SH.format(project=PROJECT,
+                                                                   version=__version__))
         archive.writestr(_executable("run_autograder"), RUN_AUTOGRADER.format(
             part=f"--part {int(part)}" if part is not None else ""))
         archive.writestr("course.json", json.dumps(raw, indent=2) + "\n")

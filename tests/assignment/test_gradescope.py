@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from minimal_unet import __version__
 from minimal_unet.assignment import make_student_copy
 from minimal_unet.assignment.course import load_course
 from minimal_unet.assignment.gradescope import write_autograder, write_classroom, write_submission
@@ -42,6 +43,8 @@ def _layout(tmp_path, submission_files):
         names = set(z.namelist())
         z.extractall(root / "source")
     assert {"setup.sh", "run_autograder", "course.json"} <= names
+    setup = (root / "source" / "setup.sh").read_text()
+    assert f'pip install "minimal-unet[course]=={__version__}"' in setup
     (root / "submission").mkdir(parents=True)
     for name, path in submission_files.items():
         shutil.copy2(path, root / "submission" / name)
