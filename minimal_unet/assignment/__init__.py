@@ -141,7 +141,7 @@ def _configure(parser):
 def add_assignment_parser(subparsers):
     """Add the `assignment` commands to the CLI's argparse subparsers."""
     return _configure(subparsers.add_parser(
-        "assignment", help="make a student copy of the package, or grade one"))
+        "assignment", help="course assignments: make, grade, check, submit, autograder"))
 
 
 def main(argv=None):
