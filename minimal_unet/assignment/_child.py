@@ -184,7 +184,10 @@ def _limit_memory(megabytes):
         import resource
 
         limit = int(megabytes) * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        try:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        except (ValueError, OSError):  # e.g. macOS refuses RLIMIT_AS: the time limit remains
+            resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
 
 
 def _student_frames(tb, student_dir):
