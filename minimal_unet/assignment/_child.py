@@ -184,10 +184,12 @@ def _limit_memory(megabytes):
         import resource
 
         limit = int(megabytes) * 1024 * 1024
-        try:
-            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        except (ValueError, OSError):  # e.g. macOS refuses RLIMIT_AS: the time limit remains
-            resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+        for kind in (resource.RLIMIT_AS, resource.RLIMIT_DATA):  # macOS may refuse AS
+            try:
+                resource.setrlimit(kind, (limit, limit))
+                return
+            except (ValueError, OSError):
+                continue
 
 
 def _student_frames(tb, student_dir):
