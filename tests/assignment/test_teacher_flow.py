@@ -149,6 +149,11 @@ def test_cheating_copy_scores_zero_on_each_cheated_exercise(copies, course, tmp_
     honest = [r for name, r in rows.items() if name not in CHEATS]
     assert honest and all(r["score"] == 1 for r in honest), [
         (r["exercise"], r["reason"]) for r in honest if r["score"] != 1]
+    import sys
+
+    leaked = [name for name, module in list(sys.modules.items())
+              if str(getattr(module, "__file__", "") or "").startswith(str(cheat))]
+    assert not leaked, f"the grader imported the student's code: {leaked}"
     written = json.loads(results.read_text())  # the grader's file, not the forged one
     assert written["total"]["points"] == summary["total"]["points"]
     assert not written["total"]["full_marks"]
