@@ -59,18 +59,27 @@ def _reason(error):
             f"(grader {Path(frame.filename).name}:{frame.lineno})"[:300], type(error).__name__, [])
 
 
-def grade_exercise(student_dir, exercise, tests, course, verbose=False):
-    """One exercise in one sandbox: {'exercise', 'tests': [...], 'score', ...}."""
+def grade_exercise(student_dir, exercise, tests, course, verbose=False, shared=None):
+    """One exercise in one sandbox: {'exercise', 'tests': [...], 'score', ...}.
+
+    shared: a dict kept across the exercises of one grading run. When the student's
+    package fails to import (or hangs, or exits, while importing) the failure is kept there
+    and the next exercises reuse it without starting a child: the import, and the modules
+    it may not import, are the same for every exercise (only the traps differ, and they
+    are installed after it).
+    """
+    shared = {} if shared is None else shared
     setup = {"memory_mb": course.memory_mb, "blocked": list(BLOCKED_IMPORTS),
              "modules": list(CHILD_MODULES), "forbidden": forbidden_for(exercise)}
     rows = []
     start = time.monotonic()
     box = Sandbox(student_dir, setup, timeout_s=course.seconds)
-    startup_error = None
-    try:
-        box.__enter__()
-    except StudentError as error:
-        startup_error = error
+    startup_error = shared.get("startup_error")
+    if startup_error is None:
+        try:
+            box.__enter__()
+        except StudentError as error:
+            startup_error = shared["startup_error"] = error
     try:
         for index, (test, points, hidden) in enumerate(tests):
             row = {"test": test.id, "exercise": exercise, "points": points, "hidden": hidden,
@@ -112,12 +121,12 @@ def grade(student_dir, json_path=None, part=None, exercises=None, course=None, p
     course = course if course is not None and not isinstance(course, str | Path) \
         else load_course(course)
     names = course.exercises(part=part, exercises=exercises)
-    rows = []
+    rows, shared = [], {}
     for exercise in names:
         tests = [t for t in course.graded_tests([exercise]) if not (public_only and t[2])]
         if progress:
             progress(exercise)
-        rows.append(grade_exercise(student_dir, exercise, tests, course, verbose))
+        rows.append(grade_exercise(student_dir, exercise, tests, course, verbose, shared))
     got, total = sum(r["points"] for r in rows), sum(r["max_points"] for r in rows)
     summary = {"student_dir": str(student_dir), "exercises": rows,
                "total": {"points": got, "max_points": total,

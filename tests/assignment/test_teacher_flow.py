@@ -223,3 +223,20 @@ def test_make_needs_no_notebook_packages_and_grading_no_optional_ones(tmp_path):
     # cannot depend on what is installed
     graded = REPO / "minimal_unet" / "assignment_tests"
     assert not [p.name for p in graded.glob("*.py") if "torch" in p.read_text()]
+
+
+def test_a_package_that_hangs_on_import_costs_one_time_limit(copies, tmp_path):
+    import time
+
+    course_file = tmp_path / "course.json"
+    course_file.write_text(json.dumps({"seconds_per_exercise": 6}))
+    hangs = tmp_path / "hangs"
+    shutil.copytree(copies[0] / "full", hangs)
+    init = hangs / "minimal_unet" / "__init__.py"
+    init.write_text(init.read_text() + "\nwhile True:\n    pass\n")
+    start = time.monotonic()
+    summary = grade(hangs, part=1, course=course_file)
+    elapsed = time.monotonic() - start
+    rows = summary["exercises"]
+    assert len(rows) == 5 and all(r["points"] == 0 and "time limit" in r["reason"] for r in rows)
+    assert elapsed < 4 * 6, f"{elapsed:.0f} s: the hang was waited out more than once"
