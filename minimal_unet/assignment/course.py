@@ -9,9 +9,11 @@ The course file is JSON:
      "parts": [{"part": 1, "title": "Layers, forward", "exercises": ["relu_forward_naive", ...]},
                ...],
      "tests": {"relu::forward_hand_values": {"points": 1, "hidden": false}, ...},
+     "exercises": {"weight_map": {"points": 10}},
      "bughunt": {"part": 6, "seed": 2024, "points_per_layer": 1}}
 
-Keys left out keep their defaults. An exercise's points are the sum of its tests' points.
+Keys left out keep their defaults. An exercise's points are the sum of its tests' points,
+unless "exercises" gives it a total: its tests' points are then scaled to that total.
 `hidden` tests are not in the student copy, `check` does not run them, and Gradescope
 shows them after the marks are published.
 
@@ -40,8 +42,9 @@ DEFAULT_PARTS = (
     (5, "The U-Net's backward pass", ("UNet._block_backward", "UNet.backward")),
     (6, "Bug hunt", ()),
 )
+DEFAULT_EXERCISES = tuple(e for _, _, exercises in DEFAULT_PARTS for e in exercises)
 DEFAULTS = {"title": "minimal_unet: a U-Net by hand", "seconds_per_exercise": 60,
-            "memory_mb": 3072, "tests": {},
+            "memory_mb": 3072, "tests": {}, "exercises": {},
             "bughunt": {"part": 6, "seed": 2024, "points_per_layer": 1}}
 
 # Modules graded code may not import (the child's import blocker): other libraries'
@@ -139,11 +142,17 @@ class Course:
         tests = registered_tests()
         rows = []
         for exercise in exercises:
+            mine = []
             for test in tests:
                 if test.exercise == exercise:
                     entry = self.tests.get(test.id, {})
-                    rows.append((test, float(entry.get("points", 1)),
+                    mine.append((test, float(entry.get("points", 1)),
                                  bool(entry.get("hidden", test.hidden))))
+            total = self.raw["exercises"].get(exercise, {}).get("points")
+            subtotal = sum(points for _, points, _ in mine)
+            if total is not None and subtotal > 0:
+                mine = [(t, points * float(total) / subtotal, h) for t, points, h in mine]
+            rows.extend(mine)
         return rows
 
 
@@ -173,10 +182,11 @@ def load_course(path=None):
         if unknown:
             raise ValueError(f"--course {path}: expected keys from {sorted(raw)}, got {unknown}")
         for key, value in given.items():
-            if key in ("tests", "bughunt"):
+            if key in ("tests", "bughunt", "exercises"):
                 for name, entry in value.items():
-                    if key == "tests" and name not in raw["tests"]:
-                        raise ValueError(f"--course {path}: unknown test {name!r}")
+                    known = {"tests": raw["tests"], "exercises": DEFAULT_EXERCISES}.get(key)
+                    if known is not None and name not in known:
+                        raise ValueError(f"--course {path}: unknown {key[:-1]} {name!r}")
                     if isinstance(entry, dict):
                         raw[key].setdefault(name, {}).update(entry)
                     else:

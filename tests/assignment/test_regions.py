@@ -83,3 +83,20 @@ def test_the_library_marks_every_course_exercise_and_nothing_else():
     marked = {r.name for r in assignment.find_exercises(REPO)}
     planned = set(load_course().order)
     assert marked == planned, (sorted(marked - planned), sorted(planned - marked))
+
+
+def test_course_file_points_hidden_and_exercise_totals(tmp_path):
+    path = tmp_path / "course.json"
+    path.write_text('{"tests": {"relu::forward_hand_values": {"points": 3, "hidden": true}},'
+                    ' "exercises": {"weight_map": {"points": 10}}}')
+    course = load_course(path)
+    relu = {t.id: (p, h) for t, p, h in course.graded_tests(["relu_forward_naive"])}
+    assert relu["relu::forward_hand_values"] == (3.0, True)
+    weight_map = course.graded_tests(["weight_map"])
+    assert sum(p for _, p, _ in weight_map) == pytest.approx(10.0)
+    path.write_text('{"exercises": {"relu": {"points": 1}}}')
+    with pytest.raises(ValueError, match="unknown exercise 'relu'"):
+        load_course(path)
+    path.write_text('{"test": {}}')
+    with pytest.raises(ValueError, match="expected keys from"):
+        load_course(path)
