@@ -49,11 +49,9 @@ def _reason(error):
     """(one-line reason, error type, [student frames]) of a failed test."""
     if isinstance(error, StudentError):
         return str(error), error.error_type, error.frames
-    if isinstance(error, AssertionError):
-        text = str(error).strip() or "a check failed"
-        return text.splitlines()[0][:300] if len(text.splitlines()) < 3 else \
-            " ".join(line.strip() for line in text.splitlines() if line.strip())[:300], \
-            "AssertionError", []
+    if isinstance(error, AssertionError):  # numpy's messages span lines: join them into one
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        return " ".join(lines)[:300] or "a check failed", "AssertionError", []
     frame = traceback.extract_tb(error.__traceback__)[-1]
     return (f"the result could not be checked: {type(error).__name__}: {error} "
             f"(grader {Path(frame.filename).name}:{frame.lineno})"[:300], type(error).__name__, [])
