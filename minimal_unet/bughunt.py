@@ -24,11 +24,13 @@ thing, so no solution of the course assignment is copied here. The checks:
                                          and the centre-crop oracle
     softmax_cross_entropy                the log-sum-exp oracle (scipy) at logits of +-1e4
 
-The exercise: `suspects()` gives, for each layer, two implementations "A" and "B", one of
-them broken. Students find out which with the checks and write their verdicts to
-bughunt_answers.json, {"seed": 2024, "conv2d_backward": "A", ...} (the seed their
-suspects were drawn with; 0 when left out); `minimal-unet assignment grade DIR --bughunt`
-scores it with `grade_answers`, whose key is found by running the checks.
+The exercise: `suspects()` gives, for each layer, two implementations "A" and "B" behind
+neutral names, one of them broken. Students find out which with the checks and write
+their verdicts to bughunt_answers.json, {"conv2d_backward": "A", ...}. One seed, SEED,
+is shared by notebook 04, the answers file and the grader (the course file's
+"bughunt.seed"; `assignment grade --seed` for a teacher who draws another);
+`minimal-unet assignment grade DIR --bughunt` scores it with `grade_answers`, whose key
+is found by running the checks. `answer_key` is not in the student copy.
 """
 
 import dataclasses
@@ -45,10 +47,14 @@ from minimal_unet.ops import (
     softmax_cross_entropy,
 )
 
-TOL = 1e-6  # a correct float64 gradient scores ~1e-9 or below; a bug, ~1e-2 or more
+SEED = 2024  # the suspects' seed shared by notebook 04, the answers file and the grader
+# Measured (float64, seed 0): the correct layers score 3.2e-10 (conv2d_backward), 3.8e-8
+# (unet_backward, a directional check: one number per parameter, where terms cancel),
+# 0 and 1.3e-10; the broken ones 0.56 or more (inf for the softmax). TOL sits between.
+TOL = 1e-6
 LAYERS = ("conv2d_backward", "unet_backward", "softmax_cross_entropy",
           "crop_and_concat_forward")
-ANSWER_EXAMPLE = {"seed": 0, "conv2d_backward": "A", "unet_backward": "B",
+ANSWER_EXAMPLE = {"seed": SEED, "conv2d_backward": "A", "unet_backward": "B",
                   "softmax_cross_entropy": "A", "crop_and_concat_forward": "B"}
 
 
@@ -72,31 +78,23 @@ def conv2d_backward_flipped_kernel(dy, cache):
     return dx, dw, db
 
 
-class _SkipGradientDropped:
-    """A backend that forwards every op, except add(a, b), which returns a copy of a.
-
-    UNet.backward adds the two gradients of each encoder output with the backend's
-    add: d_enc = ops.add(d_from_pool, d_from_skip). Here that sum loses d_from_skip.
-    """
-
-    def __init__(self, ops):
-        self._ops = ops
-
-    def __getattr__(self, name):
-        return getattr(self._ops, name)
-
-    def add(self, a, b):
-        return a.copy()  # BUG: should be a + b
+def _skip_gradient_dropped(d_from_pool, d_from_skip):
+    """UNet._sum_skip_gradient with the skip connection's gradient dropped."""
+    return d_from_pool.copy()  # BUG: should be d_from_pool + d_from_skip
 
 
 def unet_backward_missing_skip_sum(net, dlogits):
-    """net.backward(dlogits) with the skip-gradient sum missing (see _SkipGradientDropped)."""
-    honest_ops = net.ops
-    net.ops = _SkipGradientDropped(honest_ops)
+    """net.backward(dlogits) with the skip-gradient sum missing.
+
+    UNet.backward adds the two gradients of each encoder output in the named seam
+    `net._sum_skip_gradient(d_from_pool, d_from_skip)`; here, for this one call, the seam
+    keeps only d_from_pool (an instance attribute shadowing the method).
+    """
+    net._sum_skip_gradient = _skip_gradient_dropped
     try:
         return net.backward(dlogits)
     finally:
-        net.ops = honest_ops
+        del net._sum_skip_gradient
 
 
 def unet_backward(net, dlogits):
@@ -245,21 +243,36 @@ def check(layer, implementation):
 # ----------------------------------------------------------------------- the exercise
 
 
-def suspects(seed=0):
+def _suspect(layer, letter, implementation):
+    """`implementation` behind a neutral name: its own name would give the answer away."""
+
+    def suspect(*args, **kwargs):
+        return implementation(*args, **kwargs)
+
+    suspect.__name__ = suspect.__qualname__ = f"{layer}_suspect_{letter}"
+    suspect.__doc__ = f"Suspect {letter} for {layer}: same signature as {layer}."
+    return suspect
+
+
+def _broken_letters(seed):
+    rng = np.random.default_rng(seed)
+    return {layer: "A" if rng.integers(0, 2) else "B" for layer in LAYERS}
+
+
+def suspects(seed=SEED):
     """{layer: {"A": implementation, "B": implementation}}: one correct, one broken.
 
-    Which letter is broken is drawn per layer from `seed` (a course picks its own seed).
+    Which letter is broken is drawn per layer from `seed` (default SEED, the course's).
     """
-    rng = np.random.default_rng(seed)
     pairs = {}
-    for layer in LAYERS:
-        broken_first = bool(rng.integers(0, 2))
-        first, second = (BROKEN, CORRECT) if broken_first else (CORRECT, BROKEN)
-        pairs[layer] = {"A": first[layer], "B": second[layer]}
+    for layer, broken in _broken_letters(seed).items():
+        pairs[layer] = {letter: _suspect(layer, letter, (BROKEN if letter == broken
+                                                          else CORRECT)[layer])
+                        for letter in ("A", "B")}
     return pairs
 
 
-def answer_key(seed=0):
+def answer_key(seed=SEED):
     """{layer: letter of the broken suspect}, found by running the checks on both suspects."""
     key = {}
     for layer, pair in suspects(seed).items():
@@ -275,15 +288,15 @@ def answer_key(seed=0):
 def grade_answers(answers, seed=None):
     """Score {layer: "A" | "B"} against answer_key(seed): one point per layer.
 
-    The suspects' seed is `seed`, else the answers' own "seed" entry, else 0 (a notebook
-    that draws `suspects(seed=2024)` has its students write {"seed": 2024, ...}).
+    The suspects' seed is `seed` (the grader's, from the course file), else the answers'
+    own "seed" entry, else SEED (the one notebook 04 draws with).
     """
     if not isinstance(answers, dict):
         raise TypeError(f"answers: expected a dict {{layer: 'A' or 'B'}}, "
                         f"got {type(answers).__name__}")
     answers = dict(answers)
     own_seed = answers.pop("seed", None)
-    seed = seed if seed is not None else own_seed if own_seed is not None else 0
+    seed = seed if seed is not None else own_seed if own_seed is not None else SEED
     unknown = sorted(set(answers) - set(LAYERS))
     if unknown:
         raise ValueError(f"answers: unknown layers {unknown}, expected keys from {LAYERS}")

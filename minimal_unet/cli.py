@@ -6,7 +6,7 @@
     evaluate   a folder of predicted masks against a folder of label masks -> metrics JSON
     sizes      legal tile sizes and the layer table of a configuration
     gradcheck  the whole network's backward pass against finite differences
-    assignment make a student copy of the package, or grade one
+    assignment course assignments: make | grade | check | submit | autograder | classroom
 
 The parser is built by `build_parser()`, one `add_<command>_parser(subparsers)` helper per
 command; each helper registers its handler with `set_defaults(func=...)`. To add a

@@ -265,6 +265,13 @@ class UNet:
         return d
         # END SOLUTION
 
+    def _sum_skip_gradient(self, d_from_pool, d_from_skip):
+        """dL/d(enc{i} output) = the max-pool's gradient + the skip connection's.
+
+        A named seam: minimal_unet.bughunt's missing-skip-sum variant replaces exactly this.
+        """
+        return self.ops.add(d_from_pool, d_from_skip)
+
     def backward(self, dlogits, trace=None, return_dx=False):
         """Gradients of the loss for every parameter, from dL/dlogits (logits' shape).
 
@@ -307,7 +314,7 @@ class UNet:
             d_from_pool = ops.maxpool2d_backward(d, caches.pop(f"enc{i}.pool"))
             _record(trace, f"enc{i}.grad_from_pool", d_from_pool)
             # enc{i}'s output fed the pool and the skip: the two gradients add up.
-            d_enc = ops.add(d_from_pool, d_from_skip.pop(i))
+            d_enc = self._sum_skip_gradient(d_from_pool, d_from_skip.pop(i))
             del d_from_pool
             _record(trace, f"enc{i}.grad", d_enc)
             d = self._block_backward(f"enc{i}", d_enc, caches.pop(f"enc{i}"), grads, trace)

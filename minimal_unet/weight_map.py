@@ -179,15 +179,18 @@ def weight_map_freiburg(labels, connectivity=1):
                                     + 50 exp(-(d1 + d2)^2 / (2 * 6^2)).
     The 0.9 term makes the background weight rise smoothly from 0.1 far from the cells to
     1 next to them; the 50 term is the paper's separation term with w0 = 50, sigma = 6.
+    It goes through `weight_map` itself (class weights 0.1 / 1, w0 = 50, sigma = 6) and
+    adds only the smooth term, so that it is no second copy of the weight map's code.
     """
     p = FREIBURG
+    w = weight_map(labels, w0=p["border_w0"], sigma=p["border_sigma"],
+                   class_weights={0: p["background"], 1: p["foreground"]},
+                   connectivity=connectivity)
     instances = to_instances(labels, connectivity)
     background = instances == 0
-    d1, d2 = nearest_two_distances(instances, cutoff=CUTOFF_PER_SIGMA * p["border_sigma"])
+    d1, _ = nearest_two_distances(instances, cutoff=CUTOFF_PER_SIGMA * p["border_sigma"])
     smooth = (p["foreground"] - p["background"]) * np.exp(-(d1**2) / (2.0 * p["smooth_sigma"] ** 2))
-    border = p["border_w0"] * np.exp(-((d1 + d2) ** 2) / (2.0 * p["border_sigma"] ** 2))
-    w = np.full(instances.shape, p["foreground"])
-    w[background] = p["background"] + smooth[background] + border[background]
+    w[background] += smooth[background]
     return w
 
 

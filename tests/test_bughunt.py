@@ -1,6 +1,8 @@
 """The bug-hunt fixtures: each broken variant is caught by its check, the correct layer
 passes the same check, and the exercise is graded from the checks' verdicts."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -84,27 +86,57 @@ def test_missing_skip_sum_changes_only_the_encoder_and_restores_the_backend():
             np.testing.assert_array_equal(wrong[name], right[name])
 
 
-def test_backend_is_restored_when_backward_raises():
+def test_the_skip_sum_seam_is_restored_when_backward_raises():
     net = UNet(UNetConfig(depth=1, base_channels=2), seed=0, dtype=np.float64)
     honest_ops = net.ops
     with pytest.raises(RuntimeError, match="call net.forward"):
         bughunt.unet_backward_missing_skip_sum(net, np.zeros((1, 2, 2, 2)))
-    assert net.ops is honest_ops
+    assert net.ops is honest_ops and "_sum_skip_gradient" not in vars(net)
+
+
+def test_the_missing_skip_sum_changes_only_the_seam():
+    # The broken backward differs from the right one exactly by the skip gradients: the
+    # decoder's, bottom's and head's gradients are identical, the encoders' differ.
+    rng = np.random.default_rng(5)
+    net = UNet(UNetConfig(depth=2, base_channels=2), seed=0, dtype=np.float64)
+    x = rng.standard_normal((1, 1, 44, 44))
+    dlogits = rng.standard_normal(net.forward(x).shape)
+    right = net.backward(dlogits)
+    net.forward(x)
+    broken = bughunt.unet_backward_missing_skip_sum(net, dlogits)
+    for name in net.params:
+        same = np.array_equal(right[name], broken[name])
+        assert same == (not name.startswith("enc")), name
 
 
 def test_suspects_answer_key_and_grading():
     pairs = bughunt.suspects(seed=0)
     key = bughunt.answer_key(seed=0)
     for layer in bughunt.LAYERS:
-        assert pairs[layer][key[layer]] is bughunt.BROKEN[layer]
+        assert bughunt.check(layer, pairs[layer][key[layer]]).caught
         other = "B" if key[layer] == "A" else "A"
-        assert pairs[layer][other] is bughunt.CORRECT[layer]
-    assert bughunt.grade_answers(key)["points"] == 4
+        assert not bughunt.check(layer, pairs[layer][other]).caught
+        for letter, suspect in pairs[layer].items():  # the names give nothing away
+            assert suspect.__name__ == f"{layer}_suspect_{letter}"
+            assert "flipped" not in (suspect.__doc__ or "") + suspect.__name__
+    assert bughunt.grade_answers(key, seed=0)["points"] == 4
     one_wrong = dict(key, unet_backward="B" if key["unet_backward"] == "A" else "A")
-    result = bughunt.grade_answers(one_wrong)
+    result = bughunt.grade_answers(one_wrong, seed=0)
     assert result["points"] == 3 and result["max_points"] == 4
     assert "bug hunt total" in bughunt.format_answers(result)
     assert bughunt.grade_answers({})["points"] == 0
+
+
+def test_one_seed_for_the_notebook_the_answers_and_the_grader():
+    from minimal_unet.assignment.course import load_course
+
+    assert load_course().bughunt["seed"] == bughunt.SEED
+    notebook = (Path(__file__).resolve().parents[1] / "notebooks" /
+                "04_gradient_checking.py").read_text()
+    assert "bughunt.suspects()" in notebook and "seed=" not in notebook.split(
+        "bughunt.suspects(")[1].split(")")[0]
+    key = bughunt.answer_key()
+    assert bughunt.grade_answers(key)["points"] == 4  # no seed written: the shared one
 
 
 def test_the_answers_may_name_their_seed():

@@ -1,9 +1,12 @@
 """The graded tests of the course assignment (see minimal_unet.assignment).
 
-They are not run from here: `assignment grade` copies these files into a temporary folder
-and runs them with `_driver.py` in a subprocess whose sys.path starts with the student's
-copy, so that `import minimal_unet` inside a test is the student's package. Each test is
-an independent oracle (hand values, its own finite differences and reference forwards in
-`_oracles.py`, PyTorch where installed) and names its exercise with
-`@pytest.mark.exercise("<name>")`.
+One module per layer; each test is registered with `@graded("<exercise>")` (_harness.py)
+and runs in the GRADER's process: it sends inputs to the student's code, which runs in a
+sandboxed child process (minimal_unet.assignment.sandbox), and judges the arrays that come
+back with the oracles of `_oracles.py` (hand values, reference forwards written
+differently from the library's, directional finite differences). `_probes.py` is what the
+child runs; it is loaded there by file path, never imported here.
 """
+
+MODULES = ("relu", "conv2d", "maxpool2d", "upconv2d", "crop_concat", "softmax_ce",
+           "gradcheck", "weight_map", "unet_backward")
