@@ -9,7 +9,6 @@ Oracles: minimal_unet.ops (the NumPy reference), minimal_unet.optim, and for dro
 NumPy twin of the hash generator. float64 within 1e-12, float32 within 1e-5 (relative).
 """
 
-import ctypes
 import shutil
 
 import numpy as np
@@ -265,9 +264,9 @@ def test_emulator_reports_compile_errors():
 def test_emulator_shared_memory_barriers_and_atomics():
     # Each block reverses its 64 values through shared memory (wrong without the barrier)
     # and every thread adds 1 to a counter with atomicAdd (wrong without atomicity).
-    text = f"""#include "{emu.header_path()}"
-extern "C" __global__ void reverse(const double* x, double* y, int* count, double* total)
-{{
+    text = """extern "C" __global__ void reverse(const double* x, double* y, int* count,
+                                    double* total)
+{
     __shared__ double tile[64];
     int t = threadIdx.x, base = blockIdx.x * 64;
     tile[t] = x[base + t];
@@ -275,16 +274,12 @@ extern "C" __global__ void reverse(const double* x, double* y, int* count, doubl
     y[base + t] = tile[63 - t];
     atomicAdd(count, 1);
     atomicAdd(total, 0.5);
-}}
-extern "C" void launch_reverse(dim3 g, dim3 b, std::size_t s, void** a)
-{{ emu_launch(reverse, g, b, s, a, true); }}
+}
 """
-    library = ctypes.CDLL(str(emu.compile_library("reverse_test", np.float64, source_text=text)))
+    reverse = emu.EmuModule("reverse_test", np.float64, kernel_text=text).get_function("reverse")
     x, y = np.arange(192.0), np.zeros(192)
     count, total = np.zeros(1, np.int32), np.zeros(1)
-    values = [ctypes.c_void_p(a.ctypes.data) for a in (x, y, count, total)]
-    args = (ctypes.c_void_p * 4)(*[ctypes.addressof(v) for v in values])
-    library.launch_reverse(emu.Dim3(3, 1, 1), emu.Dim3(64, 1, 1), ctypes.c_size_t(0), args)
+    reverse((3,), (64,), (x, y, count, total))
     np.testing.assert_array_equal(y, np.concatenate([x[63::-1], x[127:63:-1], x[191:127:-1]]))
     assert count[0] == 192 and total[0] == 96.0
 
