@@ -211,7 +211,8 @@ inline void emu_shared_access(EmuShadow& s, const char* name, std::size_t flat, 
                    me, s.reader);
     } else if (!write && !written_in_block) {
         emu_report("block (%u,%u,%u): thread %u reads __shared__ %s[%zu], never written in "
-                   "this block (shared memory is not initialised)",
+                   "this block so far (shared memory is not initialised: a missing write, or "
+                   "a missing __syncthreads() before this read)",
                    blockIdx.x, blockIdx.y, blockIdx.z, me, name, flat);
     }
     if (write) {

@@ -38,6 +38,10 @@ THREADS = 256  # threads per block of every 1-D launch (and of the two block red
 NVRTC_OPTIONS = ("--std=c++14",)
 C_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 _INT32_MAX = 2**31 - 1
+# A 1-D launch computes `int idx = blockIdx.x * blockDim.x + threadIdx.x`: every thread's
+# index, including those of the last block past `total`, must fit an int.
+MAX_1D_ELEMENTS = 2**31 - THREADS
+MAX_GRID_YZ = 65535
 
 
 # ---------------------------------------------------------------- availability, loading
@@ -79,9 +83,9 @@ def _get_kernel(file, kernel, dtype):
 
 def _launch_1d(file, kernel, dtype, total, args):
     """Launch with one thread per element of a flat range of `total` elements."""
-    if total > _INT32_MAX:
-        raise ValueError(f"{kernel}: expected at most 2**31 - 1 elements, got {total}")
-    if total == 0:
+    if total > MAX_1D_ELEMENTS:
+        raise ValueError(f"{kernel}: expected at most 2**31 - {THREADS} elements, got {total}")
+    if total == 0:  # a zero-size grid is an invalid launch on a GPU
         return
     blocks = (total + THREADS - 1) // THREADS
     _get_kernel(file, kernel, dtype)((blocks,), (THREADS,), args)
@@ -166,7 +170,12 @@ def conv2d_forward_direct(x, w, b, pad=0):
     N, C, H, W, F, kH, kW, oH, oW = _check_conv(x, w, b, pad)
     if kH > 5 or kW > 5:
         raise ValueError(f"conv2d_forward_direct: expected kH, kW <= 5, got {kH}x{kW}")
+    if N * F > MAX_GRID_YZ:
+        raise ValueError(f"conv2d_forward_direct: expected N*F <= {MAX_GRID_YZ} (grid.z), "
+                         f"got {N}*{F} = {N * F}")
     y = cp.empty((N, F, oH, oW), dtype=x.dtype)
+    if y.size == 0:  # a zero-size grid is an invalid launch on a GPU
+        return y, (x, w, b, pad)
     tile = 16
     grid = ((oW + tile - 1) // tile, (oH + tile - 1) // tile, N * F)
     args = (x, w, b, y, *_i32(N, C, H, W, F, kH, kW, pad))
@@ -178,6 +187,8 @@ def _bias_grad(dy):
     """db[f] = sum_{n,h,w} dy[n,f,h,w], a deterministic block reduction per channel."""
     N, F, H, W = dy.shape
     db = cp.empty((F,), dtype=dy.dtype)
+    if F == 0:  # a zero-size grid is an invalid launch on a GPU
+        return db
     _get_kernel("bias_grad", "bias_grad", dy.dtype)((F,), (THREADS,), (dy, db, *_i32(N, F, H * W)))
     return db
 
@@ -405,6 +416,8 @@ def softmax_cross_entropy(logits, target, weight=None):
     dlogits = cp.empty_like(logits)
     args = (logits, target32, weight_arg, has_weight, pixel_loss, dlogits, *_i32(N, K, H * W))
     _launch_1d("softmax_ce", "softmax_ce_pixels", logits.dtype, P, args)
+    if P == 0:  # the mean over no pixel, as NumPy's; no zero-size launch
+        return cp.full((), np.nan, dtype=logits.dtype), dlogits
     # Deterministic mean: G blocks -> G partial sums -> one block -> sum / P.
     blocks = min(1024, (P + THREADS - 1) // THREADS)
     partial = cp.empty((blocks,), dtype=logits.dtype)
