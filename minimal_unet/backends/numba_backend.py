@@ -37,6 +37,10 @@ except ImportError:  # the "gpu" extra is not installed: ensure_available() says
 name = "numba"
 
 SIMULATOR = numba_config is not None and bool(numba_config.ENABLE_CUDASIM)
+if SIMULATOR:  # divergent barriers and out-of-range indices fail as on hardware (simcheck)
+    from minimal_unet.backends import simcheck
+
+    simcheck.install()
 
 # Launch shapes, chosen once. On a GPU, one thread per element (the grid covers the array)
 # and 16x16 matmul tiles. The simulator runs every GPU thread as a Python thread, so there

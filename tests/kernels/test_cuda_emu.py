@@ -302,3 +302,22 @@ def test_whole_unet_gradients_through_emulated_kernels(backend, monkeypatch, dty
     assert list(grads) == list(grads_ref)
     for name in grads_ref:
         assert_close(grads[name], grads_ref[name], dtype)
+
+
+# ---------------------------------------------------------------- NaN (as PyTorch)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_nan_semantics_of_relu_and_maxpool(backend, dtype):
+    # ReLU(NaN) = NaN; a pooling window holding a NaN gives NaN and routes the gradient to
+    # its first NaN in window order TL, TR, BL, BR; otherwise the first maximum wins ties.
+    nan = np.nan
+    x = np.array([[[[nan, 1.0, 1.0, 5.0, 1.0, 2.0, 4.0, 4.0],
+                    [2.0, 3.0, nan, nan, 3.0, nan, 4.0, 4.0]]]], dtype=dtype)
+    y, (argmax, shape) = backend.maxpool2d_forward(x)
+    np.testing.assert_array_equal(y, np.array([[[[nan, nan, nan, 4.0]]]], dtype=dtype))
+    np.testing.assert_array_equal(argmax, [[[[0, 2, 3, 0]]]])
+    dx = backend.maxpool2d_backward(np.full((1, 1, 1, 4), 7.0, dtype=dtype), (argmax, shape))
+    expected = np.zeros_like(x)
+    expected[0, 0, 0, 0] = expected[0, 0, 1, 2] = expected[0, 0, 1, 5] = expected[0, 0, 0, 6] = 7
+    np.testing.assert_array_equal(dx, expected)
+    r, _ = backend.relu_forward(np.array([nan, -1.0, 2.0, -0.0], dtype=dtype))
+    np.testing.assert_array_equal(r, np.array([nan, 0.0, 2.0, 0.0], dtype=dtype))

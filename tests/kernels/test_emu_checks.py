@@ -55,8 +55,10 @@ def test_shipped_bias_grad_passes_every_check():
 
 def test_barrier_inside_a_branch_is_reported_not_hung():
     line = line_of("bias_grad", "if (t < half) partial[t] += partial[t + half];")
-    module = planted("bias_grad", "if (t < half) partial[t] += partial[t + half];\n        __syncthreads();",
-                     "if (t < half) { partial[t] += partial[t + half];\n        __syncthreads(); }")
+    module = planted("bias_grad",
+                     "if (t < half) partial[t] += partial[t + half];\n        __syncthreads();",
+                     "if (t < half) { partial[t] += partial[t + half];\n"
+                     "        __syncthreads(); }")
     with pytest.raises(emu.EmuKernelError) as error:
         run_bias_grad(module)
     message = str(error.value)
@@ -89,7 +91,8 @@ def test_missing_barrier_is_reported_even_when_the_sum_is_right():
         message = str(error.value)
         assert "kernel bias_grad" in message
         assert ("data race on __shared__ partial[" in message
-                or ("reads __shared__ partial[" in message and "missing __syncthreads()" in message))
+                or ("reads __shared__ partial[" in message
+                    and "missing __syncthreads()" in message))
 
 
 def test_reading_unwritten_shared_memory_is_reported():
@@ -113,7 +116,8 @@ import numpy as np
 from minimal_unet.backends import cupy_backend, emu
 source = cupy_backend.kernel_source("relu", np.{dtype})
 module = emu.EmuModule("planted_relu", np.{dtype},
-                       kernel_text=source.replace("if (i >= total) return;", "if (i > total) return;", 1))
+                       kernel_text=source.replace("if (i >= total) return;",
+                                                  "if (i > total) return;", 1))
 x = np.ones({size}, np.{dtype})
 module.get_function("relu_forward")((1,), (256,), (x, np.empty_like(x), np.int32(x.size)))
 print("no fault")
@@ -163,7 +167,8 @@ def test_arrays_come_back_unchanged_in_place():
 def test_invalid_launches_are_rejected(grid, block, expected):
     relu = emu.get_kernel("relu", "relu_forward", np.float64)
     x = np.ones(4)
-    with pytest.raises(emu.EmuKernelError, match=r"kernel relu_forward: invalid launch: .*" + expected):
+    expected = r"kernel relu_forward: invalid launch: .*" + expected
+    with pytest.raises(emu.EmuKernelError, match=expected):
         relu(grid, block, (x, np.empty_like(x), np.int32(4)))
 
 
