@@ -35,10 +35,10 @@ needs_nvrtc = pytest.mark.skipif(not _nvrtc_available(), reason="NVRTC (cuda-bin
 def _broken_relu_source():
     """relu.cu with a syntax error planted in relu_forward's last statement."""
     source = cupy_backend.kernel_source("relu", np.float32)
-    assert source.count("y[i] = v > real_t(0)") == 1
-    line = cuda_source_path("relu").read_text().splitlines().index(
-        "    y[i] = v > real_t(0) ? v : real_t(0);") + 1
-    return source.replace("y[i] = v > real_t(0)", "y[i] = = v > real_t(0)"), line
+    assert source.count("y[i] = (v > real_t(0)") == 1
+    line = next(i for i, text in enumerate(cuda_source_path("relu").read_text().splitlines(), 1)
+                if "y[i] = (v > real_t(0)" in text)
+    return source.replace("y[i] = (v > real_t(0)", "y[i] = = (v > real_t(0)"), line
 
 
 def test_kernel_files_are_found():

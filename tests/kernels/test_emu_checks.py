@@ -138,8 +138,7 @@ def test_off_by_one_past_the_end_faults_and_names_the_kernel(dtype):
 
 
 def test_write_before_the_start_is_reported():
-    module = planted("relu", "    y[i] = v > real_t(0) ? v : real_t(0);",
-                     "    y[i - 1] = v > real_t(0) ? v : real_t(0);")
+    module = planted("relu", "    y[i] = (v > real_t(0)", "    y[i - 1] = (v > real_t(0)")
     x = np.ones(8)
     with pytest.raises(emu.EmuKernelError, match=r"relu_forward: wrote argument 1 up to 8 bytes "
                                                  r"before its start"):
