@@ -321,3 +321,27 @@ def test_nan_semantics_of_relu_and_maxpool(backend, dtype):
     np.testing.assert_array_equal(dx, expected)
     r, _ = backend.relu_forward(np.array([nan, -1.0, 2.0, -0.0], dtype=dtype))
     np.testing.assert_array_equal(r, np.array([nan, 0.0, 2.0, 0.0], dtype=dtype))
+
+
+# ---------------------------------------------------------------- shapes that fill blocks
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_multi_block_launches_and_long_reductions(backend, dtype):
+    # 2*3*21*19 = 2394 elements: 10 blocks of 256, the last one partial (odd sizes).
+    # bias_grad: N*S = 2*19*17 = 646 terms per 256-thread block, so every thread adds
+    # 2-3 terms and the whole tree is used; 19 x 17 outputs span 2 x 2 direct-conv tiles.
+    rng = np.random.default_rng(12)
+    x = rand(rng, (2, 3, 21, 19), dtype)
+    w, b = rand(rng, (5, 3, 3, 3), dtype), rand(rng, (5,), dtype)
+    y, cache = backend.conv2d_forward(x, w, b, pad=0)
+    y_ref, cache_ref = ops.conv2d_forward(x, w, b, pad=0)
+    assert_close(y, y_ref, dtype)
+    assert_close(backend.conv2d_forward_direct(x, w, b, pad=0)[0], y_ref, dtype)
+    dy = rand(rng, y.shape, dtype)
+    for grad, grad_ref in zip(backend.conv2d_backward(dy, cache),
+                              ops.conv2d_backward(dy, cache_ref), strict=True):
+        assert_close(grad, grad_ref, dtype)
+    r, r_cache = backend.relu_forward(x)
+    assert_close(r, ops.relu_forward(x)[0], dtype)
+    assert_close(backend.relu_backward(x, r_cache), ops.relu_backward(x, (r,)), dtype)
+    p, _ = backend.maxpool2d_forward(x[:, :, :20, :18].copy())
+    assert_close(p, ops.maxpool2d_forward(x[:, :, :20, :18].copy())[0], dtype)

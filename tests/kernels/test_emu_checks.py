@@ -192,3 +192,35 @@ def test_direct_conv_launcher_refuses_a_grid_z_above_65535(monkeypatch):
     with pytest.raises(ValueError, match=r"N\*F <= 65535"):
         cupy_backend.conv2d_forward_direct(x, np.zeros((1, 1, 1, 1), np.float32),
                                            np.zeros(1, np.float32))
+
+
+# ---------------------------------------------------------------- the int32 guards, computed
+def test_one_dimensional_launch_guard_keeps_every_thread_index_in_int32(monkeypatch):
+    # `int idx = blockIdx.x * blockDim.x + threadIdx.x` must not wrap for any thread of the
+    # last block: blocks * 256 - 1 <= 2^31 - 1. Checked on the sizes, nothing allocated.
+    launched = []
+    monkeypatch.setattr(cupy_backend, "_get_kernel",
+                        lambda *_: lambda grid, block, args: launched.append((grid, block)))
+    limit = cupy_backend.MAX_1D_ELEMENTS
+    cupy_backend._launch_1d("relu", "relu_forward", np.float32, limit, ())
+    (grid, block), = launched
+    assert block == (256,) and grid == (2**23 - 1,)  # the last thread's index: 2^31 - 257
+    assert grid[0] * block[0] - 1 <= 2**31 - 1
+    with pytest.raises(ValueError, match=r"relu_forward: expected at most 2\*\*31 - 256 "
+                                         r"elements, got 2147483393"):
+        cupy_backend._launch_1d("relu", "relu_forward", np.float32, limit + 1, ())
+    cupy_backend._launch_1d("relu", "relu_forward", np.float32, 0, ())  # zero: no launch
+    assert len(launched) == 1
+
+
+def test_zero_size_grids_are_never_launched(monkeypatch):
+    monkeypatch.setattr(cupy_backend, "cp", np)
+    monkeypatch.setattr(cupy_backend, "_get_kernel", emu.get_kernel)  # rejects a 0 grid
+    db = cupy_backend._bias_grad(np.zeros((2, 0, 3, 3)))  # F = 0
+    assert db.shape == (0,)
+    y, _ = cupy_backend.conv2d_forward_direct(np.zeros((0, 1, 4, 4)), np.zeros((2, 1, 3, 3)),
+                                              np.zeros(2))
+    assert y.shape == (0, 2, 2, 2)
+    loss, dlogits = cupy_backend.softmax_cross_entropy(np.zeros((0, 2, 3, 3)),
+                                                       np.zeros((0, 3, 3), np.int64))
+    assert np.isnan(loss) and dlogits.shape == (0, 2, 3, 3)
