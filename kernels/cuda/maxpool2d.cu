@@ -13,10 +13,10 @@
 //            backward: one thread per input element (n, c, h, w), flat over (N, C, H, W).
 // Launch:    grid = (ceil(total / 256),), block = (256,).
 // Matches:   minimal_unet.ops.maxpool2d_forward / maxpool2d_backward
-//            (the NumPy cache holds the arg-max as uint8; here it is int32).
+//            (the arg-max is uint8, as in the NumPy cache).
 // real_t is #defined (float or double) by the loader in front of this file.
 
-extern "C" __global__ void maxpool2d_forward(const real_t* x, real_t* y, int* argmax,
+extern "C" __global__ void maxpool2d_forward(const real_t* x, real_t* y, unsigned char* argmax,
                                              int NC, int H, int W)
 {
     int oH = H / 2, oW = W / 2;
@@ -40,7 +40,7 @@ extern "C" __global__ void maxpool2d_forward(const real_t* x, real_t* y, int* ar
     argmax[idx] = best_k;
 }
 
-extern "C" __global__ void maxpool2d_backward(const real_t* dy, const int* argmax, real_t* dx,
+extern "C" __global__ void maxpool2d_backward(const real_t* dy, const unsigned char* argmax, real_t* dx,
                                               int NC, int H, int W)
 {
     int oH = H / 2, oW = W / 2;

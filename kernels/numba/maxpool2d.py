@@ -15,7 +15,7 @@ Threads:   forward: one logical thread per output element, flat index over (N, C
            both as grid-stride loops (thread g handles g, g + G, ...; G = cuda.gridsize(1)).
 Launch:    grid = (blocks,), block = (threads,).
 Matches:   minimal_unet.ops.maxpool2d_forward / maxpool2d_backward
-           (the NumPy cache holds the arg-max as uint8; here it is int32).
+           (the arg-max is uint8, as in the NumPy cache).
 """
 
 from numba import cuda
@@ -23,7 +23,7 @@ from numba import cuda
 
 @cuda.jit
 def maxpool2d_forward(x, y, argmax):
-    """y, argmax (N, C, H/2, W/2) from x (N, C, H, W); argmax int32 in 0..3."""
+    """y, argmax (N, C, H/2, W/2) from x (N, C, H, W); argmax uint8 in 0..3."""
     N, C, oH, oW = y.shape
     for idx in range(cuda.grid(1), y.size, cuda.gridsize(1)):
         j = idx % oW

@@ -219,6 +219,7 @@ class EmuKernel:
         self.expected = {
             "real_t*": (dtype, None), "int*": (np.dtype(np.int32), None),
             "float*": (np.dtype(np.float32), None), "double*": (np.dtype(np.float64), None),
+            "bool*": (np.dtype(np.bool_), None), "unsigned char*": (np.dtype(np.uint8), None),
             "real_t": (dtype, ctypes.c_float if real == "float" else ctypes.c_double),
             "int": (np.dtype(np.int32), ctypes.c_int32),
             "double": (np.dtype(np.float64), ctypes.c_double),
