@@ -2,10 +2,12 @@
 
 A backend is a module with these names (the signatures of `minimal_unet.ops`):
 
-    OPS      conv2d_forward(x, w, b, pad=0) -> y, cache     conv2d_backward(dy, cache) -> dx, dw, db
+    OPS      conv2d_forward(x, w, b, pad=0) -> y, cache
+             conv2d_backward(dy, cache) -> dx, dw, db
              relu_forward(x) -> y, cache                    relu_backward(dy, cache) -> dx
              maxpool2d_forward(x) -> y, cache               maxpool2d_backward(dy, cache) -> dx
-             upconv2d_forward(x, w, b) -> y, cache          upconv2d_backward(dy, cache) -> dx, dw, db
+             upconv2d_forward(x, w, b) -> y, cache
+             upconv2d_backward(dy, cache) -> dx, dw, db
              crop_and_concat_forward(skip, up) -> y, cache
              crop_and_concat_backward(dy, cache) -> dskip, dup
              dropout_forward(x, p, rng, train=True) -> y, cache

@@ -123,15 +123,17 @@ def test_dropout_kernel_equals_its_numpy_twin_exactly(nb, kernel, dtype):
     rng = np.random.default_rng(14)
     x = rng.standard_normal((2, 3, 5, 4)).astype(dtype)
     p = 0.4
-    y, (mask, scale) = nb.dropout_forward(nb.asarray(x), p, np.random.default_rng(99))
+    y, (keep, scale) = nb.dropout_forward(nb.asarray(x), p, np.random.default_rng(99))
     seed = np.random.default_rng(99).integers(0, 2**64, dtype=np.uint64)  # what it drew
-    y_twin, mask_twin = dropout.dropout_forward_numpy(x, seed, p)
-    assert y_twin.dtype == dtype
-    np.testing.assert_array_equal(nb.asnumpy(mask), mask_twin)
+    y_twin, keep_twin = dropout.dropout_forward_numpy(x, seed, p)
+    assert y_twin.dtype == dtype and keep_twin.dtype == np.bool_
+    np.testing.assert_array_equal(nb.asnumpy(keep), keep_twin)
     np.testing.assert_array_equal(nb.asnumpy(y), y_twin)
     dy = rng.standard_normal(x.shape).astype(dtype)
-    np.testing.assert_array_equal(nb.asnumpy(nb.dropout_backward(nb.asarray(dy), (mask, scale))),
-                                  dy * mask_twin)
+    dx_twin = np.multiply(dy, keep_twin)
+    dx_twin *= scale
+    np.testing.assert_array_equal(nb.asnumpy(nb.dropout_backward(nb.asarray(dy), (keep, scale))),
+                                  dx_twin)
 
 
 @OVERFLOW_IS_INTENDED
