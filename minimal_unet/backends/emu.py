@@ -363,6 +363,58 @@ def nvrtc_compile(file, dtype, source_text=None):
         nvrtc.nvrtcDestroyProgram(program)
 
 
+def nvrtc_libraries():
+    """{CUDA major version: path} of every libnvrtc.so.<major> from the NVIDIA wheels here.
+
+    nvidia-cuda-nvrtc (CUDA 13) installs nvidia/cu13/lib/libnvrtc.so.13 and
+    nvidia-cuda-nvrtc-cu12 installs nvidia/cuda_nvrtc/lib/libnvrtc.so.12 (both in the gpu
+    extras), so CI compiles every kernel with both compilers a user's GPU may bring.
+    """
+    import site
+    import sys
+
+    found = {}
+    roots = [Path(p) for p in (*site.getsitepackages(), *sys.path) if p]
+    for root in roots:
+        for library in sorted((root / "nvidia").glob("*/lib/libnvrtc.so.1[0-9]")):
+            found.setdefault(int(library.name.rsplit(".", 1)[1]), library)
+    return found
+
+
+def nvrtc_compile_with(library, file, dtype, arch="compute_75", source_text=None):
+    """Compile kernels/cuda/<file>.cu for `dtype` with the NVRTC at `library` (a path to a
+    libnvrtc.so of any CUDA version, through its C API); return the PTX.
+
+    The options are ours plus those cupy.RawModule adds, for virtual architecture `arch`.
+    Raises EmuCompileError with NVRTC's log.
+    """
+    nvrtc = ctypes.CDLL(str(library))
+    source = kernel_source(file, dtype) if source_text is None else source_text
+    options = [o.encode() for o in (*NVRTC_OPTIONS, "-ftz=true", f"-arch={arch}",
+                                    "--device-as-default-execution-space")]
+    program = ctypes.c_void_p()
+    status = nvrtc.nvrtcCreateProgram(ctypes.byref(program), source.encode(),
+                                      f"{file}.cu".encode(), 0, None, None)
+    if status != 0:
+        raise EmuCompileError(f"NVRTC ({library}) could not create a program: status {status}")
+    try:
+        option_array = (ctypes.c_char_p * len(options))(*options)
+        status = nvrtc.nvrtcCompileProgram(program, len(options), option_array)
+        size = ctypes.c_size_t()
+        nvrtc.nvrtcGetProgramLogSize(program, ctypes.byref(size))
+        log = ctypes.create_string_buffer(size.value)
+        nvrtc.nvrtcGetProgramLog(program, log)
+        if status != 0:
+            raise EmuCompileError(f"NVRTC ({library.name}) failed on {file}.cu (status "
+                                  f"{status}):\n{log.value.decode(errors='replace')}")
+        nvrtc.nvrtcGetPTXSize(program, ctypes.byref(size))
+        ptx = ctypes.create_string_buffer(size.value)
+        nvrtc.nvrtcGetPTX(program, ptx)
+        return ptx.value.decode()
+    finally:
+        nvrtc.nvrtcDestroyProgram(ctypes.byref(program))
+
+
 def nvcc_compile(file, dtype, out_dir, source_text=None):
     """Compile kernels/cuda/<file>.cu for `dtype` with `nvcc -arch=sm_90 --ptx`; return the path.
 
