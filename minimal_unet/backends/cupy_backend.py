@@ -46,18 +46,61 @@ MAX_GRID_YZ = 65535
 
 
 # ---------------------------------------------------------------- availability, loading
+INSTALL = ("pip install 'minimal-unet[gpu]' (a CUDA 13 driver, compute capability >= 7.5) or "
+           "'minimal-unet[cuda12]' (a CUDA 12 driver)")
+
+
+def _one_line(error):
+    return " ".join(str(error).split()) or type(error).__name__
+
+
 def ensure_available():
-    """Raise BackendUnavailableError unless cupy imports and sees a CUDA device."""
+    """Raise BackendUnavailableError (one line: what is missing, which extra installs it)
+    unless this machine really runs the backend: a CUDA device and a driver new enough for
+    this CuPy, a compute capability its CUDA supports, cuBLAS loading, and one of our
+    kernels compiling (NVRTC) and giving the right answer. Proven once per process."""
     if cp is None:
-        raise BackendUnavailableError(
-            "the cupy backend needs the cupy package: pip install 'minimal-unet[gpu]'"
-        )
+        raise BackendUnavailableError(f"cupy backend: the cupy package is not installed: {INSTALL}")
+    _prove()
+
+
+@functools.cache
+def _prove():
     try:
         count = cp.cuda.runtime.getDeviceCount()
     except Exception as error:  # CUDARuntimeError: no driver, too old a driver, ...
-        raise BackendUnavailableError(f"the cupy backend needs a CUDA GPU: {error}") from error
+        raise BackendUnavailableError(
+            f"cupy backend: needs a CUDA GPU and its driver: {_one_line(error)}") from None
     if count == 0:
-        raise BackendUnavailableError("the cupy backend needs a CUDA GPU: none was found")
+        raise BackendUnavailableError("cupy backend: needs a CUDA GPU: none was found")
+    runtime, driver = cp.cuda.runtime.runtimeGetVersion(), cp.cuda.runtime.driverGetVersion()
+    if driver < runtime // 1000 * 1000:  # minor-version compatibility within a major
+        raise BackendUnavailableError(
+            f"cupy backend: the driver supports CUDA {driver // 1000}.{driver % 1000 // 10} but "
+            f"this cupy is built for CUDA {runtime // 1000}: update the driver, or {INSTALL}")
+    cc = int(cp.cuda.Device(0).compute_capability)  # e.g. 90 for 9.0
+    if runtime >= 13000 and cc < 75:
+        raise BackendUnavailableError(
+            f"cupy backend: CUDA 13 needs compute capability >= 7.5, this GPU has "
+            f"{cc // 10}.{cc % 10}: pip install 'minimal-unet[cuda12]'")
+    try:
+        a = cp.ones((2, 2), dtype=cp.float32)
+        if float((a @ a)[0, 0]) != 2.0:  # cuBLAS
+            raise RuntimeError("a 2x2 product came out wrong")
+    except Exception as error:
+        raise BackendUnavailableError(
+            f"cupy backend: cuBLAS does not work ({_one_line(error)}): the CUDA libraries come "
+            f"with {INSTALL}") from None
+    try:
+        x = cp.asarray(np.array([-1.0, 2.0, np.nan], dtype=np.float32))
+        y, _ = relu_forward(x)
+        got = _to_host(y)
+        if got[0] != 0 or got[1] != 2 or not np.isnan(got[2]):
+            raise RuntimeError(f"relu_forward gave {got}")
+    except Exception as error:
+        raise BackendUnavailableError(
+            f"cupy backend: our kernels do not compile or run ({_one_line(error)}): NVRTC "
+            f"comes with {INSTALL}") from None
 
 
 def kernel_source(file, dtype):

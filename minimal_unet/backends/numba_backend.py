@@ -19,6 +19,7 @@ Runs on a CUDA GPU, or on the CPU in Numba's simulator when NUMBA_ENABLE_CUDASIM
 before numba is imported (each GPU thread then is a Python thread that pdb can step through).
 """
 
+import functools
 import numbers
 
 import numpy as np
@@ -55,17 +56,41 @@ else:
 FLOAT_DTYPES = (np.float32, np.float64)
 
 
+INSTALL = ("pip install 'minimal-unet[gpu]' (a CUDA 13 driver, compute capability >= 7.5) or "
+           "'minimal-unet[cuda12]' (a CUDA 12 driver)")
+
+
 def ensure_available():
-    """Raise BackendUnavailableError unless numba is installed and a GPU (or the simulator) is."""
+    """Raise BackendUnavailableError (one line: what is missing, which extra installs it)
+    unless numba runs here: the simulator, or a CUDA device with a driver, NVVM compiling
+    one of our kernels for it, and the kernel giving the right answer. Proven once."""
     if cuda is None:
         raise BackendUnavailableError(
-            "numba backend: the numba package is not installed "
-            "(pip install 'minimal-unet[gpu]' installs numba and numba-cuda)")
+            f"numba backend: the numba and numba-cuda packages are not installed: {INSTALL}")
+    if SIMULATOR:
+        return
     if not cuda.is_available():
         raise BackendUnavailableError(
             "numba backend: no CUDA GPU found (numba.cuda.is_available() is False) and the "
             "simulator is off; set NUMBA_ENABLE_CUDASIM=1 before importing numba to run the "
             "kernels on the CPU in Numba's CUDA simulator")
+    _prove()
+
+
+@functools.cache
+def _prove():
+    try:
+        major, minor = cuda.get_current_device().compute_capability
+        x = cuda.to_device(np.array([-1.0, 2.0, np.nan], dtype=np.float32))
+        y, _ = relu_forward(x)
+        got = y.copy_to_host()
+        if got[0] != 0 or got[1] != 2 or not np.isnan(got[2]):
+            raise RuntimeError(f"relu_forward gave {got}")
+    except Exception as error:
+        raise BackendUnavailableError(
+            f"numba backend: our kernels do not compile or run ("
+            f"{' '.join(str(error).split()) or type(error).__name__}): NVVM and the CUDA "
+            f"libraries come with {INSTALL}") from None
 
 
 # ----- checks and launch helpers -----------------------------------------------------------
