@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 
-.PHONY: demo test lint figures benchmarks clean
+.PHONY: demo test lint figures benchmarks gpu-check clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(VENV)/.stamp-demo: pyproject.toml | $(PY)
 	touch $@
 
 $(VENV)/.stamp-test: pyproject.toml | $(PY)
-	$(PIP) install --quiet -e ".[test,oracle,gpu,notebooks]"
+	$(PIP) install --quiet -e ".[test,oracle,gpu-ci,notebooks]"
 	touch $@ $(VENV)/.stamp-demo
 
 demo: $(VENV)/.stamp-demo
@@ -37,6 +37,17 @@ figures: $(VENV)/.stamp-test
 benchmarks: $(VENV)/.stamp-test
 	$(PY) benchmarks/ops.py
 	$(PY) benchmarks/step.py
+
+# On a GPU machine: every GPU test, compute-sanitizer (when present), one paper-size step
+# per GPU backend against NumPy, and the GPU benchmark; JSON + markdown under
+# benchmarks/results/. GPU_EXTRA=cuda12 for a CUDA 12 driver (docs/gpu.md).
+GPU_EXTRA ?= gpu
+$(VENV)/.stamp-gpu-$(GPU_EXTRA): pyproject.toml | $(PY)
+	$(PIP) install --quiet -e ".[test,oracle,$(GPU_EXTRA)]"
+	touch $@
+
+gpu-check: $(VENV)/.stamp-gpu-$(GPU_EXTRA)
+	$(PY) benchmarks/gpu.py --check
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info runs
