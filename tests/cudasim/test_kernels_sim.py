@@ -55,12 +55,12 @@ def test_tiled_matmul_transposes_by_indexing_and_accumulates(nb, kernel, assert_
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("threads", [8, 32])
-def test_bias_grad_reduction(nb, kernel, assert_close, dtype, threads):
+@pytest.mark.parametrize("threads, S", [(8, 37), (32, 37), (32, 151)])
+def test_bias_grad_reduction(nb, kernel, assert_close, dtype, threads, S):
     from numba import cuda
 
     rng = np.random.default_rng(12)
-    dy = rng.standard_normal((2, 3, 37)).astype(dtype)  # (N, F, S), N*S = 74 terms
+    dy = rng.standard_normal((2, 3, S)).astype(dtype)  # (N, F, S): 74 or 302 (> 256) terms
     db = cuda.device_array(3, dtype=dtype)
     bias_grad = kernel("bias").make_bias_grad_kernel(np.dtype(dtype), threads)
     bias_grad[3, threads](cuda.to_device(dy), db)
