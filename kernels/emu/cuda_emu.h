@@ -360,7 +360,7 @@ inline void emu_on_segv(int signal, siginfo_t* info, void* context)
                                  blockIdx.z, threadIdx.x, threadIdx.y, threadIdx.z, a.argument,
                                  (unsigned long)(a.start - address));
     }
-    if (used > 0) {
+    if (used > 0 && emu_arrays != nullptr) {  // a fault outside a launch is not ours to name
         ssize_t ignored = write(2, text, std::strlen(text));
         ignored = write(2, "\n", 1);
         (void)ignored;
