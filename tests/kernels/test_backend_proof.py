@@ -99,3 +99,26 @@ def test_on_this_machine_the_real_error_is_one_line():
         assert str(error).startswith("cupy backend: ") and "\n" not in str(error)
     else:
         pytest.skip("a working GPU is present")
+
+
+def test_numba_proof_failure_is_one_line_naming_the_extra(monkeypatch):
+    pytest.importorskip("numba", reason="numba (the gpu extra) is not installed")
+    from minimal_unet.backends import numba_backend
+
+    def no_nvvm():
+        raise RuntimeError("libNVVM cannot be found.\nDo `conda install cuda-nvcc`")
+
+    fake_cuda = SimpleNamespace(is_available=lambda: True, get_current_device=no_nvvm)
+    monkeypatch.setattr(numba_backend, "cuda", fake_cuda)
+    monkeypatch.setattr(numba_backend, "SIMULATOR", False)
+    numba_backend._prove.cache_clear()
+    try:
+        with pytest.raises(BackendUnavailableError) as error:
+            numba_backend.ensure_available()
+    finally:
+        numba_backend._prove.cache_clear()
+    message = str(error.value)
+    assert message.startswith("numba backend: our kernels do not compile or run (libNVVM "
+                              "cannot be found. Do `conda install cuda-nvcc`)")
+    assert "'minimal-unet[gpu]'" in message and "'minimal-unet[cuda12]'" in message
+    assert "\n" not in message
