@@ -14,17 +14,26 @@ thread still *alive* waits at one, so it lets through what a GPU does not:
   (x[-1] is the last element), and local and shared arrays are plain NumPy arrays. Here
   every integer index into a kernel argument, a cuda.shared.array or a cuda.local.array is
   checked against 0 <= i < size on every axis; an IndexError names the kernel line.
-What stays unchecked: races in shared memory (the CUDA C emulator checks those for the
-.cu kernels), warps, and timing. install() patches the simulator's classes in this process
+- a data race in shared memory: two threads touching one element of a cuda.shared.array
+  between the same two barriers, unless both only read, and a read of an element no thread
+  of the block has written yet (shared memory is never initialised). The simulator runs
+  the threads in some interleaving and may well give the right answer; here each element
+  records who wrote and read it in which barrier interval, and the launch stops with
+  SimulatorCheckError naming the kernel line, the array element and the threads.
+What stays unchecked: warps and timing. install() patches the simulator's classes in this process
 only; it never runs with a real GPU (numba.cuda.simulator is not used there).
 """
 
+import itertools
 import os
 import sys
+import threading
 
 import numpy as np
 
 _installed = False
+_epochs = itertools.count(1)  # barrier intervals, numbered across blocks and launches
+_shadow_lock = threading.Lock()
 
 
 class SimulatorCheckError(RuntimeError):
@@ -77,6 +86,62 @@ class CheckedArray(np.ndarray):
         super().__setitem__(idx, value)
 
 
+class SharedArray(CheckedArray):
+    """A cuda.shared.array: index-checked, and every element access race-checked.
+
+    _shadow: flat index -> [write_epoch, writer, read_epoch, reader, many_readers].
+    """
+
+    def __getitem__(self, idx):
+        _check_index(self.shape, idx)
+        self._record(idx, write=False)
+        return np.ndarray.__getitem__(self, idx)
+
+    def __setitem__(self, idx, value):
+        _check_index(self.shape, idx)
+        self._record(idx, write=True)
+        np.ndarray.__setitem__(self, idx, value)
+
+    def _record(self, idx, write):
+        thread = threading.current_thread()
+        manager = getattr(thread, "_manager", None)
+        shadow = getattr(self, "_shadow", None)
+        components = idx if isinstance(idx, tuple) else (idx,)
+        if manager is None or shadow is None or len(components) != self.ndim or not all(
+                isinstance(i, int | np.integer) for i in components):
+            return  # host code, or a slice: not an element access
+        flat = int(np.ravel_multi_index(tuple(int(i) for i in components), self.shape))
+        epoch, me = manager.epoch, thread.thread_id
+        with _shadow_lock:
+            entry = shadow.setdefault(flat, [0, -1, 0, -1, False])
+            write_epoch, writer, read_epoch, reader, many = entry
+            problem = None
+            if write_epoch == epoch and writer != me:
+                problem = (f"thread {me} {'writes' if write else 'reads'} it, thread {writer} "
+                           f"wrote it")
+            elif write and read_epoch == epoch and (reader != me or many):
+                problem = f"thread {me} writes it, thread {reader} (or another) read it"
+            elif not write and write_epoch < manager.block_epoch:
+                file, line, function = _kernel_site(3)
+                raise SimulatorCheckError(
+                    f"kernel {function} ({os.path.basename(file)}:{line}): thread {me} reads "
+                    f"shared element {tuple(int(i) for i in components)}, never written in this "
+                    f"block so far (shared memory is not initialised: a missing write, or a "
+                    f"missing cuda.syncthreads() before this read)")
+            if problem:
+                file, line, function = _kernel_site(3)
+                raise SimulatorCheckError(
+                    f"kernel {function} ({os.path.basename(file)}:{line}): data race on shared "
+                    f"element {tuple(int(i) for i in components)}: {problem}, with no "
+                    f"cuda.syncthreads() between")
+            if write:
+                entry[0], entry[1] = epoch, me
+            elif read_epoch == epoch:
+                entry[4] = many or reader != me
+            else:
+                entry[2], entry[3], entry[4] = epoch, me, False
+
+
 def _thread_name(t):
     return "(" + ",".join(str(v) for v in t.threadIdx) + ")"
 
@@ -93,6 +158,7 @@ def _checked_run(self, grid_point, *args):
     from numba.cuda.simulator.kernel import BlockThread
 
     threads, live, blocked = [], set(), set()
+    self.block_epoch = self.epoch = next(_epochs)  # before any thread starts
     for block_point in np.ndindex(*self._block_dim):
 
         def target():
@@ -137,6 +203,7 @@ def _checked_run(self, grid_point, *args):
                     f"kernel while thread {_thread_name(first)} waits at cuda.syncthreads() "
                     f"on line {first.barrier_site[1]} (a divergent barrier)"
                 )
+            self.epoch = next(_epochs)  # a new barrier interval, before anyone goes on
             for t in blocked:
                 t.syncthreads_blocked = False
                 t.syncthreads_event.set()
@@ -189,7 +256,9 @@ def install():
         caller = sys._getframe(1)
         key = (caller.f_code.co_filename, caller.f_lineno)  # one array per source line
         if key not in self._allocations:
-            self._allocations[key] = np.empty(shape, dtype).view(CheckedArray)
+            array = np.empty(shape, dtype).view(SharedArray)
+            array._shadow = {}
+            self._allocations[key] = array
         return self._allocations[key]
 
     def local_array(self, shape, dtype, alignment=None):

@@ -1,7 +1,8 @@
 """The simulator checks of minimal_unet.backends.simcheck, proven on planted bugs.
 
-Numba's own simulator releases a barrier once every *live* thread waits, and NumPy wraps
-negative indices; both let kernels pass that fail on a GPU. Each test plants one bug in a
+Numba's own simulator releases a barrier once every *live* thread waits, NumPy wraps
+negative indices, and a race in shared memory often gives the right answer; all three let
+kernels pass that fail on a GPU. Each test plants one bug in a
 copy of a shipped kernel file (or a tiny kernel here) and asserts the named failure.
 Runs in the Numba CUDA simulator (NUMBA_ENABLE_CUDASIM=1).
 """
@@ -125,3 +126,53 @@ def test_nan_semantics_of_relu_and_maxpool(nb):
     assert dx[0, 0, 0, 6] == 7 and np.count_nonzero(dx) == 4
     r, _ = nb.relu_forward(nb.asarray(np.array([nan, -1.0, 2.0, -0.0])))
     np.testing.assert_array_equal(nb.asnumpy(r), [nan, 0.0, 2.0, 0.0])
+
+
+def test_missing_barrier_in_a_shipped_kernel_copy_is_reported(nb, tmp_path):
+    # bias.py without the barrier after `partial[t] = total`: thread t reads partial[t + half]
+    # in the interval thread t + half writes it (a race, or a read before any write).
+    from minimal_unet.backends.simcheck import SimulatorCheckError
+
+    module, path = planted_module(tmp_path, "bias",
+                                  "        partial[t] = total\n        cuda.syncthreads()\n",
+                                  "        partial[t] = total\n")
+    dy = cuda.to_device(np.ones((1, 2, 5)))
+    for _ in range(3):
+        with pytest.raises(SimulatorCheckError) as error:
+            module.make_bias_grad_kernel(np.dtype(np.float64), 8)[2, 8](dy, cuda.device_array(2))
+        message = str(error.value)
+        assert "kernel bias_grad (planted_bias.py:" in message
+        assert "data race on shared element" in message or "never written" in message
+
+
+def test_reading_shared_memory_nobody_wrote_is_reported(nb):
+    from minimal_unet.backends.simcheck import SimulatorCheckError
+
+    @cuda.jit
+    def stale(y):
+        tile = cuda.shared.array(4, float64)
+        t = cuda.threadIdx.x
+        if t > 0:
+            tile[t] = t
+        cuda.syncthreads()
+        y[t] = tile[0]  # nobody wrote tile[0]
+
+    with pytest.raises(SimulatorCheckError, match=r"kernel stale .*reads shared element \(0,\), "
+                                                  r"never written in this block"):
+        stale[1, 4](cuda.device_array(4))
+
+
+def test_two_threads_writing_one_shared_element_is_a_race(nb):
+    from minimal_unet.backends.simcheck import SimulatorCheckError
+
+    @cuda.jit
+    def clash(y):
+        tile = cuda.shared.array(2, float64)
+        t = cuda.threadIdx.x
+        tile[0] = t  # every thread writes element 0 in the same interval
+        cuda.syncthreads()
+        y[t] = tile[1 - 1]
+
+    with pytest.raises(SimulatorCheckError, match=r"data race on shared element \(0,\): thread "
+                                                  r"\d writes it, thread \d wrote it"):
+        clash[1, 4](cuda.device_array(4))
