@@ -5,21 +5,26 @@
 
 How it works (the C++ side is explained at the top of kernels/emu/cuda_emu.h):
 1. `translation_unit(file, dtype)` writes a C++ file that includes cuda_emu.h, then the
-   kernel source exactly as the CuPy backend compiles it (`#define real_t ...` in front,
-   `#line` so that errors and gdb point into the .cu file), then for every `__global__`
+   kernel source as the CuPy backend compiles it (`#define real_t ...` in front, `#line`
+   so that errors and gdb point into the .cu file; each `__shared__ T a[N][M];` rewritten
+   into a checked `EmuShared<T, N, M>`, on the same line), then for every `__global__`
    kernel an exported wrapper
-       extern "C" void launch_<kernel>(dim3 grid, dim3 block, size_t shared_bytes, void** args)
-   that runs every GPU thread of the grid (emu_launch).
+       extern "C" int launch_<kernel>(dim3 grid, dim3 block, size_t shared_bytes,
+                                      void** args, const EmuArray* arrays, int n_arrays)
+   that checks the launch limits and runs every GPU thread of the grid (emu_launch).
 2. `compile_library` builds it with g++ into a shared library, cached under
    $MINIMAL_UNET_EMU_CACHE (default: <tempdir>/minimal_unet_emu) by a hash of the sources.
 3. `EmuKernel.__call__` checks each argument against the kernel's parameter list (read from
    the source: a pointer wants a C-contiguous NumPy array of the right dtype, `int` wants
-   np.int32, `real_t` the array dtype's scalar, ...), packs pointers to the values into a
-   `void*[]` and calls the wrapper through ctypes.
+   np.int32, `real_t` the array dtype's scalar, ...), copies every array between guard
+   pages (GuardedArrays), packs pointers to the values into a `void*[]`, calls the wrapper
+   through ctypes, copies the arrays back, and raises EmuKernelError with the emulator's
+   message when a check failed (launch limits, divergent barriers, shared-memory races,
+   ranges and uninitialised reads, writes before an array's start; see cuda_emu.h).
 
 Debugging one thread: the libraries are built with -O0 -g, so gdb can stop in a kernel:
 `gdb --args python script.py`, then `break relu_forward if threadIdx.x == 3`, `run`.
-A file whose kernels call __syncthreads() runs each block's threads as std::threads;
+A file whose kernels call __syncthreads() runs each block's threads as POSIX threads;
 every other file runs them as a plain loop in the calling thread.
 """
 
