@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 
-.PHONY: demo test lint figures benchmarks docs clean
+.PHONY: demo test lint figures benchmarks docs gpu-check clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(VENV)/.stamp-demo: pyproject.toml | $(PY)
 	touch $@
 
 $(VENV)/.stamp-test: pyproject.toml | $(PY)
-	$(PIP) install --quiet -e ".[test,oracle,gpu,notebooks]"
+	$(PIP) install --quiet -e ".[test,oracle,gpu-ci,notebooks]"
 	touch $@ $(VENV)/.stamp-demo
 
 demo: $(VENV)/.stamp-demo
@@ -44,13 +44,24 @@ benchmarks: $(VENV)/.stamp-test
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(VENV)/.stamp-docs: pyproject.toml | $(PY)
-	$(PIP) install --quiet -e ".[notebooks,gpu,docs]"
+	$(PIP) install --quiet -e ".[notebooks,gpu-ci,docs]"
 	touch $@ $(VENV)/.stamp-demo
 
 docs: $(VENV)/.stamp-docs
 	command -v chromium >/dev/null || { $(SUDO) apt-get update && \
 		$(SUDO) apt-get install -y --no-install-recommends chromium; }
 	$(PY) docs/build_site.py
+
+# On a GPU machine: every GPU test, compute-sanitizer (when present), one paper-size step
+# per GPU backend against NumPy, and the GPU benchmark; JSON + markdown under
+# benchmarks/results/. GPU_EXTRA=cuda12 for a CUDA 12 driver (docs/gpu.md).
+GPU_EXTRA ?= gpu
+$(VENV)/.stamp-gpu-$(GPU_EXTRA): pyproject.toml | $(PY)
+	$(PIP) install --quiet -e ".[test,oracle,$(GPU_EXTRA)]"
+	touch $@
+
+gpu-check: $(VENV)/.stamp-gpu-$(GPU_EXTRA)
+	$(PY) benchmarks/gpu.py --check
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info runs

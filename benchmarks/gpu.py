@@ -1,6 +1,19 @@
 """GPU benchmark, one command for one device call: tests, ceilings, ops, a paper-size step.
 
     python benchmarks/gpu.py [--out benchmarks/results] [--repeats 20] [--dry-run]
+    python benchmarks/gpu.py --check        # = make gpu-check: everything a GPU must show
+
+--check (budget: under 8 minutes on one H100/H200), in a new folder
+benchmarks/results/gpu_check_<date>/ (never over an existing one):
+  a. proves both GPU backends (get_backend: driver, compute capability, cuBLAS, a kernel);
+  b. runs every GPU test (the contract's parity on cupy and numba, the GPU test files);
+  c. runs compute-sanitizer memcheck, racecheck and synccheck over the GPU parity tests
+     when the tool is on PATH or under $CUDA_HOME/bin (else records that it is absent);
+  d. one paper-size float32 training step (572x572, base 64) per GPU backend against the
+     NumPy reference: loss, every gradient and every updated parameter;
+  e. the benchmark below (--repeats 10);
+  and writes gpu_check.json + gpu_check.md (device, compute capability, driver, CUDA
+  runtime, date, every result). Exit status 0 only when every part passed.
 
 1. Runs the GPU tests (tests/kernels/test_cupy_gpu.py and any tests/**/test_numba*gpu*.py).
 2. Measures the device's two ceilings: a device-to-device copy (bytes read + written per
@@ -188,6 +201,8 @@ def parse_args(argv=None):
     parser.add_argument("--backends", default="cupy,numba",
                         help="ours to time beside torch, comma-separated (cupy always)")
     parser.add_argument("--skip-tests", action="store_true", help="do not run pytest first")
+    parser.add_argument("--check", action="store_true",
+                        help="the one-call GPU check (see the module docstring)")
     parser.add_argument("--dry-run", action="store_true",
                         help="check imports and arguments, print the plan, touch no GPU")
     args = parser.parse_args(argv)
@@ -209,8 +224,194 @@ def run_tests():
     return {"files": files, "returncode": result.returncode, "summary": last}
 
 
+# ---------------------------------------------------------------- --check
+GPU_TESTS = ["tests/kernels/test_backend_contract.py", "tests/kernels/test_cupy_gpu.py",
+             "tests/kernels/test_numba_gpu.py"]
+SANITIZER_TOOLS = ("memcheck", "racecheck", "synccheck")
+
+
+def find_sanitizer():
+    """Path of compute-sanitizer (PATH, then $CUDA_HOME/bin, /usr/local/cuda/bin) or None."""
+    import os
+    import shutil
+
+    found = shutil.which("compute-sanitizer")
+    if found:
+        return found
+    for home in (os.environ.get("CUDA_HOME"), "/usr/local/cuda"):
+        candidate = Path(home or "/nonexistent") / "bin" / "compute-sanitizer"
+        if candidate.is_file():
+            return str(candidate)
+    return None
+
+
+def run_command(command, timeout):
+    """{command, returncode, summary, seconds} of one subprocess (returncode None: timed out)."""
+    start = time.time()
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, cwd=REPO,
+                                timeout=timeout)
+        lines = (result.stdout + result.stderr).strip().splitlines()
+        code, summary = result.returncode, "\n".join(lines[-5:])
+    except subprocess.TimeoutExpired:
+        code, summary = None, f"timed out after {timeout} s"
+    return {"command": " ".join(command), "returncode": code, "summary": summary,
+            "seconds": round(time.time() - start, 1)}
+
+
+def _paper_step_inputs(size, base):
+    config = UNetConfig(in_channels=1, n_classes=2, depth=4, base_channels=base)
+    out = size - 184
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 1, size, size)).astype(np.float32)
+    target = rng.integers(0, 2, size=(1, out, out))
+    return config, x, target
+
+
+_NUMPY_STEPS = {}
+
+
+def _numpy_paper_step(size, base):
+    """The NumPy reference step (loss, grads, updated params), computed once per size."""
+    from minimal_unet.optim import SGD
+
+    if (size, base) not in _NUMPY_STEPS:
+        config, x, target = _paper_step_inputs(size, base)
+        ref = UNet(config, seed=0, dtype=np.float32, backend="numpy")
+        loss_ref, grads_ref = ref.loss_and_grads(x, target)
+        SGD(ref.params, lr=0.01, momentum=0.99, backend="numpy").step(grads_ref)
+        _NUMPY_STEPS[(size, base)] = (loss_ref, grads_ref, ref.params)
+    return _NUMPY_STEPS[(size, base)]
+
+
+def paper_step_vs_numpy(who, size=572, base=64):
+    """One float32 training step (loss, gradients, SGD update) on `who` against NumPy."""
+    from minimal_unet.optim import SGD
+
+    ops = get_backend(who)
+    config, x, target = _paper_step_inputs(size, base)
+    loss_ref, grads_ref, params_ref = _numpy_paper_step(size, base)
+    net = UNet(config, seed=0, dtype=np.float32, backend=who)
+    loss, grads = net.loss_and_grads(ops.asarray(x), ops.asarray(target))
+    SGD(net.params, lr=0.01, momentum=0.99, backend=who).step(grads)
+
+    def rel(a, b):
+        a, b = np.asarray(ops.asnumpy(a), np.float64), np.asarray(b, np.float64)
+        return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-30))
+
+    errors = {"loss": abs(float(loss) - float(loss_ref)) / abs(float(loss_ref))}
+    errors["worst_gradient"] = max(rel(grads[k], grads_ref[k]) for k in grads_ref)
+    errors["worst_parameter"] = max(rel(net.params[k], params_ref[k]) for k in params_ref)
+    # float32 with different summation orders (cuBLAS, our reductions) on 31 M parameters
+    passed = errors["loss"] < 1e-4 and errors["worst_gradient"] < 1e-3 \
+        and errors["worst_parameter"] < 1e-5
+    return {"passed": passed, "relative_errors": errors,
+            "limits": {"loss": 1e-4, "worst_gradient": 1e-3, "worst_parameter": 1e-5}}
+
+
+def gpu_check(args):
+    """--check: see the module docstring. Returns the exit status."""
+    try:
+        get_backend("cupy")
+    except BackendUnavailableError as error:
+        print(f"benchmarks/gpu.py --check needs a CUDA GPU and found none: {error}",
+              file=sys.stderr)
+        return 1
+    import cupy as cp
+
+    stamp = time.strftime("%Y-%m-%d_%H%M%S")
+    folder = args.out / f"gpu_check_{stamp}"
+    if folder.exists():
+        print(f"benchmarks/gpu.py --check: {folder} exists; not overwriting it", file=sys.stderr)
+        return 1
+    folder.mkdir(parents=True)
+    props = cp.cuda.runtime.getDeviceProperties(0)
+
+    def version(v):
+        return f"{v // 1000}.{v % 1000 // 10}"
+
+    report = {"device": props["name"].decode(), "compute_capability":
+              f"{props['major']}.{props['minor']}",
+              "driver_cuda": version(cp.cuda.runtime.driverGetVersion()),
+              "runtime_cuda": version(cp.cuda.runtime.runtimeGetVersion()),
+              "cupy": cp.__version__, "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+              "host": platform.node(), "backends": {}}
+    gpu_backends = []
+    for who in ("cupy", "numba"):
+        try:
+            get_backend(who)
+            report["backends"][who] = "proven"
+            gpu_backends.append(who)
+        except BackendUnavailableError as error:
+            report["backends"][who] = str(error)
+    python = [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider"]
+    report["tests"] = run_command([*python, *GPU_TESTS], timeout=150)
+    sanitizer = find_sanitizer()
+    report["sanitizer"] = {"path": sanitizer}
+    for tool in SANITIZER_TOOLS if sanitizer else ():
+        command = [sanitizer, "--tool", tool, "--error-exitcode", "1", *python,
+                   "tests/kernels/test_backend_contract.py", "-k",
+                   "parity and not emu and float32", "-o", "timeout=60"]
+        report["sanitizer"][tool] = run_command(command, timeout=70)
+    report["paper_step"] = {}
+    for who in gpu_backends:
+        try:
+            report["paper_step"][who] = paper_step_vs_numpy(who)
+        except Exception as error:  # recorded, never hidden
+            report["paper_step"][who] = {"passed": False, "error": " ".join(str(error).split())}
+    bench_args = ["--skip-tests", "--repeats", "10", "--out", str(folder),
+                  "--backends", ",".join(gpu_backends)]
+    try:
+        report["benchmark"] = {"returncode": main(bench_args),
+                               "files": ["gpu_benchmark.json", "gpu_benchmark.md"]}
+    except Exception as error:
+        report["benchmark"] = {"returncode": 1, "error": " ".join(str(error).split())}
+    report["passed"] = check_passed(report)
+    write_check_report(report, folder)
+    return 0 if report["passed"] else 1
+
+
+def check_passed(report):
+    """Every backend proven, tests and each sanitizer tool clean, steps close, benchmark ran."""
+    parts = [all(v == "proven" for v in report["backends"].values()),
+             report["tests"]["returncode"] == 0,
+             all(step.get("passed") for step in report["paper_step"].values()),
+             report["benchmark"].get("returncode") == 0]
+    parts += [report["sanitizer"][tool]["returncode"] == 0
+              for tool in SANITIZER_TOOLS if tool in report["sanitizer"]]
+    return all(parts)
+
+
+def write_check_report(report, folder):
+    (folder / "gpu_check.json").write_text(json.dumps(report, indent=2))
+    lines = [f"# GPU check: {report['device']} (compute capability "
+             f"{report['compute_capability']}), driver CUDA {report['driver_cuda']}, runtime "
+             f"CUDA {report['runtime_cuda']}, {report['date']}", "",
+             f"Overall: {'PASSED' if report['passed'] else 'FAILED'}", "",
+             "| part | result |", "|---|---|"]
+    for who, state in report["backends"].items():
+        lines.append(f"| backend {who} | {state} |")
+    lines.append(f"| GPU tests | {report['tests']['summary'].splitlines()[-1:] or ''} |")
+    if not report["sanitizer"]["path"]:
+        lines.append("| compute-sanitizer | not found (PATH, $CUDA_HOME/bin) |")
+    for tool in SANITIZER_TOOLS:
+        if tool in report["sanitizer"]:
+            r = report["sanitizer"][tool]
+            lines.append(f"| compute-sanitizer {tool} | returncode {r['returncode']}, "
+                         f"{r['seconds']} s |")
+    for who, step in report["paper_step"].items():
+        lines.append(f"| paper step {who} vs NumPy | {'passed' if step.get('passed') else 'FAILED'}"
+                     f" {step.get('relative_errors', step.get('error'))} |")
+    lines.append(f"| benchmark | returncode {report['benchmark'].get('returncode')} "
+                 f"(gpu_benchmark.md) |")
+    (folder / "gpu_check.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.check:
+        return gpu_check(args)
     import cupy as cp  # an ImportError here is the clearest message
 
     if args.dry_run:

@@ -13,7 +13,9 @@ constant lr the two give identical parameters (Caffe's v is -lr times PyTorch's)
     opt.step(grads)                                   # updates net.params in place
 
 `lr` may be a number or a schedule: any function step -> lr, e.g.
-`lambda step: cosine(step, 0.01, total_steps=10_000)`. `Adam` is an extra, NumPy only.
+`lambda step: cosine(step, 0.01, total_steps=10_000)`. `Adam` is an extra (not the paper's
+optimiser); both run on every backend through its fused update (`sgd_momentum_update`,
+`adam_update`).
 The optimisers hold the parameter dict itself and look each array up by name at every
 step, so `net.load_state_dict(...)` (which replaces arrays) never leaves them stale.
 """
@@ -62,6 +64,33 @@ def sgd_momentum_update(param, grad, velocity, lr, momentum):
         v_part *= momentum
         v_part -= lr * g[start:start + CHUNK]  # temporary of at most CHUNK elements
     param += velocity
+
+
+def adam_update(param, grad, m, v, lr, b1, b2, eps, t):
+    """One Adam step on one array, in place (the NumPy reference of every backend).
+
+        m[...] = b1 * m + (1 - b1) * grad            v[...] = b2 * v + (1 - b2) * grad^2
+        param -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+
+    param, grad, m, v: float arrays of one shape and dtype; grad is not modified.
+    lr, b1, b2, eps: Python numbers; t: the step number, 1 for the first step.
+    """
+    for name, a in (("param", param), ("grad", grad), ("m", m), ("v", v)):
+        if not isinstance(a, np.ndarray):
+            raise TypeError(f"{name}: expected a numpy.ndarray, got {type(a).__name__}")
+        if a.dtype != param.dtype or a.shape != param.shape:
+            raise TypeError(f"{name}: expected dtype {param.dtype} and shape {param.shape} like "
+                            f"param, got {a.dtype} {a.shape}")
+    if param.dtype not in (np.float32, np.float64):
+        raise TypeError(f"param: expected dtype float32 or float64, got {param.dtype}")
+    lr, b1, b2, eps = float(lr), float(b1), float(b2), float(eps)
+    m *= b1
+    m += (1.0 - b1) * grad
+    v *= b2
+    v += (1.0 - b2) * (grad * grad)
+    m_hat = m / (1.0 - b1**t)
+    v_hat = v / (1.0 - b2**t)
+    param -= lr * m_hat / (np.sqrt(v_hat) + eps)
 
 
 def _check_lr(lr):
@@ -132,21 +161,25 @@ class SGD:
 
 
 class Adam:
-    """Adam (Kingma & Ba 2015), NumPy only; an extra, not the paper's optimiser.
+    """Adam (Kingma & Ba 2015) on a dict of parameters; an extra, not the paper's optimiser.
 
         m <- b1 m + (1 - b1) g            v <- b2 v + (1 - b2) g^2
         p <- p - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)     (t = 1, 2, ...)
+
+    params: dict name -> array on `backend` (e.g. net.params); every step is one fused
+    update per array on that backend (`ops.adam_update`).
     """
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, backend="numpy"):
         _check_lr(lr)
         b1, b2 = betas
         if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
             raise ValueError(f"betas: expected two numbers in [0, 1), got {betas}")
+        self.ops = get_backend(backend)
         self.params = params
         self.lr, self.betas, self.eps = lr, (float(b1), float(b2)), float(eps)
-        self.m = {name: np.zeros_like(p) for name, p in params.items()}
-        self.v = {name: np.zeros_like(p) for name, p in params.items()}
+        self.m = {name: self.ops.zeros_like(p) for name, p in params.items()}
+        self.v = {name: self.ops.zeros_like(p) for name, p in params.items()}
         self.step_count = 0
 
     def step(self, grads):
@@ -155,29 +188,29 @@ class Adam:
         b1, b2 = self.betas
         t = self.step_count + 1
         for name, param in self.params.items():
-            g, m, v = grads[name], self.m[name], self.v[name]
-            m *= b1
-            m += (1.0 - b1) * g
-            v *= b2
-            v += (1.0 - b2) * (g * g)
-            m_hat = m / (1.0 - b1**t)
-            v_hat = v / (1.0 - b2**t)
-            param -= lr * m_hat / (np.sqrt(v_hat) + self.eps)
+            self.ops.adam_update(param, grads[name], self.m[name], self.v[name], lr, b1, b2,
+                                 self.eps, t)
         self.step_count = t
 
     def state_dict(self):
-        return {"step": self.step_count, "m": {k: a.copy() for k, a in self.m.items()},
-                "v": {k: a.copy() for k, a in self.v.items()}}
+        """{"step": int, "m": {name: numpy array}, "v": {name: numpy array}} (host copies)."""
+        return {"step": self.step_count,
+                "m": {k: np.array(self.ops.asnumpy(a)) for k, a in self.m.items()},
+                "v": {k: np.array(self.ops.asnumpy(a)) for k, a in self.v.items()}}
 
     def load_state_dict(self, state):
         for key in ("m", "v"):
             _check_grads(self.params, state[key])
             for name, a in state[key].items():
-                if np.shape(a) != self.params[name].shape:
+                if tuple(np.shape(a)) != tuple(self.params[name].shape):
                     raise ValueError(f"{key}[{name!r}]: expected shape "
-                                     f"{self.params[name].shape}, got {np.shape(a)}")
-        self.m = {k: np.array(a, dtype=self.params[k].dtype) for k, a in state["m"].items()}
-        self.v = {k: np.array(a, dtype=self.params[k].dtype) for k, a in state["v"].items()}
+                                     f"{tuple(self.params[name].shape)}, got {np.shape(a)}")
+
+        def on_backend(k, a):
+            return self.ops.asarray(np.ascontiguousarray(a, dtype=self.params[k].dtype))
+
+        self.m = {k: on_backend(k, a) for k, a in state["m"].items()}
+        self.v = {k: on_backend(k, a) for k, a in state["v"].items()}
         self.step_count = int(state["step"])
 
 

@@ -145,7 +145,7 @@ def make_optimizer(net, cfg):
     }
     lr = schedules[cfg.schedule]
     if cfg.optimizer == "adam":
-        return optim.Adam(net.params, lr=lr)
+        return optim.Adam(net.params, lr=lr, backend=net.ops.name)
     return optim.SGD(net.params, lr=lr, momentum=cfg.momentum, backend=net.ops.name)
 
 

@@ -117,14 +117,14 @@ print(inspect.getsource(maxpool_kernels))
 rng = np.random.default_rng(0)
 x = rng.standard_normal((1, 2, 4, 6))  # (N, C, H, W), distinct values: no ties
 y_device = cuda.device_array((1, 2, 2, 3), dtype=np.float64)  # (N, C, H/2, W/2)
-argmax_device = cuda.device_array((1, 2, 2, 3), dtype=np.int32)
+argmax_device = cuda.device_array((1, 2, 2, 3), dtype=np.uint8)
 maxpool_kernels.maxpool2d_forward[2, 4](cuda.to_device(x), y_device, argmax_device)
 
 y_reference, (argmax_reference, _) = maxpool2d_forward(x)  # the NumPy layer
 print("kernel y:\n", y_device.copy_to_host()[0], "\nkernel argmax:\n",
       argmax_device.copy_to_host()[0])
 assert np.array_equal(y_device.copy_to_host(), y_reference)
-assert np.array_equal(argmax_device.copy_to_host(), argmax_reference)  # int32 vs uint8
+assert np.array_equal(argmax_device.copy_to_host(), argmax_reference)  # uint8, as the NumPy cache
 
 # %% [markdown]
 # The backward kernel is a *gather*: one thread per input element reads the one output
@@ -276,7 +276,7 @@ print(read_cuda_source("maxpool2d"))
 x64 = rng.standard_normal((2, 3, 6, 8))  # (N, C, H, W) float64
 N, C, H, W = x64.shape
 y_emu = np.empty((N, C, H // 2, W // 2))
-argmax_emu = np.empty((N, C, H // 2, W // 2), dtype=np.int32)
+argmax_emu = np.empty((N, C, H // 2, W // 2), dtype=np.uint8)
 threads = 256
 blocks = (y_emu.size + threads - 1) // threads  # one thread per output element
 forward_kernel = emu.get_kernel("maxpool2d", "maxpool2d_forward", np.float64)

@@ -4,6 +4,8 @@
 //            position of that maximum, argmax[n,c,i,j] in {0: top-left, 1: top-right,
 //            2: bottom-left, 3: bottom-right}. Ties: the first maximum in that order wins
 //            (strict ">" while scanning 0, 1, 2, 3), as in the NumPy reference.
+//            NaN: a window holding a NaN gives NaN, and the arg-max is its first NaN in
+//            that order (as PyTorch's max_pool2d), so the gradient follows the NaN.
 //            Backward is a gather: each input element reads the one output gradient of
 //            its window and keeps it only if it is the window's arg-max (no atomics).
 // Threads:   forward: one thread per output element (n, c, i, j), flat index over
@@ -11,10 +13,10 @@
 //            backward: one thread per input element (n, c, h, w), flat over (N, C, H, W).
 // Launch:    grid = (ceil(total / 256),), block = (256,).
 // Matches:   minimal_unet.ops.maxpool2d_forward / maxpool2d_backward
-//            (the NumPy cache holds the arg-max as uint8; here it is int32).
+//            (the arg-max is uint8, as in the NumPy cache).
 // real_t is #defined (float or double) by the loader in front of this file.
 
-extern "C" __global__ void maxpool2d_forward(const real_t* x, real_t* y, int* argmax,
+extern "C" __global__ void maxpool2d_forward(const real_t* x, real_t* y, unsigned char* argmax,
                                              int NC, int H, int W)
 {
     int oH = H / 2, oW = W / 2;
@@ -28,8 +30,8 @@ extern "C" __global__ void maxpool2d_forward(const real_t* x, real_t* y, int* ar
     real_t window[4] = {top[0], top[1], bottom[0], bottom[1]};
     real_t best = window[0];
     int best_k = 0;
-    for (int k = 1; k < 4; ++k) {
-        if (window[k] > best) {  // strict: the first maximum wins a tie
+    for (int k = 1; k < 4 && best == best; ++k) {  // stop at the first NaN (NaN != NaN)
+        if (window[k] > best || window[k] != window[k]) {  // strict: the first maximum wins a tie
             best = window[k];
             best_k = k;
         }
@@ -38,7 +40,7 @@ extern "C" __global__ void maxpool2d_forward(const real_t* x, real_t* y, int* ar
     argmax[idx] = best_k;
 }
 
-extern "C" __global__ void maxpool2d_backward(const real_t* dy, const int* argmax, real_t* dx,
+extern "C" __global__ void maxpool2d_backward(const real_t* dy, const unsigned char* argmax, real_t* dx,
                                               int NC, int H, int W)
 {
     int oH = H / 2, oW = W / 2;

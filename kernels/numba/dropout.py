@@ -3,8 +3,9 @@ exact NumPy twin (Numba CUDA).
 
 Computes   u[i] = uniform(seed, i) in [0, 1): the top 24 bits of splitmix64(seed + (i+1)*G),
            G = 0x9E3779B97F4A7C15, times 2^-24 (exact in float32 and float64);
-           mask[i] = scale if u[i] >= p else 0, with scale = 1 / (1 - p);
-           forward:  y[i] = x[i] * mask[i];   backward: dx[i] = dy[i] * mask[i].
+           keep[i] = u[i] >= p (bool, the cache of the NumPy reference), scale = 1 / (1 - p);
+           forward:  y[i] = (x[i] * keep[i]) * scale;  backward: dx = (dy * keep) * scale,
+           in the NumPy reference's order of operations (NaN * 0 = NaN included).
            Each element's random number depends only on (seed, i), not on the launch shape
            or on which thread computes it, so the mask is reproducible and has an exact
            NumPy twin, dropout_mask_numpy below. `uniform_from_counter` is one plain
@@ -46,26 +47,32 @@ uniform_from_counter_device = cuda.jit(device=True)(uniform_from_counter)
 
 
 @cuda.jit
-def dropout_forward(x, y, mask, seed, p, scale):
-    """mask[i] = scale or 0 (keep with probability 1 - p); y = x * mask (flat arrays)."""
+def dropout_forward(x, y, keep, seed, p, scale):
+    """keep[i] = u >= p (keep with probability 1 - p); y = (x * keep) * scale (flat arrays)."""
+    zero = scale - scale  # 0 in the arrays' dtype
     for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):
         u = uniform_from_counter_device(seed, np.uint64(i))
-        if u >= p:
-            mask[i] = scale
+        k = u >= p
+        keep[i] = k
+        if k:
+            y[i] = x[i] * scale
         else:
-            mask[i] = 0
-        y[i] = x[i] * mask[i]
+            y[i] = (x[i] * zero) * scale  # 0, or NaN for a NaN input, as NumPy's x * False
 
 
 @cuda.jit
-def dropout_backward(dy, mask, dx):
-    """dx = dy * mask: dL/dx = dL/dy * keep / (1 - p) (flat arrays)."""
+def dropout_backward(dy, keep, dx, scale):
+    """dx = (dy * keep) * scale: dL/dx = dL/dy * keep / (1 - p) (flat arrays)."""
+    zero = scale - scale
     for i in range(cuda.grid(1), dy.size, cuda.gridsize(1)):
-        dx[i] = dy[i] * mask[i]
+        if keep[i]:
+            dx[i] = dy[i] * scale
+        else:
+            dx[i] = (dy[i] * zero) * scale
 
 
 def dropout_mask_numpy(seed, size, p, dtype):
-    """The NumPy twin of the kernel's mask: (size,) array of dtype, scale or 0.
+    """The NumPy twin of the kernel's scaled mask: (size,) array of dtype, scale or 0.
 
     seed: the kernel's uint64 seed; p: drop probability in [0, 1); dtype: float32/float64.
     """
@@ -76,6 +83,8 @@ def dropout_mask_numpy(seed, size, p, dtype):
 
 
 def dropout_forward_numpy(x, seed, p):
-    """The NumPy twin of dropout_forward: (y, mask) for a float array x of any shape."""
-    mask = dropout_mask_numpy(seed, x.size, p, x.dtype).reshape(x.shape)  # x's shape
-    return x * mask, mask
+    """The NumPy twin of dropout_forward: (y, keep) for a float array x of any shape."""
+    keep = dropout_mask_numpy(seed, x.size, p, x.dtype).reshape(x.shape) != 0  # x's shape
+    y = np.multiply(x, keep)
+    y *= 1.0 / (1.0 - p)
+    return y, keep

@@ -5,7 +5,8 @@ Computes   forward:  y[n,c,i,j] = max of the window x[n, c, 2i:2i+2, 2j:2j+2], a
                      window position of that maximum, argmax[n,c,i,j] in
                      {0: top-left, 1: top-right, 2: bottom-left, 3: bottom-right}.
                      Ties: the first maximum in that order wins (strict ">" while scanning
-                     0, 1, 2, 3), as in the NumPy reference.
+                     0, 1, 2, 3), as in the NumPy reference. A window holding a NaN gives
+                     NaN, its arg-max the first NaN in that order (as PyTorch).
            backward: a gather: each input element (n, c, h, w) reads the one output
                      gradient of its window, dy[n, c, h//2, w//2], and keeps it only if its
                      window position (h%2)*2 + (w%2) is the arg-max (no atomics).
@@ -14,7 +15,7 @@ Threads:   forward: one logical thread per output element, flat index over (N, C
            both as grid-stride loops (thread g handles g, g + G, ...; G = cuda.gridsize(1)).
 Launch:    grid = (blocks,), block = (threads,).
 Matches:   minimal_unet.ops.maxpool2d_forward / maxpool2d_backward
-           (the NumPy cache holds the arg-max as uint8; here it is int32).
+           (the arg-max is uint8, as in the NumPy cache).
 """
 
 from numba import cuda
@@ -22,7 +23,7 @@ from numba import cuda
 
 @cuda.jit
 def maxpool2d_forward(x, y, argmax):
-    """y, argmax (N, C, H/2, W/2) from x (N, C, H, W); argmax int32 in 0..3."""
+    """y, argmax (N, C, H/2, W/2) from x (N, C, H, W); argmax uint8 in 0..3."""
     N, C, oH, oW = y.shape
     for idx in range(cuda.grid(1), y.size, cuda.gridsize(1)):
         j = idx % oW
@@ -32,8 +33,10 @@ def maxpool2d_forward(x, y, argmax):
         best = x[n, c, 2 * i, 2 * j]  # window position 0: top-left
         best_k = 0
         for k in range(1, 4):  # 1: top-right, 2: bottom-left, 3: bottom-right
+            if best != best:  # a NaN wins the window: the first NaN in window order
+                break
             v = x[n, c, 2 * i + k // 2, 2 * j + k % 2]
-            if v > best:  # strict: the first maximum wins a tie
+            if v > best or v != v:  # strict: the first maximum wins a tie
                 best = v
                 best_k = k
         y[n, c, i, j] = best

@@ -1,6 +1,6 @@
 """relu.py - ReLU forward and backward, elementwise (Numba CUDA).
 
-Computes   relu_forward:  y[i]  = max(x[i], 0)
+Computes   relu_forward:  y[i]  = max(x[i], 0), NaN stays NaN
            relu_backward: dx[i] = dy[i] if y[i] > 0 else 0   (the cache holds y, not x)
 Threads:   one logical thread per element i of the flat C-order array (N*C*H*W elements),
            written as a grid-stride loop: thread g handles i = g, g + G, g + 2G, ... where
@@ -19,7 +19,7 @@ def relu_forward(x, y):
     """y = max(x, 0) on flat arrays of the same size and dtype."""
     for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):
         v = x[i]
-        if v > 0:
+        if v > 0 or v != v:  # v != v: NaN stays NaN (as np.maximum and PyTorch)
             y[i] = v
         else:
             y[i] = 0

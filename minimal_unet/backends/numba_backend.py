@@ -19,11 +19,13 @@ Runs on a CUDA GPU, or on the CPU in Numba's simulator when NUMBA_ENABLE_CUDASIM
 before numba is imported (each GPU thread then is a Python thread that pdb can step through).
 """
 
+import functools
 import numbers
 
 import numpy as np
 
 from minimal_unet.backends import BackendUnavailableError
+from minimal_unet.backends.contract import first_bad_target, message
 from minimal_unet.backends.sources import load_numba_module
 from minimal_unet.ops._checks import check_same_dtype, check_shape
 
@@ -37,6 +39,10 @@ except ImportError:  # the "gpu" extra is not installed: ensure_available() says
 name = "numba"
 
 SIMULATOR = numba_config is not None and bool(numba_config.ENABLE_CUDASIM)
+if SIMULATOR:  # divergent barriers and out-of-range indices fail as on hardware (simcheck)
+    from minimal_unet.backends import simcheck
+
+    simcheck.install()
 
 # Launch shapes, chosen once. On a GPU, one thread per element (the grid covers the array)
 # and 16x16 matmul tiles. The simulator runs every GPU thread as a Python thread, so there
@@ -50,17 +56,40 @@ else:
 FLOAT_DTYPES = (np.float32, np.float64)
 
 
+INSTALL = ("pip install 'minimal-unet[gpu]' (a CUDA 13 driver, compute capability >= 7.5) or "
+           "'minimal-unet[cuda12]' (a CUDA 12 driver)")
+
+
 def ensure_available():
-    """Raise BackendUnavailableError unless numba is installed and a GPU (or the simulator) is."""
+    """Raise BackendUnavailableError (one line: what is missing, which extra installs it)
+    unless numba runs here: the simulator, or a CUDA device with a driver, NVVM compiling
+    one of our kernels for it, and the kernel giving the right answer. Proven once."""
     if cuda is None:
         raise BackendUnavailableError(
-            "numba backend: the numba package is not installed "
-            "(pip install 'minimal-unet[gpu]' installs numba and numba-cuda)")
+            f"numba backend: the numba package is not installed (nor numba-cuda): {INSTALL}")
     if not cuda.is_available():
         raise BackendUnavailableError(
             "numba backend: no CUDA GPU found (numba.cuda.is_available() is False) and the "
             "simulator is off; set NUMBA_ENABLE_CUDASIM=1 before importing numba to run the "
             "kernels on the CPU in Numba's CUDA simulator")
+    if not SIMULATOR:
+        _prove()
+
+
+@functools.cache
+def _prove():
+    try:
+        major, minor = cuda.get_current_device().compute_capability
+        x = cuda.to_device(np.array([-1.0, 2.0, np.nan], dtype=np.float32))
+        y, _ = relu_forward(x)
+        got = y.copy_to_host()
+        if got[0] != 0 or got[1] != 2 or not np.isnan(got[2]):
+            raise RuntimeError(f"relu_forward gave {got}")
+    except Exception as error:
+        raise BackendUnavailableError(
+            f"numba backend: our kernels do not compile or run ("
+            f"{' '.join(str(error).split()) or type(error).__name__}): NVVM and the CUDA "
+            f"libraries come with {INSTALL}") from None
 
 
 # ----- checks and launch helpers -----------------------------------------------------------
@@ -71,12 +100,11 @@ def _check_device(name, a, ndim=None, layout=None, floating=True):
         raise TypeError(f"{name}: expected a Numba device array (make one with "
                         f"numba_backend.asarray), got {type(a).__name__}")
     if floating and a.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"{name}: expected dtype float32 or float64, got {a.dtype}")
+        raise TypeError(message("dtype", name=name, dtype=a.dtype))
     if ndim is not None and a.ndim != ndim:
-        raise ValueError(f"{name}: expected shape {layout}, got shape {a.shape} ({a.ndim}-D)")
+        raise ValueError(message("rank", name=name, layout=layout, shape=a.shape, ndim=a.ndim))
     if not a.is_c_contiguous():
-        raise ValueError(f"{name}: expected a C-contiguous device array, got shape {a.shape} "
-                         f"with strides {a.strides}")
+        raise ValueError(message("contiguous", name=name, shape=a.shape, strides=a.strides))
 
 
 def _blocks(total):
@@ -173,6 +201,21 @@ def sgd_momentum_update(param, grad, velocity, lr, momentum):
         _flat(param), _flat(grad), _flat(velocity), real_t(lr), real_t(momentum))
 
 
+def adam_update(param, grad, m, v, lr, b1, b2, eps, t):
+    """In place, one Adam step (kernels/numba/adam.py); see minimal_unet.optim.adam_update."""
+    for arg_name, a in (("param", param), ("grad", grad), ("m", m), ("v", v)):
+        _check_device(arg_name, a)
+    check_same_dtype(param=param, grad=grad, m=m, v=v)
+    for arg_name, a in (("grad", grad), ("m", m), ("v", v)):
+        check_shape(arg_name, a, param.shape)
+    real_t = param.dtype.type
+    b1, b2 = float(b1), float(b2)
+    scalars = (lr, b1, 1.0 - b1, b2, 1.0 - b2, 1.0 - b1**t, 1.0 - b2**t, eps)
+    adam = load_numba_module("adam")
+    adam.adam[_blocks(param.size), THREADS](
+        _flat(param), _flat(grad), _flat(m), _flat(v), *(real_t(value) for value in scalars))
+
+
 # ----- conv2d -------------------------------------------------------------------------------
 
 def _conv2d_check(x, w, b, pad):
@@ -257,17 +300,17 @@ def conv2d_backward(dy, cache):
 # ----- relu, maxpool ------------------------------------------------------------------------
 
 def relu_forward(x):
-    """y = max(x, 0), any shape; cache = y."""
+    """y = max(x, 0) (NaN stays NaN), any shape; cache = (y,)."""
     _check_device("x", x)
     y = _empty(x.shape, x.dtype)
     relu = load_numba_module("relu")
     relu.relu_forward[_blocks(x.size), THREADS](_flat(x), _flat(y))
-    return y, y
+    return y, (y,)
 
 
 def relu_backward(dy, cache):
-    """dx = dy * 1[y > 0] with y = cache."""
-    y = cache
+    """dx = dy * 1[y > 0] with (y,) = cache."""
+    (y,) = cache
     _check_device("dy", dy)
     check_same_dtype(dy=dy, y=y)
     check_shape("dy", dy, y.shape)
@@ -278,16 +321,16 @@ def relu_backward(dy, cache):
 
 
 def maxpool2d_forward(x):
-    """y (N, C, H/2, W/2), 2x2 windows, stride 2; cache = (argmax int32, x.shape)."""
+    """y (N, C, H/2, W/2), 2x2 windows, stride 2; cache = (argmax uint8, x.shape)."""
     _check_device("x", x, 4, "(N, C, H, W)")
     N, C, H, W = x.shape
     if H % 2 or W % 2:
-        raise ValueError(f"x: expected even H and W for 2x2 pooling, got H, W = {H}, {W}")
+        raise ValueError(message("odd_pool", H=H, W=W, shape=tuple(x.shape)))
     y = _empty((N, C, H // 2, W // 2), x.dtype)
-    argmax = _empty((N, C, H // 2, W // 2), np.int32)
+    argmax = _empty((N, C, H // 2, W // 2), np.uint8)
     maxpool = load_numba_module("maxpool2d")
     maxpool.maxpool2d_forward[_blocks(y.size), THREADS](x, y, argmax)
-    return y, (argmax, x.shape)
+    return y, (argmax, tuple(x.shape))
 
 
 def maxpool2d_backward(dy, cache):
@@ -316,7 +359,7 @@ def upconv2d_forward(x, w, b):
     """y (N, C_out, 2H, 2W), y[n,o,2i+a,2j+c] = b[o] + sum_ci x[n,ci,i,j] w[ci,o,a,c].
 
     A matmul per sample, cols[n] = w.reshape(Ci, Co*4).T @ x[n], then upconv_scatter.
-    cache = (x, w).
+    cache = (x, w, b), as the NumPy op.
     """
     _upconv2d_check(x, w, b)
     N, Ci, H, W = x.shape
@@ -329,12 +372,12 @@ def upconv2d_forward(x, w, b):
     y = _empty((N, Co, 2 * H, 2 * W), x.dtype)
     upconv = load_numba_module("upconv2d")
     upconv.upconv_scatter[_blocks(y.size), THREADS](cols, b, y)  # depth to space, + b
-    return y, (x, w)
+    return y, (x, w, b)
 
 
 def upconv2d_backward(dy, cache):
     """(dx, dw, db) from dy (N, C_out, 2H, 2W)."""
-    x, w = cache
+    x, w, _ = cache
     N, Ci, H, W = x.shape
     Co = w.shape[1]
     _check_device("dy", dy, 4, "(N, C_out, 2H, 2W)")
@@ -381,7 +424,7 @@ def crop_and_concat_forward(skip, up):
     crop_concat = load_numba_module("crop_concat")
     crop_concat.crop_concat_forward[_blocks(y.size), THREADS](skip, up, y, np.int64(top),
                                                               np.int64(left))
-    return y, (skip.shape, top, left)
+    return y, (tuple(skip.shape), top, left)
 
 
 def crop_and_concat_backward(dy, cache):
@@ -407,15 +450,15 @@ def crop_and_concat_backward(dy, cache):
 def dropout_forward(x, p, rng, train=True):
     """Inverted dropout; the mask comes from a 64-bit seed drawn from `rng` (dropout.py).
 
-    y = x * mask, mask = 1/(1-p) where kept (probability 1 - p), 0 where dropped.
-    cache = (mask, scale), mask a device array of x's shape and dtype; (None, 1.0) when the
-    layer is the identity (train False or p == 0), which returns a copy of x.
+    y = (x * keep) * scale, keep True with probability 1 - p, scale = 1 / (1 - p).
+    cache = (keep, scale), keep a bool device array of x's shape, as the NumPy op; (None, 1.0)
+    when the layer is the identity (train False or p == 0), which returns a copy of x.
     """
     _check_device("x", x)
     if isinstance(p, bool) or not isinstance(p, numbers.Real):
         raise TypeError(f"p: expected a real number in [0, 1), got {type(p).__name__}")
     if not 0 <= p < 1:
-        raise ValueError(f"p: expected a drop probability in [0, 1), got {p}")
+        raise ValueError(message("dropout_p", p=p))
     if not train or p == 0:
         return _copy(x), (None, 1.0)
     if not isinstance(rng, np.random.Generator):
@@ -424,24 +467,24 @@ def dropout_forward(x, p, rng, train=True):
     seed = rng.integers(0, 2**64, dtype=np.uint64)  # np.uint64: the counter RNG's key
     scale = 1.0 / (1.0 - p)
     y = _empty(x.shape, x.dtype)
-    mask = _empty(x.shape, x.dtype)
+    keep = _empty(x.shape, np.bool_)
     dropout = load_numba_module("dropout")
     dropout.dropout_forward[_blocks(x.size), THREADS](
-        _flat(x), _flat(y), _flat(mask), seed, np.float64(p), x.dtype.type(scale))
-    return y, (mask, scale)
+        _flat(x), _flat(y), _flat(keep), seed, np.float64(p), x.dtype.type(scale))
+    return y, (keep, scale)
 
 
 def dropout_backward(dy, cache):
-    """dx = dy * mask (a copy of dy for the identity)."""
-    mask, scale = cache
+    """dx = (dy * keep) * scale (a copy of dy for the identity)."""
+    keep, scale = cache
     _check_device("dy", dy)
-    if mask is None:
+    if keep is None:
         return _copy(dy)
-    check_same_dtype(dy=dy, mask=mask)
-    check_shape("dy", dy, mask.shape)
+    check_shape("dy", dy, keep.shape)
     dx = _empty(dy.shape, dy.dtype)
     dropout = load_numba_module("dropout")
-    dropout.dropout_backward[_blocks(dy.size), THREADS](_flat(dy), _flat(mask), _flat(dx))
+    dropout.dropout_backward[_blocks(dy.size), THREADS](_flat(dy), _flat(keep), _flat(dx),
+                                                        dy.dtype.type(scale))
     return dx
 
 
@@ -478,8 +521,8 @@ def softmax_cross_entropy(logits, target, weight=None):
         logits.reshape(N, K, S), target.reshape(N, S), weight_2d, np.int32(has_weight),
         np.float64(1.0 / P), pixel_loss, dlogits.reshape(N, K, S), bad_target)
     if bad_target.copy_to_host()[0]:
-        raise ValueError(f"target: expected class indices in [0, K) = [0, {K}), got values "
-                         f"outside that range")
+        value, where = first_bad_target(target.copy_to_host(), K)
+        raise ValueError(message("bad_target", K=K, value=value, where=where))
     # The mean in two deterministic launches: G partial sums, then one block adds them.
     sum_reduce = softmax_ce.make_sum_reduce_kernel(np.dtype(logits.dtype), REDUCE_THREADS)
     G = max(1, min(-(-P // REDUCE_THREADS), REDUCE_BLOCKS))

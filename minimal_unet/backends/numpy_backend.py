@@ -17,7 +17,7 @@ from minimal_unet.ops import (  # noqa: F401  (re-exported: this module *is* the
     upconv2d_backward,
     upconv2d_forward,
 )
-from minimal_unet.optim import sgd_momentum_update  # noqa: F401
+from minimal_unet.optim import adam_update, sgd_momentum_update  # noqa: F401
 
 name = "numpy"
 

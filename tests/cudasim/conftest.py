@@ -26,8 +26,9 @@ def nb():
     if not numba.config.ENABLE_CUDASIM:
         pytest.skip("the simulator is off: run NUMBA_ENABLE_CUDASIM=1 python -m pytest "
                     "tests/cudasim (make test does)")
-    from minimal_unet.backends import get_backend
+    from minimal_unet.backends import get_backend, simcheck
 
+    simcheck.install()  # divergent barriers and out-of-range indices fail (see simcheck)
     return get_backend("numba")
 
 

@@ -55,12 +55,12 @@ def test_tiled_matmul_transposes_by_indexing_and_accumulates(nb, kernel, assert_
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("threads", [8, 32])
-def test_bias_grad_reduction(nb, kernel, assert_close, dtype, threads):
+@pytest.mark.parametrize("threads, S", [(8, 37), (32, 37), (32, 151)])
+def test_bias_grad_reduction(nb, kernel, assert_close, dtype, threads, S):
     from numba import cuda
 
     rng = np.random.default_rng(12)
-    dy = rng.standard_normal((2, 3, 37)).astype(dtype)  # (N, F, S), N*S = 74 terms
+    dy = rng.standard_normal((2, 3, S)).astype(dtype)  # (N, F, S): 74 or 302 (> 256) terms
     db = cuda.device_array(3, dtype=dtype)
     bias_grad = kernel("bias").make_bias_grad_kernel(np.dtype(dtype), threads)
     bias_grad[3, threads](cuda.to_device(dy), db)
@@ -123,15 +123,17 @@ def test_dropout_kernel_equals_its_numpy_twin_exactly(nb, kernel, dtype):
     rng = np.random.default_rng(14)
     x = rng.standard_normal((2, 3, 5, 4)).astype(dtype)
     p = 0.4
-    y, (mask, scale) = nb.dropout_forward(nb.asarray(x), p, np.random.default_rng(99))
+    y, (keep, scale) = nb.dropout_forward(nb.asarray(x), p, np.random.default_rng(99))
     seed = np.random.default_rng(99).integers(0, 2**64, dtype=np.uint64)  # what it drew
-    y_twin, mask_twin = dropout.dropout_forward_numpy(x, seed, p)
-    assert y_twin.dtype == dtype
-    np.testing.assert_array_equal(nb.asnumpy(mask), mask_twin)
+    y_twin, keep_twin = dropout.dropout_forward_numpy(x, seed, p)
+    assert y_twin.dtype == dtype and keep_twin.dtype == np.bool_
+    np.testing.assert_array_equal(nb.asnumpy(keep), keep_twin)
     np.testing.assert_array_equal(nb.asnumpy(y), y_twin)
     dy = rng.standard_normal(x.shape).astype(dtype)
-    np.testing.assert_array_equal(nb.asnumpy(nb.dropout_backward(nb.asarray(dy), (mask, scale))),
-                                  dy * mask_twin)
+    dx_twin = np.multiply(dy, keep_twin)
+    dx_twin *= scale
+    np.testing.assert_array_equal(nb.asnumpy(nb.dropout_backward(nb.asarray(dy), (keep, scale))),
+                                  dx_twin)
 
 
 @OVERFLOW_IS_INTENDED

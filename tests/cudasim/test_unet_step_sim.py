@@ -46,3 +46,25 @@ def test_unet_step_on_numba_equals_numpy(nb):
     for name in ref.params:
         close(nb.asnumpy(net.params[name]), ref.params[name])
         close(nb.asnumpy(sgd.velocity[name]), sgd_ref.velocity[name])
+
+
+def test_train_makes_an_adam_that_steps_a_numba_net(nb):
+    # `train --optimizer adam --backend numba` builds its optimiser with make_optimizer.
+    from types import SimpleNamespace
+
+    from minimal_unet.model import UNet, UNetConfig
+    from minimal_unet.train import make_optimizer
+
+    config = UNetConfig(in_channels=1, n_classes=2, depth=1, base_channels=2)
+    net = UNet(config, seed=3, dtype=np.float64, backend="numba")
+    ref = UNet(config, seed=3, dtype=np.float64, backend="numpy")
+    cfg = SimpleNamespace(optimizer="adam", schedule="constant", lr=0.01, momentum=0.99,
+                          steps=10, step_drop=0.1, step_every=5)
+    opt, opt_ref = make_optimizer(net, cfg), make_optimizer(ref, cfg)
+    rng = np.random.default_rng(1)
+    grads = {k: rng.standard_normal(p.shape) for k, p in ref.params.items()}
+    opt_ref.step(grads)
+    opt.step({k: nb.asarray(g) for k, g in grads.items()})
+    for name in ref.params:
+        np.testing.assert_allclose(nb.asnumpy(net.params[name]), ref.params[name], rtol=1e-12,
+                                   atol=1e-12)

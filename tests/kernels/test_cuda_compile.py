@@ -35,10 +35,10 @@ needs_nvrtc = pytest.mark.skipif(not _nvrtc_available(), reason="NVRTC (cuda-bin
 def _broken_relu_source():
     """relu.cu with a syntax error planted in relu_forward's last statement."""
     source = cupy_backend.kernel_source("relu", np.float32)
-    assert source.count("y[i] = v > real_t(0)") == 1
-    line = cuda_source_path("relu").read_text().splitlines().index(
-        "    y[i] = v > real_t(0) ? v : real_t(0);") + 1
-    return source.replace("y[i] = v > real_t(0)", "y[i] = = v > real_t(0)"), line
+    assert source.count("y[i] = (v > real_t(0)") == 1
+    line = next(i for i, text in enumerate(cuda_source_path("relu").read_text().splitlines(), 1)
+                if "y[i] = (v > real_t(0)" in text)
+    return source.replace("y[i] = (v > real_t(0)", "y[i] = = (v > real_t(0)"), line
 
 
 def test_kernel_files_are_found():
@@ -84,3 +84,35 @@ def test_nvcc_helper_raises_on_a_syntax_error_at_the_right_line(tmp_path):
 def test_kernel_source_rejects_other_dtypes():
     with pytest.raises(TypeError, match="float32 or float64, got int32"):
         cupy_backend.kernel_source("relu", np.int32)
+
+
+# ---------------------------------------------------------------- NVRTC 12 and NVRTC 13
+# A GPU with a CUDA 12 driver runs the cuda12 extra (cupy-cuda12x, NVRTC 12); one with a
+# CUDA 13 driver the gpu extra (NVRTC 13). Both compilers are installed by `make test`
+# (the gpu extra lists both wheels), and every kernel must compile with each, for the
+# oldest architecture CUDA 13 supports (compute_75) through their C API.
+NVRTC_LIBRARIES = emu.nvrtc_libraries()
+
+
+@needs_nvrtc
+def test_both_nvrtc_major_versions_are_installed():
+    assert {12, 13} <= set(NVRTC_LIBRARIES), f"found {NVRTC_LIBRARIES}"
+
+
+@pytest.mark.skipif(not NVRTC_LIBRARIES, reason="no NVRTC wheel installed")
+@pytest.mark.parametrize("major", sorted(NVRTC_LIBRARIES))
+@pytest.mark.parametrize("file", CUDA_FILES)
+def test_every_kernel_compiles_with_each_nvrtc(major, file):
+    for dtype in DTYPES:
+        ptx = emu.nvrtc_compile_with(NVRTC_LIBRARIES[major], file, dtype, arch="compute_75")
+        assert f"release {major}." in ptx and ".target sm_75" in ptx
+        for kernel in emu.kernel_signatures(cupy_backend.kernel_source(file, dtype)):
+            assert f".entry {kernel}(" in ptx
+
+
+@pytest.mark.skipif(not NVRTC_LIBRARIES, reason="no NVRTC wheel installed")
+def test_nvrtc_c_api_helper_reports_errors_at_the_right_line():
+    source, line = _broken_relu_source()
+    for library in NVRTC_LIBRARIES.values():
+        with pytest.raises(emu.EmuCompileError, match=rf"relu\.cu\({line}\): error"):
+            emu.nvrtc_compile_with(library, "relu", np.float32, source_text=source)

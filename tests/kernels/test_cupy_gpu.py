@@ -1,4 +1,5 @@
-"""The CuPy backend on a real GPU against the NumPy reference, at sizes that fill many blocks.
+"""The CuPy backend on a real GPU: what the contract's parity test
+(tests/kernels/test_backend_contract.py, which runs on this GPU too) does not cover.
 
 Skips (with the reason) when cupy is missing or no CUDA device answers. Each op runs
 forward and backward on device arrays and is compared on the host with minimal_unet.ops;
@@ -46,65 +47,6 @@ def rand(rng, shape, dtype):
 
 def dev(a):
     return cupy_backend.asarray(a)
-
-
-@pytest.mark.gpu
-@needs_gpu
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("pad", [0, 1])
-def test_conv2d(dtype, pad):
-    rng = np.random.default_rng(1)
-    x, w, b = rand(rng, (2, 16, 34, 30), dtype), rand(rng, (24, 16, 3, 3), dtype), rand(
-        rng, (24,), dtype)
-    y, cache = cupy_backend.conv2d_forward(dev(x), dev(w), dev(b), pad=pad)
-    y_ref, cache_ref = ops.conv2d_forward(x, w, b, pad=pad)
-    assert_close(y, y_ref, dtype)
-    y_direct, _ = cupy_backend.conv2d_forward_direct(dev(x), dev(w), dev(b), pad=pad)
-    assert_close(y_direct, y_ref, dtype)
-    dy = rand(rng, y_ref.shape, dtype)
-    for grad, grad_ref in zip(cupy_backend.conv2d_backward(dev(dy), cache),
-                              ops.conv2d_backward(dy, cache_ref), strict=True):
-        assert_close(grad, grad_ref, dtype)
-
-
-@pytest.mark.gpu
-@needs_gpu
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_relu_maxpool_upconv_crop(dtype):
-    rng = np.random.default_rng(2)
-    x = rand(rng, (2, 8, 40, 36), dtype)
-    dy = rand(rng, x.shape, dtype)
-    y, cache = cupy_backend.relu_forward(dev(x))
-    y_ref, cache_ref = ops.relu_forward(x)
-    assert_close(y, y_ref, dtype)
-    assert_close(cupy_backend.relu_backward(dev(dy), cache), ops.relu_backward(dy, cache_ref),
-                 dtype)
-
-    xt = (rng.integers(-3, 4, size=x.shape) / 2).astype(dtype)  # ties in many windows
-    y, cache = cupy_backend.maxpool2d_forward(dev(xt))
-    y_ref, cache_ref = ops.maxpool2d_forward(xt)
-    assert_close(y, y_ref, dtype)
-    dyp = rand(rng, y_ref.shape, dtype)
-    assert_close(cupy_backend.maxpool2d_backward(dev(dyp), cache),
-                 ops.maxpool2d_backward(dyp, cache_ref), dtype)
-
-    w, b = rand(rng, (8, 4, 2, 2), dtype), rand(rng, (4,), dtype)
-    y, cache = cupy_backend.upconv2d_forward(dev(x), dev(w), dev(b))
-    y_ref, cache_ref = ops.upconv2d_forward(x, w, b)
-    assert_close(y, y_ref, dtype)
-    dyu = rand(rng, y_ref.shape, dtype)
-    for grad, grad_ref in zip(cupy_backend.upconv2d_backward(dev(dyu), cache),
-                              ops.upconv2d_backward(dyu, cache_ref), strict=True):
-        assert_close(grad, grad_ref, dtype)
-
-    up = rand(rng, (2, 5, 24, 20), dtype)
-    y, cache = cupy_backend.crop_and_concat_forward(dev(x), dev(up))
-    y_ref, cache_ref = ops.crop_and_concat_forward(x, up)
-    assert_close(y, y_ref, dtype)
-    dyc = rand(rng, y_ref.shape, dtype)
-    for grad, grad_ref in zip(cupy_backend.crop_and_concat_backward(dev(dyc), cache),
-                              ops.crop_and_concat_backward(dyc, cache_ref), strict=True):
-        assert_close(grad, grad_ref, dtype)
 
 
 @pytest.mark.gpu
