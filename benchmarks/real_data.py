@@ -1,19 +1,20 @@
 """Segmentation quality on real data under a wall-clock budget, beside the peers' figures.
 
-    python benchmarks/real_data.py --dataset isbi2012 --minutes 35
-    python benchmarks/real_data.py --dataset dsb2018 --minutes 15
-    python benchmarks/real_data.py --dataset both --minutes 1 --preset small   # a smoke run
+    python benchmarks/real_data.py --data DIR --dataset isbi2012 --minutes 35
+    python benchmarks/real_data.py --data DIR --dataset dsb2018 --minutes 15
+    python benchmarks/real_data.py --data DIR --dataset both --minutes 1 --preset small  # smoke
 
-Data (../shared/datasets, splits of its README.md):
+Data (--data DIR, laid out as the README's "Real data" section says: DIR/isbi2012-em,
+DIR/dsb2018-nuclei; fixed splits):
     isbi2012  train on sections 00-24, validate on 25-29 (512x512 EM, 0 = membrane, 1 = cell)
     dsb2018   train on the first 80 stems, validate on the last 20 (256x256 nuclei); the
               weight maps come from the instance ids, so nuclei close to each other get
               the paper's border term on the background between them. Nuclei that touch
               with no background pixel between them get none: the masks are used as the
               data set gives them, without `weight_map.separate_touching` gaps.
-Recipe (the peers' PyTorch recipe of ANCHORS.md unless flags say otherwise): depth 4,
-base 32, valid convs, He init, per-image normalisation, mirrored context, elastic +
-flips/rot90 + grey values, class-balanced weight map with the paper's border term
+Recipe (the peers' PyTorch recipe of benchmarks/results/peers.md unless flags say
+otherwise): depth 4, base 32, valid convs, He init, per-image normalisation, mirrored
+context, elastic + flips/rot90 + grey values, class-balanced weight map with the paper's border term
 (w0 10, sigma 5), SGD momentum 0.99, batch 1, lr constant (ISBI 0.003, DSB 0.001: see
 DATA below); tiles 572 (ISBI) and
 316 (DSB). Training stops when --minutes are spent (the final evaluation is extra).
@@ -22,7 +23,8 @@ foreground IoU, adapted Rand error (on 4-connected foreground segments) and warp
 averaged over the images.
 
 Writes benchmarks/results/real_data_<dataset>.md and .json: recipe, steps, wall time,
-machine, our numbers and the peers' (ANCHORS.md, measured on a machine like this one).
+machine, our numbers and the peers' (benchmarks/results/peers.md, measured on a machine
+like this one).
 """
 
 import argparse
@@ -43,9 +45,7 @@ from minimal_unet.data.readers import read_folder, read_isbi2012, split_samples 
 from minimal_unet.model import UNet, UNetConfig  # noqa: E402
 from minimal_unet.train import TrainConfig, evaluate_held_out, train  # noqa: E402
 
-DATASETS = REPO / ".." / "shared" / "datasets"
-
-# The peers' PyTorch U-Net with the same recipe, from /work/shared/ANCHORS.md (2-core
+# The peers' PyTorch U-Net with the same recipe, from benchmarks/results/peers.md (2-core
 # x86-64, PyTorch 2.13.0 CPU, 2 threads). Foreground = cell (ISBI) / nucleus (DSB).
 PEERS = {
     "isbi2012": dict(minutes=35, steps=1417, seconds_per_step=1.48, pixel_error=0.090,
@@ -64,18 +64,22 @@ DATA = {
 }
 
 PRESETS = {
-    "peers": dict(depth=4, base_channels=32),  # the recipe of ANCHORS.md
+    "peers": dict(depth=4, base_channels=32),  # the recipe of results/peers.md
     "paper": dict(depth=4, base_channels=64),
     "small": dict(depth=3, base_channels=16),  # for smoke runs
 }
 
 
-def load(name):
-    """(train, val) Samples of a data set with its fixed split."""
+FOLDERS = {"isbi2012": "isbi2012-em", "dsb2018": "dsb2018-nuclei"}
+
+
+def load(name, data_root):
+    """(train, val) Samples of a data set under `data_root` with its fixed split."""
+    folder = Path(data_root) / FOLDERS[name]
     if name == "isbi2012":
-        samples = read_isbi2012(DATASETS / "isbi2012-em", split="train")
+        samples = read_isbi2012(folder, split="train")
     else:
-        samples = read_folder(DATASETS / "dsb2018-nuclei")  # images, masks, instances
+        samples = read_folder(folder)  # images, masks, instances
     return split_samples(samples, DATA[name]["n_val"])
 
 
@@ -93,7 +97,7 @@ def machine():
 
 
 def run(name, args):
-    train_samples, val_samples = load(name)
+    train_samples, val_samples = load(name, args.data)
     tile = args.tile_size or DATA[name]["tile_size"]
     minutes = args.minutes if args.minutes is not None else DATA[name]["minutes"]
     config = UNetConfig(**PRESETS[args.preset])
@@ -147,7 +151,7 @@ def write(record, results_dir):
         f"Machine: {m['platform']}, {m['cpus']} CPUs, NumPy {m['numpy']} ({m['blas']}), "
         f"load average at start {m['load_average_at_start'][0]:.1f}.",
         "",
-        "| metric | ours (NumPy) | peers (PyTorch, ANCHORS.md) |",
+        "| metric | ours (NumPy) | peers (PyTorch, peers.md) |",
         "|---|---|---|",
     ]
     for label, key in rows:
@@ -157,13 +161,16 @@ def write(record, results_dir):
     lines.append(f"| steps in budget | {record['steps']} | {peers['steps']} "
                  f"({peers['minutes']} min) |")
     lines += ["", "The peers' figures were measured on a machine like this one, not in this "
-              "run (see /work/shared/ANCHORS.md)."]
+              "run (see benchmarks/results/peers.md)."]
     (results_dir / f"real_data_{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", required=True, metavar="DIR",
+                        help="folder holding isbi2012-em/ and/or dsb2018-nuclei/ "
+                             "(README: Getting the data sets)")
     parser.add_argument("--dataset", choices=("isbi2012", "dsb2018", "both"), default="both")
     parser.add_argument("--minutes", type=float,
                         help="training budget per data set (default: ISBI 35, DSB 15)")
@@ -180,9 +187,12 @@ def main(argv=None):
     parser.add_argument("--results", default=str(REPO / "benchmarks" / "results"))
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    if not DATASETS.is_dir():
-        parser.exit(2, f"real_data: error: no data sets at {DATASETS.resolve()}\n")
     names = ("isbi2012", "dsb2018") if args.dataset == "both" else (args.dataset,)
+    for name in names:
+        folder = Path(args.data) / FOLDERS[name]
+        if not folder.is_dir():
+            parser.exit(2, f"real_data: error: --data: expected a folder {folder}, "
+                           "not found\n")
     for name in names:
         write(run(name, args), Path(args.results))
     return 0

@@ -169,7 +169,7 @@ def _table_rows(data):
     if isinstance(data, dict) and isinstance(data.get("ours"), dict) and "peers" in data:
         metrics = ("pixel_error", "foreground_iou", "adapted_rand_error")  # real_data.py
         ours = {"who": "ours", "steps": data.get("steps"), **{m: data["ours"][m] for m in metrics}}
-        peers = {"who": "peers (ANCHORS.md)", "steps": data["peers"].get("steps"),
+        peers = {"who": "peers (peers.md)", "steps": data["peers"].get("steps"),
                  **{m: data["peers"].get(m) for m in metrics}}
         return [ours, peers]
     if isinstance(data, dict) and isinstance(data.get("rows"), list):
