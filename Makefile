@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
+VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' pyproject.toml)
 
-.PHONY: demo test lint figures benchmarks clean
+.PHONY: demo test lint figures benchmarks dist release-check test-versions clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +38,21 @@ figures: $(VENV)/.stamp-test
 benchmarks: $(VENV)/.stamp-test
 	$(PY) benchmarks/ops.py
 	$(PY) benchmarks/step.py
+
+$(VENV)/.stamp-release: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e ".[release]"
+	touch $@
+
+# The wheel and sdist of this version in dist/ (rebuilt), their metadata checked.
+dist: $(VENV)/.stamp-release
+	rm -f dist/minimal_unet-$(VERSION)-py3-none-any.whl dist/minimal_unet-$(VERSION).tar.gz
+	$(PY) -m build --outdir dist .
+	$(PY) -m twine check --strict dist/minimal_unet-$(VERSION)-py3-none-any.whl \
+		dist/minimal_unet-$(VERSION).tar.gz
+
+# The wheel in a fresh venv outside the checkout: kernels found, demo, assignment make.
+release-check: dist
+	.ci/release_check.sh $(PYTHON)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info runs
