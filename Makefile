@@ -54,5 +54,10 @@ dist: $(VENV)/.stamp-release
 release-check: dist
 	.ci/release_check.sh $(PYTHON)
 
+# The core suite on the oldest claimed Python with the floor versions of our dependencies,
+# and on the newest Python here with the newest releases (venvs in .venv-versions/).
+test-versions:
+	.ci/test_versions.sh
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info runs
+	rm -rf $(VENV) .venv-versions build dist *.egg-info runs
