@@ -8,6 +8,7 @@
 # and are reused while pyproject.toml is unchanged. Without the oracle (torch) and gpu
 # extras: the tests that need them skip, and pytest lists them as skipped.
 # Usage: .ci/test_versions.sh [oldest|newest]...   (default: both)
+#        .ci/test_versions.sh constraints          (print the floors `oldest` pins)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -92,6 +93,7 @@ run_one() {  # run_one NAME PYTHON_MINOR (oldest|newest)
     "$venv/bin/python" -m pytest -q --tb=short -p no:cacheprovider "${CORE_TESTS[@]}"
 }
 
+if [ "${1:-}" = constraints ]; then floors; exit; fi  # what `oldest` pins, for a look
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(oldest newest)
 failed=()
