@@ -4,7 +4,7 @@
     python benchmarks/real_data.py --data DIR --dataset dsb2018 --minutes 15
     python benchmarks/real_data.py --data DIR --dataset both --minutes 1 --preset small  # smoke
 
-Data (--data DIR, laid out as the README's "Real data" section says: DIR/isbi2012-em,
+Data (--data DIR, laid out as the README's "Getting the data sets" says: DIR/isbi2012-em,
 DIR/dsb2018-nuclei; fixed splits):
     isbi2012  train on sections 00-24, validate on 25-29 (512x512 EM, 0 = membrane, 1 = cell)
     dsb2018   train on the first 80 stems, validate on the last 20 (256x256 nuclei); the
