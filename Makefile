@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
+VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' pyproject.toml)
 
-.PHONY: demo test lint figures benchmarks docs gpu-check clean
+.PHONY: demo test lint figures benchmarks docs gpu-check dist release-check test-versions clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -63,5 +64,25 @@ $(VENV)/.stamp-gpu-$(GPU_EXTRA): pyproject.toml | $(PY)
 gpu-check: $(VENV)/.stamp-gpu-$(GPU_EXTRA)
 	$(PY) benchmarks/gpu.py --check
 
+$(VENV)/.stamp-release: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e ".[release]"
+	touch $@
+
+# The wheel and sdist of this version in dist/ (rebuilt), their metadata checked.
+dist: $(VENV)/.stamp-release
+	rm -f dist/minimal_unet-$(VERSION)-py3-none-any.whl dist/minimal_unet-$(VERSION).tar.gz
+	$(PY) -m build --outdir dist .
+	$(PY) -m twine check --strict dist/minimal_unet-$(VERSION)-py3-none-any.whl \
+		dist/minimal_unet-$(VERSION).tar.gz
+
+# The wheel in a fresh venv outside the checkout: kernels found, demo, assignment make.
+release-check: dist
+	.ci/release_check.sh $(PYTHON)
+
+# The core suite on the oldest claimed Python with the floor versions of our dependencies,
+# and on the newest Python here with the newest releases (venvs in .venv-versions/).
+test-versions:
+	.ci/test_versions.sh
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info runs
+	rm -rf $(VENV) .venv-versions build dist *.egg-info runs

@@ -32,7 +32,7 @@ PROG = "minimal-unet"
 
 # Presets: (UNetConfig fields, TrainConfig fields).
 PRESETS = {
-    # The paper's net and tile; lr from the peers' PyTorch recipe (see ANCHORS.md).
+    # The paper's net and tile; lr from the peers' PyTorch recipe (benchmarks/results/peers.md).
     "paper": (dict(depth=4, base_channels=64), dict(tile_size=572, lr=0.003)),
     # A net that trains on a laptop CPU in minutes.
     "small": (dict(depth=3, base_channels=16), dict(tile_size=188, lr=0.003)),

@@ -54,7 +54,8 @@ def test_architecture_figure(make_figures, tmp_path, config, size, n_crops):
 def test_architecture_marks_the_paper_crops(make_figures):
     ax = make_figures.plot_architecture(UNetConfig(), 572, ax=Figure().subplots())
     crops = [t.get_text() for t in ax.texts if t.get_text().startswith("copy")]
-    assert sorted(crops) == sorted(f"copy, crop {c}/side" for c in (4, 16, 40, 88))  # PAPER.md
+    # arXiv:1505.04597, Fig. 1: the skips are cropped by 4, 16, 40 and 88 px per side
+    assert sorted(crops) == sorted(f"copy, crop {c}/side" for c in (4, 16, 40, 88))
 
 
 def test_benchmark_figure_from_json(make_figures, tmp_path):
@@ -97,5 +98,5 @@ def test_benchmark_tables_read_each_script_s_json(make_figures):
             "peers": {"steps": 30, "pixel_error": 0.07, "foreground_iou": 0.55,
                       "adapted_rand_error": 0.25}}
     rows = make_figures._table_rows(real)
-    assert [r["who"] for r in rows] == ["ours", "peers (ANCHORS.md)"]
+    assert [r["who"] for r in rows] == ["ours", "peers (PyTorch)"]
     assert rows[0]["foreground_iou"] == 0.8 and rows[1]["steps"] == 30

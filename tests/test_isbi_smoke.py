@@ -17,7 +17,7 @@ ISBI = DATASETS / "isbi2012-em"
 
 pytestmark = pytest.mark.skipif(
     not (ISBI / "train" / "images").is_dir(),
-    reason=f"ISBI 2012 data not found at {ISBI} (see ../shared/datasets/README.md)")
+    reason=f"ISBI 2012 data not found at {ISBI} (../shared/datasets absent)")
 
 
 @pytest.fixture(scope="module")

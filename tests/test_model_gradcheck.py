@@ -33,7 +33,7 @@ def pattern(net):
     return state
 
 
-def setup(cfg, hw, weighted, seed=0):
+def make_case(cfg, hw, weighted, seed=0):
     """Net, inputs {"x": ..., **params} and the loss function f(**inputs) -> float."""
     net = UNet(cfg, seed=seed, dtype=np.float64)
     rng = np.random.default_rng(seed + 100)
@@ -79,7 +79,7 @@ FULL = [  # (config, input H x W, weighted): every element by finite differences
 
 @pytest.mark.parametrize("cfg, hw, weighted", FULL)
 def test_full_finite_differences_small_nets(cfg, hw, weighted):
-    _, inputs, f, grads = setup(cfg, hw, weighted)
+    _, inputs, f, grads = make_case(cfg, hw, weighted)
     for name, grad in grads.items():
         assert np.abs(grad).max() > 0, f"{name}: zero gradient, the check would be vacuous"
     errors = check_gradients(f, inputs, grads, h=1e-5)
@@ -102,7 +102,7 @@ DIRECTIONAL = [
 
 @pytest.mark.parametrize("cfg, hw, weighted", DIRECTIONAL)
 def test_directional_finite_differences(cfg, hw, weighted):
-    _, inputs, f, grads = setup(cfg, hw, weighted)
+    _, inputs, f, grads = make_case(cfg, hw, weighted)
     for name, grad in grads.items():
         assert np.abs(grad).max() > 0, f"{name}: zero gradient, the check would be vacuous"
     rng = np.random.default_rng(42)
@@ -122,7 +122,7 @@ def test_directional_finite_differences(cfg, hw, weighted):
 def test_a_wrong_gradient_is_caught():
     # The check can fail: a gradient with one element off is flagged.
     cfg = UNetConfig(depth=1, base_channels=2, padding="same")
-    _, inputs, f, grads = setup(cfg, (4, 4), weighted=False)
+    _, inputs, f, grads = make_case(cfg, (4, 4), weighted=False)
     grads["dec0.conv1.weight"] = grads["dec0.conv1.weight"].copy()
     grads["dec0.conv1.weight"][0, 1, 2, 0] += 1e-3
     errors = check_gradients(f, inputs, {"dec0.conv1.weight": grads["dec0.conv1.weight"]},

@@ -103,6 +103,19 @@ def test_wheel_carries_the_kernels_inside_the_package(wheel):
     assert zipfile.ZipFile(wheel).read(top_level).decode().split() == ["minimal_unet"]
 
 
+def test_wheel_metadata_carries_the_spdx_license(wheel):
+    # PEP 639: `license = "MIT"` becomes License-Expression, the text ships in the wheel; the
+    # old `license = {text = ...}` table (deprecated by setuptools) gives a License: line.
+    archive = zipfile.ZipFile(wheel)
+    names = archive.namelist()
+    (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+    headers = archive.read(metadata).decode().split("\n\n", 1)[0].splitlines()
+    assert "License-Expression: MIT" in headers
+    assert not [h for h in headers if h.startswith("License:")]
+    (license_file,) = [n for n in names if n.endswith(".dist-info/licenses/LICENSE")]
+    assert archive.read(license_file) == (REPO / "LICENSE").read_bytes()
+
+
 def test_installed_wheel_finds_its_kernels(wheel, tmp_path):
     python, site = _fresh_venv(tmp_path / "venv")
     _run([str(python), "-m", "pip", "install", "--no-deps", "--no-index", "-q", str(wheel)])

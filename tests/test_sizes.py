@@ -17,7 +17,7 @@ def same(depth, **kw):
     return UNetConfig(depth=depth, padding="same", **kw)
 
 
-# ----- the paper's numbers (PAPER.md, Fig. 1) ---------------------------------------------
+# ----- the paper's numbers (arXiv:1505.04597, Sec. 2 and Fig. 1) -------------------------
 
 def test_paper_tile_572_gives_388():
     assert sizes.output_size(PAPER, 572) == 388

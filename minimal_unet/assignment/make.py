@@ -253,7 +253,10 @@ def make_student_copy(out, source_root=PACKAGE_DIR.parent, force=False, part=Non
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         shutil.copytree(source_root / "minimal_unet", staging / "minimal_unet", ignore=IGNORED)
-        for extra in CHECKOUT_EXTRAS:
+        # From an installed wheel source_root is site-packages, whose tests/ or README.md (if
+        # any) belong to other packages: the extras come from a checkout only.
+        in_checkout = (source_root / "pyproject.toml").is_file()
+        for extra in CHECKOUT_EXTRAS if in_checkout else ():
             src = source_root / extra
             if src.is_dir():
                 shutil.copytree(src, staging / extra, ignore=IGNORED)

@@ -192,7 +192,7 @@ def read_isbi2012(path, split="train"):
     """Read the ISBI 2012 EM data: 0 = membrane, 255 = cell  ->  classes 0 = membrane, 1 = cell.
 
     Either the PNG layout `path/train/images`, `path/train/labels`, `path/test/images`
-    (as in ../shared/datasets/isbi2012-em), or the challenge's original stacks
+    (the README's "Getting the data sets"), or the challenge's original stacks
     `path/train-volume.tif`, `path/train-labels.tif`, `path/test-volume.tif`.
     split: "train" (30 labelled images) or "test" (30 images, mask None).
     """
@@ -226,7 +226,7 @@ def read_dataset(path, layout="folder", n_classes=2, labels=None, split="train")
 def split_samples(samples, n_val):
     """Split into (train, validation): the last `n_val` samples by name are validation.
 
-    The fixed splits of ../shared/datasets/README.md are of this form: ISBI 2012 n_val = 5
+    The fixed splits of the README's "Real data" are of this form: ISBI 2012 n_val = 5
     (sections 25-29), DSB 2018 n_val = 20 (the last 20 stems).
     """
     if not 0 <= n_val <= len(samples):

@@ -113,7 +113,7 @@ def _benchmark(*args):
 def test_benchmark_dry_run_plans_the_paper_step():
     result = _benchmark("--dry-run")
     assert result.returncode == 0, result.stderr
-    assert "902.6 GFLOP" in result.stdout  # ANCHORS.md: the paper step is 902.6 GFLOP
+    assert "902.6 GFLOP" in result.stdout  # peers.md: the paper step is 902.6 GFLOP
     assert _benchmark("--dry-run", "--repeats", "0").returncode == 2  # argparse error
 
 
