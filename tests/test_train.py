@@ -204,7 +204,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, samples, monkey
 
     monkeypatch.setattr(net.ops, "softmax_cross_entropy", loss_turning_nan)
     cfg = tiny_cfg(tmp_path, steps=8, checkpoint_every=2)
-    with pytest.raises(TrainingDiverged, match="nan at step 5"):
+    with pytest.raises(TrainingDiverged, match="at step 5: the loss became nan"):
         train(net, samples[0:2], [], cfg)
     state = checkpoint.load_checkpoint(tmp_path / "checkpoint.npz")
     assert state["step"] == 4  # the last good one, not overwritten with NaN weights
