@@ -202,7 +202,7 @@ def evaluate_samples(net, samples, cfg):
         pred = labels_from_proba(probs, threshold)
         predictions.append((probs, pred))
         rows.append(validation_metrics(pred, s.mask))
-    mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} if rows else {}
+    mean = mean_metrics(rows) if rows else {}
     return mean, predictions
 
 
@@ -230,7 +230,11 @@ def mean_metrics(results):
     """Mean over images of every scalar entry of `metrics.evaluate` results (NaN ignored)."""
     results = list(results)
     keys = [k for k, v in results[0].items() if isinstance(v, float | int)] if results else []
-    return {k: float(np.nanmean([r[k] for r in results])) for k in keys}
+    means = {}
+    for k in keys:
+        values = [float(r[k]) for r in results if not math.isnan(float(r[k]))]
+        means[k] = float(np.mean(values)) if values else float("nan")  # all NaN: NaN
+    return means
 
 
 # ----- logs and checkpoints ------------------------------------------------------------
