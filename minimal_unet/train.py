@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from minimal_unet import checkpoint, metrics, optim, plots
+from minimal_unet import checkpoint, metrics, optim
 from minimal_unet.data.augment import AugmentConfig, augment
 from minimal_unet.data.tiles import random_training_tile
 from minimal_unet.infer import labels_from_proba, normalize_image, predict_proba_tiled
@@ -357,6 +357,8 @@ def check_writable_folder(folder, what="output folder"):
 
 def write_figures(net, history, val_samples, predictions, prepared_val, out_dir):
     """learning_curves.png and predictions.png (image | label | weight | prediction)."""
+    from minimal_unet import plots  # matplotlib: imported only when figures are drawn
+
     out_dir = Path(out_dir)
     plots.plot_learning_curves(history, out_dir / "learning_curves.png")
     rows = []

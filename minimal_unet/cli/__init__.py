@@ -42,6 +42,11 @@ __all__ = ["DEMO", "PRESETS", "PROG", "CLIError", "build_parser", "main",
            "run_sizes", "run_gradcheck"]
 
 
+# Errors that are the user's input, not a bug: one line and exit code 2.
+USER_ERRORS = (CLIError, ValueError, TypeError, OSError, KeyError, BackendUnavailableError,
+               MemoryError)
+
+
 def build_parser():
     """The whole command line: one subparser per command, added by its helper."""
     parser = Parser(prog=PROG, description="A from-scratch U-Net (Ronneberger et al. 2015).")
@@ -60,8 +65,6 @@ def build_parser():
 
 def main(argv=None):
     """Run the command line; returns the exit code (0 ok, 1 failed run, 2 bad input)."""
-    from minimal_unet.train import TrainingDiverged
-
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -70,14 +73,14 @@ def main(argv=None):
     where = f"{PROG} {args.command}"
     try:
         return int(args.func(args) or 0)
-    except TrainingDiverged as error:
+    except Exception as error:
         if args.traceback:
             raise
-        print(f"{where}: error: {one_line(error)}", file=sys.stderr)
-        return 1
-    except (CLIError, ValueError, TypeError, OSError, KeyError, BackendUnavailableError,
-            MemoryError) as error:
-        if args.traceback:
+        train_module = sys.modules.get("minimal_unet.train")  # imported by train and demo
+        if train_module is not None and isinstance(error, train_module.TrainingDiverged):
+            print(f"{where}: error: {one_line(error)}", file=sys.stderr)
+            return 1
+        if not isinstance(error, USER_ERRORS):
             raise
         if isinstance(error, MemoryError):
             error = f"out of memory ({one_line(error)}); try a smaller --tile-size"
