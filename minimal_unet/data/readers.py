@@ -77,7 +77,10 @@ def read_array(path, kind="image"):
             return np.asarray(tifffile.imread(path))
         with Image.open(path) as im:
             if kind == "image" and im.mode in _CONVERT_FOR_IMAGES:
-                return np.array(im.convert(_CONVERT_FOR_IMAGES[im.mode]))
+                a = np.array(im.convert(_CONVERT_FOR_IMAGES[im.mode]))
+                if a.ndim == 3 and (a[..., 0:1] == a[..., 1:3]).all():
+                    return np.ascontiguousarray(a[..., 0])  # a grey palette: its grey values
+                return a
             return np.array(im)
     except Exception as error:  # PIL and tifffile raise many kinds; name the file
         raise ValueError(f"{path}: cannot read image file ({_one_line(error)})") from error
