@@ -53,7 +53,8 @@ def normalize_image(image, dtype=np.float32, eps=1e-8, rows_per_chunk=None):
     image: (H, W) or (C, H, W), any real dtype. Statistics are taken per channel over
     H and W in float64: x' = (x - mean) / max(std, eps). Returns `dtype`.
     Computed in blocks of rows (two passes: mean, then the centred sum of squares), so
-    the only image-sized array made is the result.
+    the only image-sized array made is the result. A NaN or Inf pixel is a ValueError
+    naming it (it would turn every output into NaN, i.e. a silent all-background mask).
     """
     x = np.asarray(image)
     if x.ndim not in (2, 3):
@@ -66,6 +67,11 @@ def normalize_image(image, dtype=np.float32, eps=1e-8, rows_per_chunk=None):
     out = np.empty(chw.shape, dtype=dtype)
     for c in range(C):
         mean = sum(float(chw[c, b].sum(dtype=np.float64)) for b in blocks) / n
+        if not np.isfinite(mean):  # a NaN/Inf pixel would silently spoil every output
+            bad = np.argwhere(~np.isfinite(chw[c]))
+            where = tuple(int(i) for i in bad[0]) if len(bad) else "?"
+            raise ValueError(f"image: expected finite pixel values, got a NaN or Inf at "
+                             f"(row, col) {where} of channel {c}")
         square = sum(float(np.square(chw[c, b].astype(np.float64) - mean).sum())
                      for b in blocks)
         scale = max(np.sqrt(square / n), eps)

@@ -148,7 +148,10 @@ def prepare_sample(sample, cfg, n_classes=2):
     """(normalised image float64, mask int64, weight float64), all (H, W); computed once."""
     if sample.mask is None:
         raise ValueError(f"sample {sample.name!r}: expected a mask for training, got None")
-    image = normalize_image(sample.image, dtype=np.float64)
+    try:
+        image = normalize_image(sample.image, dtype=np.float64)
+    except ValueError as error:
+        raise ValueError(f"sample {sample.name!r}: {error}") from None
     return image, np.asarray(sample.mask, dtype=np.int64), sample_weight_map(sample, cfg,
                                                                              n_classes)
 

@@ -166,3 +166,14 @@ def test_default_tile_size_is_legal_and_covers():
     assert is_legal_input_size(config, tile) and output_size(config, tile) >= 50
     big = default_tile_size(config, 5000, 5000)
     assert is_legal_input_size(config, big) and big <= 572
+
+
+def test_non_finite_pixel_is_an_error_naming_it():
+    net = tiny_net(2)
+    image = np.random.default_rng(6).random((40, 40))
+    image[12, 30] = np.nan
+    with pytest.raises(ValueError, match=r"finite.*\(12, 30\)"):
+        predict_proba_tiled(net, image)
+    image[12, 30] = np.inf
+    with pytest.raises(ValueError, match=r"\(12, 30\)"):
+        normalize_image(image)
