@@ -227,3 +227,24 @@ def test_time_budget_stops_after_one_step(tmp_path, samples):
     assert [r["step"] for r in history["train"]] == [1]
     assert [r["step"] for r in history["val"]] == [1]  # the final validation still runs
     assert checkpoint.load_checkpoint(tmp_path / "checkpoint.npz")["step"] == 1
+
+
+@pytest.mark.parametrize("field, value", [
+    ("lr", float("inf")), ("lr", float("nan")), ("lr", 0.0), ("momentum", 1.0),
+    ("momentum", float("nan")), ("threshold", -0.1), ("threshold", float("nan")),
+    ("w0", -1.0), ("sigma", float("inf")), ("diverge_norm_factor", 0.0),
+])
+def test_config_refuses_non_finite_and_out_of_range_numbers(field, value):
+    with pytest.raises(ValueError, match=f"TrainConfig.{field}"):
+        TrainConfig(**{field: value})
+
+
+def test_existing_checkpoint_needs_resume_or_overwrite(tmp_path, samples):
+    cfg = tiny_cfg(tmp_path, steps=2, val_every=0)
+    train(UNet(TINY, seed=0), samples[0:1], [], cfg)
+    before = (tmp_path / "checkpoint.npz").read_bytes()
+    with pytest.raises(FileExistsError, match="--resume.*--overwrite"):
+        train(UNet(TINY, seed=0), samples[0:1], [], cfg)
+    assert (tmp_path / "checkpoint.npz").read_bytes() == before
+    train(UNet(TINY, seed=1), samples[0:1], [], cfg, overwrite=True)
+    assert (tmp_path / "checkpoint.npz").read_bytes() != before
