@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from minimal_unet.cli._common import positive_int
+from minimal_unet.cli._common import positive_float, positive_int
 from minimal_unet.cli.sizes import depth_type
 
 
@@ -18,7 +18,7 @@ def add_gradcheck_parser(subparsers):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--method", choices=("full", "directional"), default="full",
                    help="full: every element; directional: one random direction per array")
-    p.add_argument("--tol", type=float, default=1e-7)
+    p.add_argument("--tol", type=positive_float, default=1e-7)
     p.set_defaults(func=run_gradcheck)
 def run_gradcheck(args):
     from minimal_unet import gradcheck, sizes
