@@ -43,7 +43,12 @@ from tqdm import tqdm
 from minimal_unet import checkpoint, metrics, optim
 from minimal_unet.data.augment import AugmentConfig, augment
 from minimal_unet.data.tiles import random_training_tile
-from minimal_unet.infer import labels_from_proba, normalize_image, predict_proba_tiled
+from minimal_unet.infer import (
+    labels_from_proba,
+    normalize_image,
+    predict_proba_tiled,
+    tile_geometry,
+)
 from minimal_unet.sizes import output_size
 from minimal_unet.weight_map import class_weights_map, weight_map, weight_map_freiburg
 
@@ -201,12 +206,23 @@ def evaluate_samples(net, samples, cfg):
     rows, predictions = [], []
     threshold = cfg.threshold if net.config.n_classes == 2 else None
     for s in samples:
-        probs = predict_proba_tiled(net, s.image, tile_size=cfg.tile_size, flips=cfg.flips)
+        probs = predict_proba_tiled(net, s.image, tile_size=validation_tile(net, cfg.tile_size),
+                                    flips=cfg.flips)
         pred = labels_from_proba(probs, threshold)
         predictions.append((probs, pred))
         rows.append(validation_metrics(pred, s.mask))
     mean = mean_metrics(rows) if rows else {}
     return mean, predictions
+
+
+def validation_tile(net, tile_size):
+    """The training tile for overlap-tile validation, or None (the default tile) when it
+    is too small to hold a "same" net's context margin (see infer.tile_geometry)."""
+    try:
+        tile_geometry(net.config, tile_size)
+        return tile_size
+    except ValueError:
+        return None
 
 
 def validation_metrics(pred, gt):
@@ -224,7 +240,8 @@ def evaluate_held_out(net, samples, tile_size, flips=False, warping=True):
     """{"per_image": {name: metrics}, "mean": {metric: mean}} by overlap-tile prediction."""
     per_image = {}
     for s in samples:
-        probs = predict_proba_tiled(net, s.image, tile_size=tile_size, flips=flips)
+        probs = predict_proba_tiled(net, s.image, tile_size=validation_tile(net, tile_size),
+                                    flips=flips)
         per_image[s.name] = metrics.evaluate(probs, s.mask, warping=warping)
     return {"per_image": per_image, "mean": mean_metrics(per_image.values())}
 

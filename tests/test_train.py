@@ -248,3 +248,13 @@ def test_existing_checkpoint_needs_resume_or_overwrite(tmp_path, samples):
     assert (tmp_path / "checkpoint.npz").read_bytes() == before
     train(UNet(TINY, seed=1), samples[0:1], [], cfg, overwrite=True)
     assert (tmp_path / "checkpoint.npz").read_bytes() != before
+
+
+def test_same_net_validates_even_when_its_training_tile_is_too_small_to_tile(tmp_path,
+                                                                           samples):
+    # A "same" net trains on 48 px tiles, but tiling it needs 2 x 24 px of context: the
+    # validation falls back to the default tile instead of failing after training.
+    net = UNet(UNetConfig(depth=2, base_channels=4, padding="same"), seed=0)
+    cfg = tiny_cfg(tmp_path, steps=2, tile_size=48, val_every=1)
+    history = train(net, samples[0:2], samples[2:3], cfg)
+    assert [r["step"] for r in history["val"]] == [1, 2]
