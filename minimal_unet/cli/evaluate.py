@@ -16,7 +16,8 @@ def add_evaluate_parser(subparsers):
     p = subparsers.add_parser(
         "evaluate", help="predicted masks vs label masks -> metrics JSON",
         description="Pairs files by name (stem). Masks are 0/255 or class ids. Empty masks "
-                    "are legal (IoU/Dice of two empty sets = 1; see minimal_unet.metrics).")
+                    "are legal (IoU/Dice of two empty sets = 1; see minimal_unet.metrics); "
+                    "undefined metrics are written as null.")
     p.add_argument("predictions", help="folder of predicted masks (PNG/TIFF)")
     p.add_argument("labels", help="folder of label masks (PNG/TIFF)")
     p.add_argument("--out", help="metrics JSON path (default: metrics.json beside the "
@@ -42,6 +43,18 @@ def masks_by_stem(folder):
     if not files:
         raise CLIError(f"{folder}: no PNG or TIFF masks in this folder")
     return files
+
+
+def _nan_to_null(tree):
+    """Undefined metrics (NaN, e.g. the Rand error of an empty ground truth) as JSON null,
+    so that the file is standard JSON."""
+    if isinstance(tree, dict):
+        return {k: _nan_to_null(v) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [_nan_to_null(v) for v in tree]
+    if isinstance(tree, float) and tree != tree:
+        return None
+    return tree
 
 
 def run_evaluate(args):
@@ -75,7 +88,7 @@ def run_evaluate(args):
         per_image[stem] = evaluate(pred, gt, warping=not args.no_warping)
     result = {"per_image": per_image, "mean": mean_metrics(per_image.values())}
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
+    out.write_text(json.dumps(_nan_to_null(result), indent=1))
     print(f"{len(per_image)} image(s): {format_metrics(result['mean'])}")
     print(f"wrote {out}")
     return 0
