@@ -406,7 +406,7 @@ class UNet:
                 f"{type(meta.get('config')).__name__}")
         try:
             stored = UNetConfig(**meta["config"])
-        except TypeError as error:
+        except (TypeError, ValueError) as error:
             raise checkpoint.CorruptFileError(f"{path}: bad 'config' in its metadata "
                                               f"({error})") from None
         if config is not None and config != stored:
@@ -416,7 +416,11 @@ class UNet:
             raise checkpoint.CorruptFileError(f"{path}: expected dtype 'float32' or "
                                               f"'float64' in its metadata, got "
                                               f"{meta.get('dtype')!r}")
-        net = cls(stored, seed=meta.get("seed", 0), dtype=meta["dtype"], backend=backend)
+        seed = meta.get("seed", 0)
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise checkpoint.CorruptFileError(f"{path}: expected a non-negative int 'seed' in "
+                                              f"its metadata, got {seed!r}")
+        net = cls(stored, seed=seed, dtype=meta["dtype"], backend=backend)
         try:
             net.load_state_dict(state)
         except (ValueError, TypeError) as error:

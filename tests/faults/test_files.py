@@ -44,6 +44,20 @@ def _broken_copies(good, folder, name):
     paths["meta_list"] = folder / "meta_list" / name
     paths["meta_list"].parent.mkdir()
     _rewrite_meta(good, paths["meta_list"], [1, 2, 3])
+    for kind, meta in (("meta_bad_config", {"format": "minimal_unet.UNet/1",
+                                            "config": {"depth": 0}, "dtype": "float32"}),
+                       ("meta_bad_seed", {"format": "minimal_unet.UNet/1", "config": {},
+                                          "dtype": "float32", "seed": "x"}),
+                       ("meta_not_json", "{not json")):
+        paths[kind] = folder / kind / name
+        paths[kind].parent.mkdir()
+        if isinstance(meta, str):
+            with np.load(good, allow_pickle=False) as f:
+                arrays = {k: f[k] for k in f.files}
+            arrays["__meta__"] = np.array(meta)
+            np.savez(paths[kind], **arrays)
+        else:
+            _rewrite_meta(good, paths[kind], meta)
     paths["meta_pickle"] = folder / "meta_pickle" / name
     paths["meta_pickle"].parent.mkdir()
     with np.load(good, allow_pickle=False) as f:
