@@ -22,6 +22,8 @@ and strings, which JSON stores exactly (JSON ints have no size limit in Python).
 import json
 import os
 import tempfile
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -114,6 +116,57 @@ def atomic_write_bytes(path, write):
             os.close(dir_fd)
 
 
+class CorruptFileError(ValueError):
+    """A model or checkpoint file that cannot be read: truncated, empty, not an .npz, or
+    with a missing or malformed "__meta__" entry. The message is one line naming the file."""
+
+
+def read_npz(path, what="checkpoint"):
+    """(meta: dict, arrays: dict name -> ndarray) of an .npz with a JSON "__meta__" entry.
+
+    Never unpickles (allow_pickle=False). Every way a file can be broken (zero bytes,
+    truncated, random bytes, a CRC error, an object array, a "__meta__" that is not a JSON
+    object) is a `CorruptFileError` naming the file and what was expected; a missing file
+    is a FileNotFoundError.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: expected a file ({what}), found none")
+    size = path.stat().st_size
+    if size == 0:
+        raise CorruptFileError(f"{path}: expected a {what} (.npz), got an empty file "
+                               f"(0 bytes)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise CorruptFileError(f"{path}: expected a {what} (.npz archive), got a "
+                                       f"single .npy array")
+            if META_KEY not in data.files:
+                raise CorruptFileError(f"{path}: not a minimal_unet {what} file (expected a "
+                                       f"{META_KEY!r} entry, found {data.files[0:5]})")
+            meta_array = data[META_KEY]
+            arrays = {key: data[key] for key in data.files if key != META_KEY}
+    except CorruptFileError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, KeyError,
+            UnicodeDecodeError, RuntimeError) as error:
+        raise CorruptFileError(
+            f"{path}: expected a {what} (.npz) file, got an unreadable one ({size} bytes, "
+            f"truncated or corrupt: {type(error).__name__})") from error
+    if meta_array.shape != () or meta_array.dtype.kind != "U":
+        raise CorruptFileError(f"{path}: expected {META_KEY!r} to be a JSON string, got an "
+                               f"array of dtype {meta_array.dtype} shape {meta_array.shape}")
+    try:
+        meta = json.loads(str(meta_array[()]))
+    except json.JSONDecodeError as error:
+        raise CorruptFileError(f"{path}: expected {META_KEY!r} to hold JSON, got invalid "
+                               f"JSON ({error.msg})") from error
+    if not isinstance(meta, dict):
+        raise CorruptFileError(f"{path}: expected {META_KEY!r} to be a JSON object, got a "
+                               f"JSON {type(meta).__name__}")
+    return meta, arrays
+
+
 def save_checkpoint(path, state):
     """Write a nested training `state` (see `split_state`) atomically to `path` (.npz)."""
     json_tree, arrays = split_state(state)
@@ -125,15 +178,26 @@ def save_checkpoint(path, state):
 
 def load_checkpoint(path):
     """Read a checkpoint written by `save_checkpoint`; returns the nested state."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint: expected a file at {path}, found none")
-    with np.load(path, allow_pickle=False) as data:
-        if META_KEY not in data.files:
-            raise ValueError(f"checkpoint: {path} has no {META_KEY!r} entry; not a checkpoint")
-        json_tree = json.loads(str(data[META_KEY]))
-        arrays = {key: data[key] for key in data.files if key != META_KEY}
-    return join_state(json_tree, arrays)
+    json_tree, arrays = read_npz(path, "checkpoint")
+    try:
+        return join_state(json_tree, arrays)
+    except (KeyError, TypeError) as error:
+        raise CorruptFileError(f"{path}: expected a checkpoint whose {META_KEY!r} names its "
+                               f"arrays, got a reference to a missing one ({error})") from error
+
+
+def remove_stale_temporaries(folder):
+    """Delete leftovers of killed atomic writes in `folder` (".<name>.*.tmp" files made by
+    `atomic_write_bytes`, ".tmp-*.npz" made by older model saves). Returns their paths."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    stale = [p for p in folder.iterdir()
+             if p.is_file() and ((p.name.startswith(".") and p.name.endswith(".tmp"))
+                                 or (p.name.startswith(".tmp-") and p.name.endswith(".npz")))]
+    for p in stale:
+        p.unlink()
+    return stale
 
 
 def latest_checkpoint(folder):

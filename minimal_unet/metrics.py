@@ -6,8 +6,16 @@ Results are Python floats (or float64 arrays, one value per class).
 
 - pixel_error: fraction of pixels whose class differs (the ISBI 2012 pixel error for
   binary labels).
-- iou, dice: per class, |P & G| / |P | G| and 2 |P & G| / (|P| + |G|); NaN for a class
-  absent from both.
+- iou, dice: per class, |P & G| / |P | G| and 2 |P & G| / (|P| + |G|).
+
+Empty masks are legal data. Conventions for empty sets (tested in tests/faults):
+- IoU and Dice of two empty sets are 1.0: a class (or the foreground) absent from both the
+  prediction and the ground truth was predicted exactly right. Absent from one only: 0.0.
+- adapted Rand error, precision and recall are NaN when the ground truth has no foreground
+  pixel (no pixel is counted, so no pair exists), as scikit-image returns; a prediction
+  with no foreground against a non-empty ground truth is one segment (error as skimage).
+- pixel error and warping error are defined as always (0.0 for two empty masks).
+Means over images (`train.mean_metrics`) skip NaN entries.
 - adapted_rand_error: the ISBI 2012 / SNEMI3D Rand error between segmentations.
 - warping_error: Jain et al. 2010, the pixel disagreement left after warping gt towards
   pred by topology-preserving flips only (so it counts splits, merges, holes).
@@ -46,29 +54,31 @@ def confusion_matrix(pred, gt, n_classes=2):
 
 
 def iou(pred, gt, n_classes=2):
-    """Per-class intersection over union (n_classes,) float64; NaN where the union is empty."""
+    """Per-class intersection over union (n_classes,) float64; 1.0 where the union is empty
+    (the class is absent from both: predicted exactly right)."""
     cm = confusion_matrix(pred, gt, n_classes)
     intersection = np.diag(cm).astype(np.float64)  # (K,)
     union = cm.sum(axis=0) + cm.sum(axis=1) - np.diag(cm)  # |P| + |G| - |P & G|
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(union > 0, intersection / union, np.nan)
+        return np.where(union > 0, intersection / union, 1.0)
 
 
 def dice(pred, gt, n_classes=2):
-    """Per-class Dice 2 |P & G| / (|P| + |G|) (n_classes,) float64; NaN where both are empty."""
+    """Per-class Dice 2 |P & G| / (|P| + |G|) (n_classes,) float64; 1.0 where both are empty."""
     cm = confusion_matrix(pred, gt, n_classes)
     intersection = np.diag(cm).astype(np.float64)
     sizes = cm.sum(axis=0) + cm.sum(axis=1)  # |P| + |G|
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(sizes > 0, 2.0 * intersection / sizes, np.nan)
+        return np.where(sizes > 0, 2.0 * intersection / sizes, 1.0)
 
 
 def foreground_iou(pred, gt):
-    """IoU of the foreground (every class > 0) against the background, as a float."""
+    """IoU of the foreground (every class > 0) against the background, as a float; 1.0 when
+    neither has any foreground."""
     pred, gt = _check_pair(pred, gt)
     p, g = pred > 0, gt > 0
     union = np.count_nonzero(p | g)
-    return float(np.count_nonzero(p & g) / union) if union else float("nan")
+    return float(np.count_nonzero(p & g) / union) if union else 1.0
 
 
 def adapted_rand_error(seg, gt):
@@ -90,6 +100,8 @@ def adapted_rand_error(seg, gt):
     gt_ids = gt.ravel()[counted]
     seg_ids = seg.ravel()[counted]
     n = gt_ids.size
+    if n == 0:  # no foreground in gt: no counted pixel, no pair (skimage: NaN too)
+        return float("nan"), float("nan"), float("nan")
     # Compact ids 0..n_gt-1 and 0..n_seg-1, then the sparse contingency table n_ij.
     _, gt_index = np.unique(gt_ids, return_inverse=True)
     _, seg_index = np.unique(seg_ids, return_inverse=True)

@@ -58,12 +58,10 @@ Traced names (pass `trace=Trace()`; references, not copies):
 import dataclasses
 import json
 import numbers
-import os
-import tempfile
 
 import numpy as np
 
-from minimal_unet import sizes
+from minimal_unet import checkpoint, sizes
 from minimal_unet.backends import get_backend
 
 FORMAT = "minimal_unet.UNet/1"  # stored in every saved file, checked on load
@@ -358,8 +356,8 @@ class UNet:
     def load_state_dict(self, state):
         """Replace every parameter from `state` (name -> array; float arrays are cast).
 
-        A missing or unexpected name, a wrong shape or a non-float array is an error naming
-        the key; nothing is changed unless every entry passes.
+        A missing or unexpected name, a wrong shape, a non-float array or a NaN/Inf value is
+        an error naming the key (and the index); nothing is changed unless every entry passes.
         """
         missing = [k for k in self.params if k not in state]
         extra = [k for k in state if k not in self.params]
@@ -377,46 +375,67 @@ class UNet:
             if not np.issubdtype(a.dtype, np.floating):
                 raise TypeError(f"state dict: key {name!r} expected a float array, "
                                 f"got dtype {a.dtype}")
+            finite = np.isfinite(a)
+            if not finite.all():
+                where = tuple(int(i) for i in np.argwhere(~finite)[0])
+                raise ValueError(f"state dict: key {name!r} expected finite values, got "
+                                 f"{a[where]} at index {where} ({int((~finite).sum())} "
+                                 f"non-finite)")
             new[name] = self.ops.asarray(np.ascontiguousarray(a, dtype=self.dtype))
         self.params.update(new)  # same dict object: optimisers holding it see the new arrays
 
     def save(self, path):
         """Write weights, config, dtype, seed and rng state to an .npz at `path`, atomically.
 
-        The metadata is a JSON string in a 0-d unicode array (no pickle anywhere).
+        The metadata is a JSON string in a 0-d unicode array (no pickle anywhere). Written
+        like a checkpoint (temporary file, fsync, rename), with the same permissions.
         """
         meta = {"format": FORMAT, "config": self.config.to_dict(), "dtype": self.dtype.name,
                 "seed": self.seed, "rng_state": self.rng.bit_generator.state}
         arrays = self.state_dict()
         arrays[META_KEY] = np.array(json.dumps(meta))
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        checkpoint.atomic_write_bytes(path, lambda f: np.savez(f, **arrays))
 
     @classmethod
     def load(cls, path, backend="numpy", config=None):
-        """A UNet from a file written by `save`. `config`, if given, must match the file's."""
-        with np.load(path, allow_pickle=False) as f:
-            if META_KEY not in f.files:
-                raise ValueError(f"{path}: not a minimal_unet UNet file (no {META_KEY!r} entry)")
-            meta = json.loads(str(f[META_KEY][()]))
-            if meta.get("format") != FORMAT:
-                raise ValueError(f"{path}: expected format {FORMAT!r}, got {meta.get('format')!r}")
+        """A UNet from a file written by `save`. `config`, if given, must match the file's.
+
+        Any broken file (empty, truncated, not an .npz, bad metadata, NaN weights) is a
+        ValueError (checkpoint.CorruptFileError) whose one-line message names the file.
+        """
+        meta, state = checkpoint.read_npz(path, what="model")
+        if meta.get("format") != FORMAT:
+            raise checkpoint.CorruptFileError(
+                f"{path}: expected format {FORMAT!r}, got {meta.get('format')!r}")
+        if not isinstance(meta.get("config"), dict):
+            raise checkpoint.CorruptFileError(
+                f"{path}: expected a 'config' object in its metadata, got "
+                f"{type(meta.get('config')).__name__}")
+        try:
             stored = UNetConfig(**meta["config"])
-            if config is not None and config != stored:
-                raise ValueError(f"{path}: holds another architecture: {stored}, "
-                                 f"expected {config}")
-            state = {k: f[k] for k in f.files if k != META_KEY}
-        net = cls(stored, seed=meta["seed"], dtype=meta["dtype"], backend=backend)
-        net.load_state_dict(state)
-        net.rng.bit_generator.state = meta["rng_state"]
+        except (TypeError, ValueError) as error:
+            raise checkpoint.CorruptFileError(f"{path}: bad 'config' in its metadata "
+                                              f"({error})") from None
+        if config is not None and config != stored:
+            raise ValueError(f"{path}: holds another architecture: {stored}, "
+                             f"expected {config}")
+        if meta.get("dtype") not in ("float32", "float64"):
+            raise checkpoint.CorruptFileError(f"{path}: expected dtype 'float32' or "
+                                              f"'float64' in its metadata, got "
+                                              f"{meta.get('dtype')!r}")
+        seed = meta.get("seed", 0)
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise checkpoint.CorruptFileError(f"{path}: expected a non-negative int 'seed' in "
+                                              f"its metadata, got {seed!r}")
+        net = cls(stored, seed=seed, dtype=meta["dtype"], backend=backend)
+        try:
+            net.load_state_dict(state)
+        except (ValueError, TypeError) as error:
+            raise checkpoint.CorruptFileError(f"{path}: {error}") from None
+        if "rng_state" in meta:
+            try:
+                net.rng.bit_generator.state = meta["rng_state"]
+            except (TypeError, ValueError, KeyError) as error:
+                raise checkpoint.CorruptFileError(f"{path}: bad 'rng_state' in its metadata "
+                                                  f"({type(error).__name__})") from None
         return net

@@ -171,22 +171,33 @@ def is_legal_input_size(config, n):
     return True
 
 
+def _candidates_offset(config):
+    """Every legal size is 2^d s + offset, s >= 0: offset 4 (2^d - 1) valid, 0 same.
+
+    (Legality is still decided by the walk; this only skips sizes that cannot be legal,
+    so the searches below take O(1) walks, not O(2^d), and `sizes --depth 40` answers.)
+    """
+    return 4 * (2**config.depth - 1) if config.padding == "valid" else 0
+
+
 def _smallest_legal(config):
-    n = 1
-    while not is_legal_input_size(config, n):  # the period is 2**depth: this ends quickly
-        n += 1
-    return n
+    period, offset = 2**config.depth, _candidates_offset(config)
+    s = 0
+    while not is_legal_input_size(config, period * s + offset):  # s_min <= 8: ends quickly
+        s += 1
+    return period * s + offset
 
 
 def nearest_legal_input_sizes(config, n):
     """(below, above): the largest legal size <= n (None if none) and the smallest >= n."""
-    below = n
-    while below >= 1 and not is_legal_input_size(config, below):
-        below -= 1
-    above = max(n, 1)
-    while not is_legal_input_size(config, above):
-        above += 1
-    return (below if below >= 1 else None), above
+    period, offset = 2**config.depth, _candidates_offset(config)
+    smallest = _smallest_legal(config)
+    if n >= smallest:
+        below = offset + (n - offset) // period * period  # legal: every candidate >= smallest
+    else:
+        below = None
+    above = max(smallest, offset + -(-(n - offset) // period) * period)
+    return below, above
 
 
 def nearest_legal_input_size(config, n):
@@ -199,7 +210,9 @@ def nearest_legal_input_size(config, n):
 
 def legal_input_sizes(config, lo, hi):
     """All legal sizes n with lo <= n <= hi, ascending."""
-    return [n for n in range(max(lo, 1), hi + 1) if is_legal_input_size(config, n)]
+    period = 2**config.depth
+    first = nearest_legal_input_sizes(config, max(lo, 1))[1]
+    return [n for n in range(first, hi + 1, period) if is_legal_input_size(config, n)]
 
 
 def check_input_size(config, input_size):

@@ -17,24 +17,38 @@ Every `checkpoint_every` steps: an atomic checkpoint (see checkpoint.py) holding
 parameters, optimiser state, step, every RNG state, both configs and the history, so that
 `train(..., resume=True)` continues to the very same parameters as an uninterrupted run.
 
-A NaN or Inf loss raises `TrainingDiverged` naming the step; the last good checkpoint is
-left as it was.
+Divergence is detected every step, BEFORE any checkpoint of that step is written: a NaN
+or Inf loss or parameter, a loss above `diverge_loss_factor` times the run's first loss,
+or a parameter norm (the L2 norm over all parameters) above `diverge_norm_factor` times
+the initial one. It raises `TrainingDiverged` naming the step, the newest checkpoint
+(all of whose steps passed these checks) and how to resume from it with a smaller lr.
+
+Before the first step `train` checks everything it can: the tile size against every
+image (each must hold one output window), a writable output folder, and it deletes the
+stale temporary files of killed checkpoint writes there.
 """
 
 import csv
 import dataclasses
 import json
 import math
+import numbers
+import os
 import time
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from minimal_unet import checkpoint, metrics, optim, plots
+from minimal_unet import checkpoint, metrics, optim
 from minimal_unet.data.augment import AugmentConfig, augment
 from minimal_unet.data.tiles import random_training_tile
-from minimal_unet.infer import labels_from_proba, normalize_image, predict_proba_tiled
+from minimal_unet.infer import (
+    labels_from_proba,
+    normalize_image,
+    predict_proba_tiled,
+    tile_geometry,
+)
 from minimal_unet.sizes import output_size
 from minimal_unet.weight_map import class_weights_map, weight_map, weight_map_freiburg
 
@@ -45,7 +59,8 @@ CHECKPOINT_VERSION = 1
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or Inf; the message names the step."""
+    """The loss or the parameters became non-finite or exploded; the message names the step,
+    the newest (good) checkpoint and how to resume."""
 
 
 @dataclasses.dataclass
@@ -77,6 +92,8 @@ class TrainConfig:
     backend: str = "numpy"
     progress: bool = True  # tqdm progress bar
     max_seconds: float | None = None  # wall-clock budget: stop after the step that passes it
+    diverge_loss_factor: float = 1e3  # diverged when loss > factor * the run's first loss
+    diverge_norm_factor: float = 100.0  # ... or param norm > factor * the initial norm
 
     def __post_init__(self):
         choices = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES, "weight_map": WEIGHT_MAPS}
@@ -88,8 +105,34 @@ class TrainConfig:
             if int(getattr(self, field)) < 1:
                 raise ValueError(f"TrainConfig.{field}: expected >= 1, "
                                  f"got {getattr(self, field)}")
-        if not self.lr > 0:
-            raise ValueError(f"TrainConfig.lr: expected > 0, got {self.lr}")
+        positive = ("lr", "step_every", "sigma", "diverge_loss_factor", "diverge_norm_factor")
+        for field in positive:
+            value = getattr(self, field)
+            if not (_is_real(value) and math.isfinite(value) and value > 0):
+                raise ValueError(f"TrainConfig.{field}: expected a finite number > 0, "
+                                 f"got {value!r}")
+        ranges = {"momentum": (0.0, 1.0, False), "step_drop": (0.0, 1.0, True),
+                  "threshold": (0.0, 1.0, True)}
+        for field, (lo, hi, closed) in ranges.items():
+            value = getattr(self, field)
+            ok = (_is_real(value) and math.isfinite(value) and lo <= value
+                  and (value <= hi if closed else value < hi))
+            if not ok:
+                bracket = "]" if closed else ")"
+                raise ValueError(f"TrainConfig.{field}: expected a number in [{lo:g}, {hi:g}"
+                                 f"{bracket}, got {value!r}")
+        for field in ("w0", "elastic_sigma"):
+            value = getattr(self, field)
+            if not (_is_real(value) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"TrainConfig.{field}: expected a finite number >= 0, "
+                                 f"got {value!r}")
+        if self.max_seconds is not None and not self.max_seconds >= 0:
+            raise ValueError(f"TrainConfig.max_seconds: expected >= 0 or None, "
+                             f"got {self.max_seconds!r}")
+
+
+def _is_real(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 # ----- data ----------------------------------------------------------------------------
@@ -110,7 +153,10 @@ def prepare_sample(sample, cfg, n_classes=2):
     """(normalised image float64, mask int64, weight float64), all (H, W); computed once."""
     if sample.mask is None:
         raise ValueError(f"sample {sample.name!r}: expected a mask for training, got None")
-    image = normalize_image(sample.image, dtype=np.float64)
+    try:
+        image = normalize_image(sample.image, dtype=np.float64)
+    except ValueError as error:
+        raise ValueError(f"sample {sample.name!r}: {error}") from None
     return image, np.asarray(sample.mask, dtype=np.int64), sample_weight_map(sample, cfg,
                                                                              n_classes)
 
@@ -160,12 +206,23 @@ def evaluate_samples(net, samples, cfg):
     rows, predictions = [], []
     threshold = cfg.threshold if net.config.n_classes == 2 else None
     for s in samples:
-        probs = predict_proba_tiled(net, s.image, tile_size=cfg.tile_size, flips=cfg.flips)
+        probs = predict_proba_tiled(net, s.image, tile_size=validation_tile(net, cfg.tile_size),
+                                    flips=cfg.flips)
         pred = labels_from_proba(probs, threshold)
         predictions.append((probs, pred))
         rows.append(validation_metrics(pred, s.mask))
-    mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} if rows else {}
+    mean = mean_metrics(rows) if rows else {}
     return mean, predictions
+
+
+def validation_tile(net, tile_size):
+    """The training tile for overlap-tile validation, or None (the default tile) when it
+    is too small to hold a "same" net's context margin (see infer.tile_geometry)."""
+    try:
+        tile_geometry(net.config, tile_size)
+        return tile_size
+    except ValueError:
+        return None
 
 
 def validation_metrics(pred, gt):
@@ -183,7 +240,8 @@ def evaluate_held_out(net, samples, tile_size, flips=False, warping=True):
     """{"per_image": {name: metrics}, "mean": {metric: mean}} by overlap-tile prediction."""
     per_image = {}
     for s in samples:
-        probs = predict_proba_tiled(net, s.image, tile_size=tile_size, flips=flips)
+        probs = predict_proba_tiled(net, s.image, tile_size=validation_tile(net, tile_size),
+                                    flips=flips)
         per_image[s.name] = metrics.evaluate(probs, s.mask, warping=warping)
     return {"per_image": per_image, "mean": mean_metrics(per_image.values())}
 
@@ -192,7 +250,11 @@ def mean_metrics(results):
     """Mean over images of every scalar entry of `metrics.evaluate` results (NaN ignored)."""
     results = list(results)
     keys = [k for k, v in results[0].items() if isinstance(v, float | int)] if results else []
-    return {k: float(np.nanmean([r[k] for r in results])) for k in keys}
+    means = {}
+    for k in keys:
+        values = [float(r[k]) for r in results if not math.isnan(float(r[k]))]
+        means[k] = float(np.mean(values)) if values else float("nan")  # all NaN: NaN
+    return means
 
 
 # ----- logs and checkpoints ------------------------------------------------------------
@@ -230,25 +292,93 @@ def training_state(net, optimizer, sampler_rng, cfg, step, history):
     }
 
 
-def restore_state(state, net, optimizer, sampler_rng):
-    """Load a checkpoint's state into net, optimiser and sampler; returns (step, history)."""
+def restore_state(state, net, optimizer, sampler_rng, cfg=None, source="checkpoint"):
+    """Load a checkpoint's state into net, optimiser and sampler; returns (step, history).
+
+    Every mismatch between the checkpoint and this run (version, architecture, dtype,
+    optimizer, a --steps below the checkpoint's step) is a ValueError naming both sides;
+    nothing is changed unless all pass.
+    """
+    if not isinstance(state, dict):
+        raise ValueError(f"{source}: expected a training state (a JSON object), "
+                         f"got {type(state).__name__}")
     if state.get("version") != CHECKPOINT_VERSION:
-        raise ValueError(f"checkpoint: expected version {CHECKPOINT_VERSION}, "
+        raise ValueError(f"{source}: expected checkpoint version {CHECKPOINT_VERSION}, "
                          f"got {state.get('version')!r}")
+    needed = ("step", "params", "optimizer", "rng", "model_config", "dtype", "history")
+    missing = [k for k in needed if k not in state]
+    if missing:
+        raise ValueError(f"{source}: expected a training state with {', '.join(needed)}; "
+                         f"missing {', '.join(missing)}")
     if state["model_config"] != net.config.to_dict():
-        raise ValueError(f"checkpoint: holds a net {state['model_config']}, "
-                         f"expected {net.config.to_dict()}")
+        raise ValueError(f"{source}: holds a net {state['model_config']}, this run builds "
+                         f"{net.config.to_dict()}")
     if state["dtype"] != net.dtype.name:
-        raise ValueError(f"checkpoint: holds dtype {state['dtype']}, the net is {net.dtype}")
-    net.load_state_dict(state["params"])
-    optimizer.load_state_dict(state["optimizer"])
-    checkpoint.set_rng_state(sampler_rng, state["rng"]["sampler"])
-    checkpoint.set_rng_state(net.rng, state["rng"]["net"])
-    return int(state["step"]), state["history"]
+        raise ValueError(f"{source}: holds dtype {state['dtype']}, this run uses "
+                         f"{net.dtype.name}")
+    saved_cfg = state.get("train_config") or {}
+    step = int(state["step"])
+    if cfg is not None:
+        saved_optimizer = saved_cfg.get("optimizer")
+        if saved_optimizer is not None and saved_optimizer != cfg.optimizer:
+            raise ValueError(f"{source}: was trained with optimizer {saved_optimizer!r}, this "
+                             f"run asks for {cfg.optimizer!r}; resume with the same optimizer")
+        if cfg.steps < step:
+            raise ValueError(f"{source}: already holds {step} completed steps, this run asks "
+                             f"for --steps {cfg.steps}; expected steps >= {step}")
+    try:
+        net_backup = net.state_dict()
+        net.load_state_dict(state["params"])
+        try:
+            optimizer.load_state_dict(state["optimizer"])
+        except (KeyError, TypeError) as error:
+            net.load_state_dict(net_backup)
+            raise ValueError(f"{source}: its optimizer state does not fit a "
+                             f"{type(optimizer).__name__} (missing {error})") from None
+        checkpoint.set_rng_state(sampler_rng, state["rng"]["sampler"])
+        checkpoint.set_rng_state(net.rng, state["rng"]["net"])
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"{source}: malformed training state ({type(error).__name__}: "
+                         f"{error})") from None
+    return step, state["history"]
+
+
+def parameter_norm(net):
+    """The L2 norm over all parameters, as a float (inf or nan when they are)."""
+    total = 0.0
+    for p in net.params.values():
+        total += float((p * p).sum())
+    return math.sqrt(total) if math.isfinite(total) else total
+
+
+def check_trainable(samples, out_size, tile_size):
+    """Every training image must hold one labelled output window: H, W >= out_size."""
+    for s in samples:
+        H, W = s.image.shape[-2], s.image.shape[-1]
+        if H < out_size or W < out_size:
+            raise ValueError(
+                f"image {s.name!r}: expected H, W >= {out_size} (the output window of tile "
+                f"size {tile_size}), got {H}x{W}; use a smaller tile size or drop the image")
+
+
+def check_writable_folder(folder, what="output folder"):
+    """Create `folder` if needed and check that files can be written in it (before work)."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"{folder}: expected a {what}, got an existing file")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OSError(f"{folder}: cannot create the {what} ({error.strerror})") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(f"{folder}: expected a writable {what}, it is read-only")
+    return folder
 
 
 def write_figures(net, history, val_samples, predictions, prepared_val, out_dir):
     """learning_curves.png and predictions.png (image | label | weight | prediction)."""
+    from minimal_unet import plots  # matplotlib: imported only when figures are drawn
+
     out_dir = Path(out_dir)
     plots.plot_learning_curves(history, out_dir / "learning_curves.png")
     rows = []
@@ -261,12 +391,14 @@ def write_figures(net, history, val_samples, predictions, prepared_val, out_dir)
 
 # ----- the loop ------------------------------------------------------------------------
 
-def train(net, train_samples, val_samples, cfg, resume=False, checkpoint_dir=None):
+def train(net, train_samples, val_samples, cfg, resume=False, checkpoint_dir=None,
+          overwrite=False):
     """Train `net` in place; returns the history {"train": [...], "val": [...]}.
 
     train_samples / val_samples: lists of data.readers.Sample (val may be empty).
     checkpoint_dir: where checkpoint.npz goes (default cfg.out_dir; None: no checkpoints).
     resume: continue from checkpoint_dir/checkpoint.npz (error if there is none).
+    overwrite: without resume, replace an existing checkpoint (else that is an error).
     history["train"] rows: step (1-based count of completed steps), loss, lr, seconds;
     history["val"] rows: step and the `validation_metrics` means.
     """
@@ -276,26 +408,53 @@ def train(net, train_samples, val_samples, cfg, resume=False, checkpoint_dir=Non
         raise ValueError(f"cfg.backend is {cfg.backend!r} but the net runs on {net.ops.name!r}")
     in_size = cfg.tile_size
     out_size = output_size(net.config, in_size)  # ValueError naming legal sizes
+    check_trainable(train_samples, out_size, in_size)
     ckpt_dir = checkpoint_dir if checkpoint_dir is not None else cfg.out_dir
+    for folder in {cfg.out_dir, ckpt_dir} - {None}:
+        check_writable_folder(folder)
+        checkpoint.remove_stale_temporaries(folder)
+    existing = checkpoint.latest_checkpoint(ckpt_dir) if ckpt_dir is not None else None
+    if existing is not None and not resume and not overwrite:
+        raise FileExistsError(f"{existing}: a checkpoint of an earlier run exists; continue "
+                              f"it with --resume, or replace it with --overwrite")
     n_classes = net.config.n_classes
     prepared = [prepare_sample(s, cfg, n_classes) for s in train_samples]
     prepared_val = [prepare_sample(s, cfg, n_classes) for s in val_samples]
     sampler_rng = np.random.default_rng(cfg.seed)
     optimizer = make_optimizer(net, cfg)
     step, history = 0, {"train": [], "val": []}
+    initial_norm = parameter_norm(net)
     if resume:
-        path = checkpoint.latest_checkpoint(ckpt_dir) if ckpt_dir is not None else None
-        if path is None:
+        if existing is None:
             raise FileNotFoundError(f"resume: expected a checkpoint in {ckpt_dir}, found none")
-        step, history = restore_state(checkpoint.load_checkpoint(path), net, optimizer,
-                                      sampler_rng)
+        state = checkpoint.load_checkpoint(existing)
+        step, history = restore_state(state, net, optimizer, sampler_rng, cfg,
+                                      source=str(existing))
+        initial_norm = float(state.get("initial_param_norm") or parameter_norm(net))
+    saved_step = step if resume else None
+    first_loss = history["train"][0]["loss"] if history["train"] else None
 
     def save():
+        nonlocal saved_step
         if ckpt_dir is not None:
             state = training_state(net, optimizer, sampler_rng, cfg, step, history)
+            state["initial_param_norm"] = initial_norm
             checkpoint.save_checkpoint(Path(ckpt_dir) / checkpoint.CHECKPOINT_NAME, state)
+            saved_step = step
         if cfg.out_dir is not None:
             write_logs(history, cfg.out_dir)
+
+    def diverged(reason, lr):
+        bar.close()
+        if cfg.out_dir is not None:
+            write_logs(history, cfg.out_dir)
+        if saved_step is not None:
+            kept = (f"the newest checkpoint, {Path(ckpt_dir) / checkpoint.CHECKPOINT_NAME} "
+                    f"at step {saved_step}, was taken before and is kept; resume from it with "
+                    f"a smaller learning rate than {lr:g} (CLI: --resume --lr SMALLER)")
+        else:
+            kept = f"no checkpoint was written; restart with a learning rate below {lr:g}"
+        return TrainingDiverged(f"training diverged at step {step + 1}: {reason}; {kept}")
 
     predictions = []
     running = None
@@ -312,14 +471,19 @@ def train(net, train_samples, val_samples, cfg, resume=False, checkpoint_dir=Non
                                                       net.ops.asarray(weight))
         loss = float(loss)
         if not math.isfinite(loss):
-            bar.close()
-            if cfg.out_dir is not None:
-                write_logs(history, cfg.out_dir)
-            raise TrainingDiverged(
-                f"loss became {loss} at step {step + 1} (lr {lr:g}); stopped, the last good "
-                f"checkpoint was left untouched. Try a smaller learning rate.")
+            raise diverged(f"the loss became {loss} (lr {lr:g})", lr)
+        if first_loss is None:
+            first_loss = loss
+        if loss > cfg.diverge_loss_factor * max(first_loss, 1e-12):
+            raise diverged(f"the loss {loss:.4g} exploded past {cfg.diverge_loss_factor:g} "
+                           f"times the first loss {first_loss:.4g} (lr {lr:g})", lr)
         grads = net.backward(dlogits)
         optimizer.step(grads)
+        norm = parameter_norm(net)
+        if not norm <= cfg.diverge_norm_factor * initial_norm:  # also catches NaN / Inf
+            what = "non-finite" if not math.isfinite(norm) else "exploding"
+            raise diverged(f"the parameters became {what} (norm {norm:.4g}, initially "
+                           f"{initial_norm:.4g}; lr {lr:g})", lr)
         step += 1
         running = loss if running is None else 0.95 * running + 0.05 * loss
         history["train"].append({"step": step, "loss": loss, "lr": lr,

@@ -5,6 +5,7 @@ import pytest
 
 from minimal_unet.data.tiles import mirror_pad
 from minimal_unet.infer import (
+    context_margin,
     default_tile_size,
     labels_from_proba,
     normalize_image,
@@ -105,16 +106,37 @@ def test_threshold_labels():
         labels_from_proba(np.ones((3, 2, 2)) / 3, 0.5)
 
 
-def test_same_padding_net():
-    net = tiny_net(2, padding="same")
+@pytest.mark.parametrize("depth, tile_sizes", [
+    (1, [20, 24, 40, 64]),        # margin 10 (reach 9): outputs 0?, 4, 20, 44
+    (2, [52, 56, 68, 100, 144]),  # margin 24 (reach 23): outputs 4, 8, 20, 52, 96
+])
+def test_same_net_tiles_are_seamless(depth, tile_sizes):
+    """A "same" net tiled with a receptive-field margin equals one pass over the whole
+    image mirror-padded by that margin, for every tile size (no seams)."""
+    net = tiny_net(depth, padding="same")
+    margin = context_margin(net.config)
+    period = 2 ** depth
+    assert margin % period == 0
     image = np.random.default_rng(4).random((30, 45))
-    probs = predict_proba_tiled(net, image, tile_size=16)
-    assert probs.shape == (2, 30, 45)
-    # One tile that covers the image: the same as one pass over the mirror-padded image.
-    whole = predict_proba_tiled(net, image, tile_size=48)
     x = normalize_image(image, np.float64)
-    expected = net.predict_proba(mirror_pad(x, (0, 18, 0, 3))[None, None])[0, :, 0:30, 0:45]
-    np.testing.assert_allclose(whole, expected, rtol=0, atol=1e-12)
+    # The oracle: the whole image padded by the margin, plus mirrored rows/columns to a
+    # multiple of the pooling period (they lie beyond every kept pixel's receptive field).
+    extra_h, extra_w = -(30 + 2 * margin) % period, -(45 + 2 * margin) % period
+    padded = mirror_pad(x, (margin, margin + extra_h, margin, margin + extra_w))
+    whole = net.predict_proba(padded[None, None])[0]
+    expected = whole[:, margin:margin + 30, margin:margin + 45]
+    for tile in tile_sizes:
+        if tile <= 2 * margin:
+            with pytest.raises(ValueError, match="too small for this 'same' net"):
+                predict_proba_tiled(net, image, tile_size=tile)
+            continue
+        got = predict_proba_tiled(net, image, tile_size=tile)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-10, err_msg=f"tile {tile}")
+    # The old way (tiles abut, each with its own zero padding) shows seams: the margin
+    # matters, so this test would fail without it.
+    abutting = np.concatenate([net.predict_proba(x[None, None, 0:28, 0:24])[0],
+                               net.predict_proba(x[None, None, 0:28, 24:44])[0]], axis=2)
+    assert np.abs(abutting - expected[:, 0:28, 0:44]).max() > 1e-3
 
 
 def test_normalize_image():
@@ -144,3 +166,14 @@ def test_default_tile_size_is_legal_and_covers():
     assert is_legal_input_size(config, tile) and output_size(config, tile) >= 50
     big = default_tile_size(config, 5000, 5000)
     assert is_legal_input_size(config, big) and big <= 572
+
+
+def test_non_finite_pixel_is_an_error_naming_it():
+    net = tiny_net(2)
+    image = np.random.default_rng(6).random((40, 40))
+    image[12, 30] = np.nan
+    with pytest.raises(ValueError, match=r"finite.*\(12, 30\)"):
+        predict_proba_tiled(net, image)
+    image[12, 30] = np.inf
+    with pytest.raises(ValueError, match=r"\(12, 30\)"):
+        normalize_image(image)

@@ -49,7 +49,7 @@ def test_iou_dice_multiclass_against_sets():
         expected_dice = 2 * np.logical_and(p, g).sum() / (p.sum() + g.sum())
         assert iou(pred, gt, 3)[c] == pytest.approx(expected_iou)
         assert dice(pred, gt, 3)[c] == pytest.approx(expected_dice)
-    assert np.isnan(iou(np.zeros((2, 2), int), np.zeros((2, 2), int))[1])
+    assert iou(np.zeros((2, 2), int), np.zeros((2, 2), int))[1] == 1.0  # two empty sets
 
 
 def test_bad_inputs():

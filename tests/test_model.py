@@ -295,7 +295,7 @@ def test_load_errors_name_the_problem(tmp_path):
         arrays = {k: f[k] for k in f.files}
 
     _write_npz(tmp_path / "plain.npz", {"w": np.zeros(2)})
-    with pytest.raises(ValueError, match="not a minimal_unet UNet file"):
+    with pytest.raises(ValueError, match="not a minimal_unet model file"):
         UNet.load(tmp_path / "plain.npz")
 
     missing = {k: v for k, v in arrays.items() if k != "dec0.up.bias"}

@@ -5,6 +5,11 @@ import pytest
 
 from minimal_unet import sizes
 from minimal_unet.model import UNet, UNetConfig
+from minimal_unet.sizes import (
+    is_legal_input_size,
+    legal_input_sizes,
+    nearest_legal_input_sizes,
+)
 
 PAPER = UNetConfig()  # depth 4, base 64, valid, 1 channel in, 2 classes
 
@@ -222,3 +227,20 @@ def test_receptive_field_matches_perturbing_the_real_net(cfg, shape):
         columns = np.flatnonzero(depends[:, o_col])
         assert (columns[0], columns[-1]) == (max(first, 0), min(last, W - 1)), o
         assert columns.size == columns[-1] - columns[0] + 1  # one contiguous span
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_legal_size_searches_match_brute_force_and_are_fast_when_deep(padding):
+    for depth in (1, 2, 3, 4, 5):
+        config = UNetConfig(depth=depth, padding=padding)
+        brute = [n for n in range(1, 1200) if is_legal_input_size(config, n)]
+        assert legal_input_sizes(config, 1, 1199) == brute
+        for n in range(1, 1000, 7):
+            below = [m for m in brute if m <= n]
+            above = [m for m in brute if m >= n]
+            assert nearest_legal_input_sizes(config, n) == (below[-1] if below else None,
+                                                            above[0])
+    deep = UNetConfig(depth=40, padding=padding)  # used to hang: one walk per candidate
+    below, above = nearest_legal_input_sizes(deep, 572)
+    assert below is None and is_legal_input_size(deep, above)
+    assert legal_input_sizes(deep, 1, 10**6) == []

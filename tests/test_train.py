@@ -204,7 +204,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, samples, monkey
 
     monkeypatch.setattr(net.ops, "softmax_cross_entropy", loss_turning_nan)
     cfg = tiny_cfg(tmp_path, steps=8, checkpoint_every=2)
-    with pytest.raises(TrainingDiverged, match="nan at step 5"):
+    with pytest.raises(TrainingDiverged, match="at step 5: the loss became nan"):
         train(net, samples[0:2], [], cfg)
     state = checkpoint.load_checkpoint(tmp_path / "checkpoint.npz")
     assert state["step"] == 4  # the last good one, not overwritten with NaN weights
@@ -227,3 +227,34 @@ def test_time_budget_stops_after_one_step(tmp_path, samples):
     assert [r["step"] for r in history["train"]] == [1]
     assert [r["step"] for r in history["val"]] == [1]  # the final validation still runs
     assert checkpoint.load_checkpoint(tmp_path / "checkpoint.npz")["step"] == 1
+
+
+@pytest.mark.parametrize("field, value", [
+    ("lr", float("inf")), ("lr", float("nan")), ("lr", 0.0), ("momentum", 1.0),
+    ("momentum", float("nan")), ("threshold", -0.1), ("threshold", float("nan")),
+    ("w0", -1.0), ("sigma", float("inf")), ("diverge_norm_factor", 0.0),
+])
+def test_config_refuses_non_finite_and_out_of_range_numbers(field, value):
+    with pytest.raises(ValueError, match=f"TrainConfig.{field}"):
+        TrainConfig(**{field: value})
+
+
+def test_existing_checkpoint_needs_resume_or_overwrite(tmp_path, samples):
+    cfg = tiny_cfg(tmp_path, steps=2, val_every=0)
+    train(UNet(TINY, seed=0), samples[0:1], [], cfg)
+    before = (tmp_path / "checkpoint.npz").read_bytes()
+    with pytest.raises(FileExistsError, match="--resume.*--overwrite"):
+        train(UNet(TINY, seed=0), samples[0:1], [], cfg)
+    assert (tmp_path / "checkpoint.npz").read_bytes() == before
+    train(UNet(TINY, seed=1), samples[0:1], [], cfg, overwrite=True)
+    assert (tmp_path / "checkpoint.npz").read_bytes() != before
+
+
+def test_same_net_validates_even_when_its_training_tile_is_too_small_to_tile(tmp_path,
+                                                                           samples):
+    # A "same" net trains on 48 px tiles, but tiling it needs 2 x 24 px of context: the
+    # validation falls back to the default tile instead of failing after training.
+    net = UNet(UNetConfig(depth=2, base_channels=4, padding="same"), seed=0)
+    cfg = tiny_cfg(tmp_path, steps=2, tile_size=48, val_every=1)
+    history = train(net, samples[0:2], samples[2:3], cfg)
+    assert [r["step"] for r in history["val"]] == [1, 2]

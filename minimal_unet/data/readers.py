@@ -11,6 +11,14 @@ Every reader returns a list of `Sample`s, sorted by name:
 Mask files hold either the classes themselves (0..K-1), or, for two classes, a binary
 image 0/255 (255 -> class 1); a bool image is 0/1. Any other value is a ValueError that
 names the file and the values found.
+
+Images are decoded to their grey values whatever the PNG mode: a palette ("P") image is
+looked up in its palette (never read as palette indices), "LA" drops alpha, CMYK/YCbCr are
+converted to RGB. Mask files keep palette indices (the VOC convention: index = class).
+A NaN or Inf pixel in an image is a ValueError naming the file and the pixel (row, col).
+
+Hidden files (names starting with ".", such as macOS "._x.png" and ".DS_Store") are skipped
+by every reader and by `list_images`, which the CLI uses too.
 """
 
 from dataclasses import dataclass
@@ -34,8 +42,33 @@ class Sample:
     name: str
 
 
-def read_array(path):
-    """Read one PNG or TIFF file into a NumPy array; errors name the file."""
+def is_hidden(path):
+    """True for names starting with "." (macOS "._x.png" resource forks, ".DS_Store")."""
+    return Path(path).name.startswith(".")
+
+
+def is_image_file(path):
+    """A visible PNG or TIFF file name (the suffix decides, case-insensitive)."""
+    path = Path(path)
+    return not is_hidden(path) and path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def list_images(folder):
+    """The visible PNG/TIFF files of `folder`, sorted by name (hidden files skipped)."""
+    return sorted(f for f in Path(folder).iterdir() if is_image_file(f) and f.is_file())
+
+
+# PIL modes decoded to grey/RGB values for images (palette lookups, alpha dropped).
+_CONVERT_FOR_IMAGES = {"P": "RGB", "PA": "RGB", "LA": "L", "La": "L", "CMYK": "RGB",
+                       "YCbCr": "RGB", "LAB": "RGB", "HSV": "RGB", "RGBa": "RGB"}
+
+
+def read_array(path, kind="image"):
+    """Read one PNG or TIFF file into a NumPy array; errors name the file.
+
+    kind "image": PNG palette/CMYK/... modes are decoded to their grey or RGB values.
+    kind "mask": the stored values as they are (palette indices are class ids).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
@@ -43,13 +76,35 @@ def read_array(path):
         if path.suffix.lower() in (".tif", ".tiff"):
             return np.asarray(tifffile.imread(path))
         with Image.open(path) as im:
+            if kind == "image" and im.mode in _CONVERT_FOR_IMAGES:
+                a = np.array(im.convert(_CONVERT_FOR_IMAGES[im.mode]))
+                if a.ndim == 3 and (a[..., 0:1] == a[..., 1:3]).all():
+                    return np.ascontiguousarray(a[..., 0])  # a grey palette: its grey values
+                return a
             return np.array(im)
     except Exception as error:  # PIL and tifffile raise many kinds; name the file
-        raise ValueError(f"{path}: cannot read image file ({error})") from error
+        raise ValueError(f"{path}: cannot read image file ({_one_line(error)})") from error
+
+
+def _one_line(error):
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def check_finite(a, source="image"):
+    """Raise ValueError naming the first NaN/Inf pixel (row, col[, channel]) of `a`."""
+    if np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.complexfloating):
+        bad = ~np.isfinite(a)
+        if bad.any():
+            where = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"{source}: expected finite pixel values, got {a[where]} at "
+                             f"pixel (row, col) {where} ({int(bad.sum())} non-finite "
+                             f"pixel(s))")
+    return a
 
 
 def to_float_image(a, source="image"):
     """Scale a 2-D (or RGB(A) (H, W, 3|4)) array to a (H, W) float32 image in [0, 1]."""
+    check_finite(a, source)
     if a.ndim == 3 and a.shape[2] in (3, 4):
         red, green, blue = (to_float_image(a[:, :, k], source) for k in range(3))
         return ((red + green + blue) / 3).astype(np.float32)  # (H, W), alpha dropped
@@ -58,10 +113,12 @@ def to_float_image(a, source="image"):
                          f"got shape {a.shape}")
     if a.dtype == bool:
         return a.astype(np.float32)
-    if a.dtype == np.uint8:
-        return (a / 255.0).astype(np.float32)
-    if a.dtype == np.uint16:
-        return (a / 65535.0).astype(np.float32)
+    if a.dtype in (np.uint8, np.uint16):
+        # float32 division, no float64 temporary (8 bytes a pixel); it rounds exactly as
+        # (a / 255.0).astype(float32) does for every uint8 and uint16 value (tested).
+        out = a.astype(np.float32)
+        out /= np.float32(255 if a.dtype == np.uint8 else 65535)
+        return out
     if np.issubdtype(a.dtype, np.floating):
         return a.astype(np.float32)
     raise TypeError(f"{source}: expected a uint8, uint16, bool or float image, got dtype {a.dtype}")
@@ -96,9 +153,7 @@ def _files_by_stem(folder):
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder")
     files = {}
-    for path in sorted(folder.iterdir()):
-        if path.name.startswith(".") or path.suffix.lower() not in IMAGE_SUFFIXES:
-            continue
+    for path in list_images(folder):
         if path.stem in files:
             raise ValueError(f"{folder}: two files with stem {path.stem!r}: "
                              f"{files[path.stem].name} and {path.name}")
@@ -142,12 +197,12 @@ def read_folder(path, n_classes=2, images="images", masks="masks", instances="in
     for stem in sorted(image_files):
         image_path = image_files[stem]
         image = to_float_image(read_array(image_path), source=str(image_path))
-        mask_raw = read_array(mask_files[stem])
+        mask_raw = read_array(mask_files[stem], kind="mask")
         _check_same_size(image, image_path, mask_raw, mask_files[stem])
         mask = to_classes(mask_raw, n_classes, source=str(mask_files[stem]))
         ids = None
         if instance_files is not None:
-            ids_raw = read_array(instance_files[stem])
+            ids_raw = read_array(instance_files[stem], kind="mask")
             _check_same_size(image, image_path, ids_raw, instance_files[stem])
             if not np.issubdtype(ids_raw.dtype, np.integer) or ids_raw.min() < 0:
                 raise ValueError(f"{instance_files[stem]}: expected non-negative integer "
@@ -171,7 +226,7 @@ def read_tiff_stack(images_tif, labels_tif=None, n_classes=2):
                          f"got shape {stack.shape}")
     labels = None
     if labels_tif is not None:
-        labels = read_array(labels_tif)
+        labels = read_array(labels_tif, kind="mask")
         labels = labels[np.newaxis] if labels.ndim == 2 else labels  # (n, H, W)
         if labels.shape != stack.shape:
             raise ValueError(f"{labels_tif}: label stack shape {labels.shape} differs from "

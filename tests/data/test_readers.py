@@ -191,3 +191,10 @@ def test_real_dsb():
     assert train[79].name == "5d2c98fd6fda" and val[0].name == "5ddbfba25194"
     for s in samples[0:5]:
         np.testing.assert_array_equal(s.mask, (s.instances > 0).astype(np.int64))
+
+
+def test_integer_images_scale_exactly_as_float64_division_would():
+    from minimal_unet.data.readers import to_float_image
+    for dtype, top in ((np.uint8, 255.0), (np.uint16, 65535.0)):
+        a = np.arange(np.iinfo(dtype).max + 1, dtype=dtype).reshape(1, -1)
+        np.testing.assert_array_equal(to_float_image(a), (a / top).astype(np.float32))

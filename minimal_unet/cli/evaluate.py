@@ -1,0 +1,94 @@
+"""`minimal-unet evaluate`: a folder of predicted masks against label masks -> metrics."""
+
+import json
+from pathlib import Path
+
+from minimal_unet.cli._common import (
+    CLIError,
+    check_out_folder,
+    refuse_existing,
+    refuse_into_inputs,
+)
+from minimal_unet.cli.demo import format_metrics
+
+
+def add_evaluate_parser(subparsers):
+    p = subparsers.add_parser(
+        "evaluate", help="predicted masks vs label masks -> metrics JSON",
+        description="Pairs files by name (stem). Masks are 0/255 or class ids. Empty masks "
+                    "are legal (IoU/Dice of two empty sets = 1; see minimal_unet.metrics); "
+                    "undefined metrics are written as null.")
+    p.add_argument("predictions", help="folder of predicted masks (PNG/TIFF)")
+    p.add_argument("labels", help="folder of label masks (PNG/TIFF)")
+    p.add_argument("--out", help="metrics JSON path (default: metrics.json beside the "
+                                 "PREDICTIONS folder, never inside an input folder)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    p.add_argument("--no-warping", action="store_true", help="skip the (slow) warping error")
+    p.set_defaults(func=run_evaluate)
+
+
+def masks_by_stem(folder):
+    """{stem: path} of the visible PNG/TIFF files of `folder`; equal stems refused."""
+    from minimal_unet.data.readers import list_images
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CLIError(f"{folder}: no such folder")
+    files = {}
+    for f in list_images(folder):
+        if f.stem in files:
+            raise CLIError(f"{files[f.stem]} and {f}: two masks with the stem {f.stem!r}; "
+                           f"expected one per name")
+        files[f.stem] = f
+    if not files:
+        raise CLIError(f"{folder}: no PNG or TIFF masks in this folder")
+    return files
+
+
+def _nan_to_null(tree):
+    """Undefined metrics (NaN, e.g. the Rand error of an empty ground truth) as JSON null,
+    so that the file is standard JSON."""
+    if isinstance(tree, dict):
+        return {k: _nan_to_null(v) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [_nan_to_null(v) for v in tree]
+    if isinstance(tree, float) and tree != tree:
+        return None
+    return tree
+
+
+def run_evaluate(args):
+    from minimal_unet.data.readers import read_array, to_classes
+    from minimal_unet.metrics import evaluate
+    from minimal_unet.train import mean_metrics
+
+    preds, labels = masks_by_stem(args.predictions), masks_by_stem(args.labels)
+    missing = sorted(set(preds) - set(labels))
+    if missing:
+        raise CLIError(f"{args.labels}: no label for prediction(s) {', '.join(missing[0:5])}")
+    predictions = Path(args.predictions)
+    out = Path(args.out) if args.out else predictions.resolve().parent / "metrics.json"
+    refuse_into_inputs([out], [args.predictions, args.labels])
+    if not args.overwrite:
+        refuse_existing([out])
+    check_out_folder(out.parent)
+    pairs = []
+    for stem, f in preds.items():  # every pair readable and of equal shape before work
+        pred = to_classes(read_array(f, kind="mask"), source=str(f))
+        gt = to_classes(read_array(labels[stem], kind="mask"), source=str(labels[stem]))
+        if pred.shape != gt.shape:
+            raise CLIError(f"{f}: shape {pred.shape} differs from its label {labels[stem]} "
+                           f"{gt.shape}")
+        pairs.append(stem)
+    per_image = {}
+    for stem in pairs:
+        f = preds[stem]
+        pred = to_classes(read_array(f, kind="mask"), source=str(f))
+        gt = to_classes(read_array(labels[stem], kind="mask"), source=str(labels[stem]))
+        per_image[stem] = evaluate(pred, gt, warping=not args.no_warping)
+    result = {"per_image": per_image, "mean": mean_metrics(per_image.values())}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(_nan_to_null(result), indent=1))
+    print(f"{len(per_image)} image(s): {format_metrics(result['mean'])}")
+    print(f"wrote {out}")
+    return 0
