@@ -83,3 +83,36 @@ def test_importing_recipes_loads_no_trainer():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_train_preset_isbi2012_trains_the_recipe(monkeypatch, tmp_path):
+    """`minimal-unet train --preset isbi2012` hands train.train the recipe's knobs; flags win."""
+    import numpy as np
+
+    from minimal_unet import cli
+    from minimal_unet import train as train_module
+    from minimal_unet.data import readers
+
+    sample = readers.Sample(np.zeros((8, 8), np.float32), np.zeros((8, 8), np.int64), None, "a")
+    monkeypatch.setattr(readers, "read_dataset", lambda *a, **k: [sample, sample])
+    seen = {}
+
+    def fake_train(net, train_samples, val_samples, cfg, **kwargs):
+        seen["cfg"], seen["net"] = cfg, net
+        return {"train": [], "val": []}
+
+    monkeypatch.setattr(train_module, "train", fake_train)
+    monkeypatch.setattr("minimal_unet.model.UNet.save", lambda self, path: None)
+    recipe = recipes.RECIPES[recipes.PRESET_RECIPES["isbi2012"]]
+    data = tmp_path / "data"
+    data.mkdir()
+    assert cli.main(["train", str(data), "--preset", "isbi2012", "--steps", "3",
+                     "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    cfg, net = seen["cfg"], seen["net"]
+    assert net.config.base_channels == recipe.base_channels and net.config.depth == recipe.depth
+    assert (cfg.steps, cfg.lr, cfg.tile_size, cfg.momentum) == (3, recipe.lr, recipe.tile_size,
+                                                               recipe.momentum)
+    assert (cfg.weight_map, cfg.w0, cfg.sigma) == (recipe.weight_map, recipe.w0, recipe.sigma)
+    assert cli.main(["train", str(data), "--preset", "isbi2012", "--lr", "0.5", "--no-augment",
+                     "--out", str(tmp_path / "run2"), "--no-progress"]) == 0
+    assert seen["cfg"].lr == 0.5 and seen["cfg"].augment is False

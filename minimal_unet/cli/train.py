@@ -1,5 +1,6 @@
 """`minimal-unet train`: train on a data set on disk (folder / ISBI 2012 / TIFF stack)."""
 
+import dataclasses
 from pathlib import Path
 
 from minimal_unet.backends import BACKENDS
@@ -14,6 +15,7 @@ from minimal_unet.cli._common import (
     refuse_into_inputs,
 )
 from minimal_unet.cli.demo import format_metrics
+from minimal_unet.recipes import cli_preset
 
 # Presets: (UNetConfig fields, TrainConfig fields).
 PRESETS = {
@@ -23,6 +25,9 @@ PRESETS = {
     "small": (dict(depth=3, base_channels=16), dict(tile_size=188, lr=0.003)),
     # Seconds per run: for tests, debugging and stepping through in a debugger.
     "tiny": (dict(depth=2, base_channels=4), dict(tile_size=60, lr=0.01)),
+    # ISBI 2012 EM: the real-data recipe of minimal_unet/recipes.py (PRESET_RECIPES), the
+    # one benchmarks/real_data.py measures; train with --layout isbi2012.
+    "isbi2012": cli_preset("isbi2012"),
 }
 DEFAULT_OUT = "runs/train"
 
@@ -41,9 +46,10 @@ def add_train_parser(subparsers):
     p.add_argument("--preset", choices=tuple(PRESETS), default="small")
     p.add_argument("--steps", type=positive_int, default=1000)
     p.add_argument("--lr", type=positive_float, help="learning rate (default: the preset's)")
-    p.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
+    p.add_argument("--optimizer", choices=("sgd", "adam"),
+                   help="default: the preset's, else sgd (momentum 0.99)")
     p.add_argument("--schedule", choices=("constant", "step", "cosine", "poly"),
-                   default="constant")
+                   help="default: the preset's, else constant")
     p.add_argument("--tile-size", type=positive_int, help="input tile (default: preset's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-val", type=non_negative_int, default=0,
@@ -100,11 +106,17 @@ def run_train(args):
     config = UNetConfig(**net_fields)
     net = UNet(config, seed=args.seed, dtype=args.dtype, backend=args.backend)
     cfg = TrainConfig(
-        steps=args.steps, lr=args.lr or train_fields["lr"], optimizer=args.optimizer,
-        schedule=args.schedule, tile_size=args.tile_size or train_fields["tile_size"],
-        seed=args.seed, augment=not args.no_augment, val_every=args.val_every,
+        steps=args.steps, lr=args.lr or train_fields["lr"],
+        optimizer=args.optimizer or train_fields.get("optimizer", "sgd"),
+        schedule=args.schedule or train_fields.get("schedule", "constant"),
+        tile_size=args.tile_size or train_fields["tile_size"],
+        seed=args.seed,
+        augment=not args.no_augment and train_fields.get("augment", True), val_every=args.val_every,
         checkpoint_every=args.checkpoint_every, out_dir=str(out), backend=args.backend,
         progress=not args.no_progress)
+    # The rest of a recipe preset's knobs (weight map, momentum, ...): the flags above win.
+    flagged = ("steps", "lr", "optimizer", "schedule", "tile_size", "seed", "augment")
+    cfg = dataclasses.replace(cfg, **{k: v for k, v in train_fields.items() if k not in flagged})
     history = train(net, train_samples, val_samples, cfg, resume=args.resume,
                     checkpoint_dir=str(ckpt_dir), overwrite=args.overwrite)
     net.save(out / "model.npz")
