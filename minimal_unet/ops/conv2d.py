@@ -58,6 +58,7 @@ instead of oW), and the transposes in and out cost ~0.03 s each per call on top.
 """
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -66,6 +67,8 @@ from minimal_unet.ops._checks import check_float_array, check_same_dtype, check_
 
 _BLOCK_BYTES = 64 * 2**20  # target size of one im2col block `cols` (see docstring)
 _SCRATCH = threading.local()  # per-thread flat scratch buffers, see the module docstring
+_WORKERS = 2  # threads that share the row blocks (see the module docstring)
+_POOL = None  # the ThreadPoolExecutor of those threads, started on first use
 
 
 def _scratch(purpose, size, dtype):
@@ -249,25 +252,47 @@ def im2col(x, kH, kW, pad=0):
     return _im2col_rows(xp, kH, kW, oH, oW).copy()  # (K, oH*oW); copy: leave the scratch
 
 
+def _row_blocks(oH, R):
+    """[(row0, rows)]: the output rows cut into blocks of R (the last block may be ragged)."""
+    return [(row0, min(R, oH - row0)) for row0 in range(0, oH, R)]
+
+
+def _run_blocks(task, blocks):
+    """[task(block) for block in blocks], the blocks spread over `_WORKERS` threads.
+
+    The results come back in block order. Each block is computed by the same NumPy/BLAS
+    calls, with the same shapes, whichever thread runs it, so the bits do not depend on
+    the number of threads; callers that sum results add them in block order.
+    """
+    if _WORKERS == 1 or len(blocks) == 1:
+        return [task(block) for block in blocks]
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="conv2d")
+    return list(_POOL.map(task, blocks))
+
+
 def _correlate(src, top, left, w2, kH, kW, out, bias=None):
     """out[n, f, h, v] = bias[f] + sum_{c,i,j} w2[f, (c,i,j)] * srcp[n, c, h+i, v+j], blocked.
 
     src (N, C, Hs, Ws); srcp is src shifted by (top, left) and zero outside (see
     `_padded_rows`); w2 (F, C*kH*kW); out (N, F, oH, oW), C-contiguous, written in place.
+    Each row block writes its own rows of out, so blocks may run on any thread.
     """
     N, C, _, _ = src.shape
     _, F, oH, oW = out.shape
     R = _rows_per_block(C * kH * kW, oH, oW, src.itemsize)
-    for n in range(N):
-        out_n = out[n].reshape(F, oH * oW)  # (F, oH*oW), a view of out
-        for row0 in range(0, oH, R):
-            rows = min(R, oH - row0)  # the last block may be ragged
-            src_rows = _padded_rows(src[n], top, left, row0, rows + kH - 1, oW + kW - 1)
-            cols = _im2col_rows(src_rows, kH, kW, rows, oW)  # (K, rows*oW)
-            out_rows = out_n[:, row0 * oW:(row0 + rows) * oW]  # (F, rows*oW), a view
-            np.matmul(w2, cols, out=out_rows)  # (F, K) @ (K, rows*oW)
-            if bias is not None:
-                out_rows += bias[:, None]  # (F, 1) broadcast over the block's pixels
+
+    def one_block(block):
+        n, row0, rows = block
+        src_rows = _padded_rows(src[n], top, left, row0, rows + kH - 1, oW + kW - 1)
+        cols = _im2col_rows(src_rows, kH, kW, rows, oW)  # (K, rows*oW)
+        out_rows = out[n].reshape(F, oH * oW)[:, row0 * oW:(row0 + rows) * oW]  # a view
+        np.matmul(w2, cols, out=out_rows)  # (F, K) @ (K, rows*oW)
+        if bias is not None:
+            out_rows += bias[:, None]  # (F, 1) broadcast over the block's pixels
+
+    _run_blocks(one_block, [(n, row0, rows) for n in range(N) for row0, rows in _row_blocks(oH, R)])
 
 
 def conv2d_forward(x, w, b, pad=0):
@@ -305,21 +330,29 @@ def conv2d_backward(dy, cache):
     K = C * kH * kW
 
     # dw and db: gather the forward's receptive fields again, one row block at a time.
-    dw2 = np.zeros((F, K), dtype=x.dtype)  # (F, K)
-    db = np.zeros(F, dtype=x.dtype)
-    dw_block = np.empty((F, K), dtype=x.dtype)  # (F, K)
+    # Each block's product is computed transposed, dw^T = cols @ dy_rows^T (K, F): the
+    # same numbers, but OpenBLAS runs this orientation of a long-inner-dimension product
+    # several times faster (see the module docstring). The block products are summed in
+    # block order, two blocks at a time, so the sum has the same bits on any thread count.
     R = _rows_per_block(K, oH, oW, x.itemsize)
-    for n in range(N):
-        dy_n = dy[n].reshape(F, oH * oW)  # (F, oH*oW), a view
-        for row0 in range(0, oH, R):
-            rows = min(R, oH - row0)
-            x_rows = _padded_rows(x[n], pad, pad, row0, rows + kH - 1, oW + kW - 1)
-            cols = _im2col_rows(x_rows, kH, kW, rows, oW)  # (K, rows*oW)
-            dy_rows = dy_n[:, row0 * oW:(row0 + rows) * oW]  # (F, rows*oW)
-            np.matmul(dy_rows, cols.T, out=dw_block)  # (F, rows*oW) @ (rows*oW, K)
-            dw2 += dw_block
-            db += dy_rows.sum(axis=1)  # (F,)
-    dw = dw2.reshape(F, C, kH, kW)  # (F, C, kH, kW)
+    blocks = [(n, row0, rows) for n in range(N) for row0, rows in _row_blocks(oH, R)]
+
+    def one_block(block):
+        n, row0, rows = block
+        x_rows = _padded_rows(x[n], pad, pad, row0, rows + kH - 1, oW + kW - 1)
+        cols = _im2col_rows(x_rows, kH, kW, rows, oW)  # (K, rows*oW)
+        dy_rows = dy[n].reshape(F, oH * oW)[:, row0 * oW:(row0 + rows) * oW]  # (F, rows*oW)
+        dw_t_block = np.matmul(cols, dy_rows.T)  # (K, rows*oW) @ (rows*oW, F) -> (K, F)
+        return dw_t_block, dy_rows.sum(axis=1)  # (K, F), (F,)
+
+    dw2_t = np.zeros((K, F), dtype=x.dtype)  # (K, F), dw transposed
+    db = np.zeros(F, dtype=x.dtype)
+    for first in range(0, len(blocks), _WORKERS):
+        for dw_t_block, db_block in _run_blocks(one_block, blocks[first:first + _WORKERS]):
+            dw2_t += dw_t_block
+            db += db_block
+    dw2 = dw2_t.T  # (F, K), a view; the reshape below copies it to (F, C, kH, kW)
+    dw = np.ascontiguousarray(dw2).reshape(F, C, kH, kW)  # (F, C, kH, kW)
 
     # dx: dx[n, c, h, v] = sum_{f,i,j} dyp[n, f, h+i, v+j] * w[f, c, kH-1-i, kW-1-j]
     w_flip = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)  # (C, F, kH, kW)
