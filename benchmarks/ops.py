@@ -231,8 +231,16 @@ def child(args):
     """Time every case in this process; print each row as a JSON line as it is measured."""
     import torch
 
+    from minimal_unet.ops import conv2d
+
+    if args.conv_block_mib is not None:
+        conv2d._BLOCK_BYTES = int(args.conv_block_mib * 2**20)
+    if args.conv_workers is not None:
+        conv2d._WORKERS = args.conv_workers
     torch.set_num_threads(args.threads)
-    print(json.dumps({"blas": machine.blas_info(), "load_before": os.getloadavg()}), flush=True)
+    print(json.dumps({"blas": machine.blas_info(), "load_before": os.getloadavg(),
+                      "conv_block_mib": conv2d._BLOCK_BYTES / 2**20,
+                      "conv_workers": conv2d._WORKERS}), flush=True)
     for dtype_name in args.dtype or ["float32", "float64"]:
         cases = make_cases(np.dtype(dtype_name), torch, args.op or list(CASES), args.quick)
         for name, flops, ours, theirs in cases:
@@ -289,6 +297,10 @@ def main(argv=None):
     parser.add_argument("--out", default=str(HERE / "results"), help="folder for the results")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace ops_cpu.json / .md in --out if they exist")
+    parser.add_argument("--conv-block-mib", type=float,
+                        help="override conv2d's im2col block size (MiB), to compare settings")
+    parser.add_argument("--conv-workers", type=int, choices=(1, 2),
+                        help="override conv2d's thread count, to compare settings")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.repeat < 1:
@@ -319,7 +331,8 @@ def main(argv=None):
                "--threads", str(args.threads)]
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
         head = json.loads(proc.stdout.readline())
-        blas = machine.blas_line(head["blas"])
+        blas = (f"{machine.blas_line(head['blas'])}; conv2d blocks of "
+                f"{head['conv_block_mib']:g} MiB on {head['conv_workers']} thread(s)")
         print(f"BLAS (threadpoolctl, in the timing process): {blas}\n\n{HEADER}", flush=True)
         rows = []
         for line in proc.stdout:

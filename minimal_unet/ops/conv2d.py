@@ -37,20 +37,24 @@ The tricks, each measured on the 2-core AVX-512 machine (OpenBLAS SkylakeX kerne
    (c, i, j, r, v) of the view is xp[n, c, r0+r+i, v+j], and every copied run is a
    contiguous stretch of oW values. An im2col of the whole 570x570, 64-channel image
    would take 750 MB (1.5 GB in float64); a block is about `_BLOCK_BYTES`.
-2. Block size 16 MiB (`_BLOCK_BYTES`; 24 blocks of 24 rows at the base-32 net's 32->32
-   570x570 layer in float32), cut into an even number of blocks of equal size
-   (`_row_blocks`). Smaller blocks stay in cache between gather and product (one core:
-   4 MiB blocks took 0.34 s of CPU for that layer's forward + backward, 16 MiB 0.42 s,
+2. Block size 64 MiB (`_BLOCK_BYTES`; 6 blocks of 94-95 rows at the base-32 net's
+   32->32 570x570 layer in float32), cut into an even number of blocks of equal size
+   (`_row_blocks`). Smaller blocks stay in cache between gather and product (one core,
+   CPU time of that layer's forward + backward: 4 MiB blocks 0.34 s, 16 MiB 0.42 s,
    64 MiB 0.47 s), but every product makes the BLAS threads synchronise, which costs up
-   to a scheduler time slice when the cores are shared; 16 MiB is the compromise (about
-   1 ms of work per product at that layer).
-3. Two threads share the blocks (`_WORKERS`, `_run_blocks`). NumPy releases the GIL in
-   the gather copy and in the product, so while one thread gathers, the other can multiply:
-   without it the gathers (a fifth of the work, memory-bound) ran on one core while the
-   other waited. Each block writes its own rows of y or dx, and the dw products are added in
-   block order, so the result has the same bits with one thread or two. (OpenBLAS itself
-   may split a product across its own threads differently for another
-   OPENBLAS_NUM_THREADS, which can change the last bit, as PyTorch's results do.)
+   to a scheduler time slice when the cores are shared: on our shared 2-core machine
+   (load 4-7) the 18 conv layers of the base-32 net took 1.2-1.4x PyTorch's time with
+   64 MiB blocks and 1.7-2.0x with 16 MiB. On a quiet machine smaller blocks may win;
+   `benchmarks/ops.py --conv-block-mib` measures it.
+3. Blocks may run on two threads (`_WORKERS`, `_run_blocks`). NumPy releases the GIL in
+   the gather copy and in the product, so one thread can gather while the other
+   multiplies. Each block writes its own rows of y or dx, and the dw products are added in
+   block order, so the result has the same bits with one thread or two (tested). It is off
+   (`_WORKERS = 1`): next to OpenBLAS's own two threads, a third thread oversubscribed the
+   two cores and measured slower (1.5x PyTorch for the 18 layers vs 1.2-1.4x, loaded
+   machine); `benchmarks/ops.py --conv-workers 2` measures it. (OpenBLAS itself may split
+   a product across its threads differently for another OPENBLAS_NUM_THREADS, which can
+   change the last bit of dw, as PyTorch's results can change.)
 4. The dw product is computed transposed, cols @ dy_rows^T (K, F), not dy_rows @ cols^T
    (F, K): the same numbers, but OpenBLAS runs this orientation of a product with a long
    inner dimension (R*oW) and a small output several times faster (e.g. 1.9 ms instead
@@ -64,7 +68,7 @@ The tricks, each measured on the 2-core AVX-512 machine (OpenBLAS SkylakeX kerne
 Scratch buffers: `cols` and the padded slab live in one flat buffer per (purpose, dtype),
 kept per thread in `_SCRATCH` and grown to the largest block seen. Each is bounded by one
 block (about `_BLOCK_BYTES`, or one row of im2col if a single row is larger), so memory
-stays bounded however many layer shapes a network has: two threads, two buffers each.
+stays bounded however many layer shapes a network has (per thread, two buffers).
 Outputs (y, dx, dw, db) are always fresh arrays; nothing returned aliases a scratch buffer.
 
 Why channels-first (NCHW) blocks and not channels-last (H, W, C): measured at the paper's
@@ -81,10 +85,10 @@ from numpy.lib.stride_tricks import as_strided
 
 from minimal_unet.ops._checks import check_float_array, check_same_dtype, check_shape
 
-_BLOCK_BYTES = 16 * 2**20  # target size of one im2col block `cols` (see docstring)
+_BLOCK_BYTES = 64 * 2**20  # target size of one im2col block `cols` (see docstring)
 _SPLIT_BYTES = 2**20  # a whole im2col smaller than this stays one block, on this thread
 _SCRATCH = threading.local()  # per-thread flat scratch buffers, see the module docstring
-_WORKERS = 2  # threads that share the row blocks (see the module docstring)
+_WORKERS = 1  # threads that share the row blocks (trick 3 of the module docstring)
 _POOL = None  # the ThreadPoolExecutor of those threads, started on first use
 _POOL_PID = None  # the process that started it
 

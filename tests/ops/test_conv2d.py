@@ -118,8 +118,8 @@ def test_matches_pytorch(rng, torch, shape, kernel, pad):
 @pytest.mark.parametrize(
     ("shape", "kernel", "pad", "block_bytes"),
     [
-        # default 16 MiB blocks: forward K*oW*8 = 576*126*8 bytes a row, 126 rows -> 6 blocks
-        # of 21 rows; dx 576*128*8 bytes a row, 128 rows -> 6 blocks of 22 or 21 rows
+        # default 64 MiB blocks: forward K*oW*8 = 576*126*8 bytes a row, 126 rows -> 2 blocks
+        # of 63 rows; dx 576*128*8 bytes a row, 128 rows -> 2 blocks of 64 rows
         pytest.param((1, 64, 64, 128, 128), (3, 3), 0, None, id="default-blocks"),
         # tiny blocks (3 rows), padded input: every block pads its columns, the first and
         # last also pad rows
@@ -332,6 +332,7 @@ def test_two_threads_work_in_a_forked_child(rng, monkeypatch):
     multiprocessing = pytest.importorskip("multiprocessing")
     monkeypatch.setattr(conv2d_module, "_BLOCK_BYTES", 2 * 54 * 19 * 8)
     monkeypatch.setattr(conv2d_module, "_SPLIT_BYTES", 0)
+    monkeypatch.setattr(conv2d_module, "_WORKERS", 2)
     x, w, b, _ = make_inputs(rng, (1, 6, 5, 22, 21), (3, 3), 0)
     y, _ = conv2d_forward(x, w, b, 0)  # starts the pool in this process
     context = multiprocessing.get_context("fork")
@@ -343,4 +344,5 @@ def test_two_threads_work_in_a_forked_child(rng, monkeypatch):
 def _forward_in_child(x, w, b):
     conv2d_module._BLOCK_BYTES = 2 * 54 * 19 * 8
     conv2d_module._SPLIT_BYTES = 0
+    conv2d_module._WORKERS = 2
     return conv2d_forward(x, w, b, 0)[0]
