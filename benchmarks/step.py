@@ -13,10 +13,10 @@ Time: ours and PyTorch in ONE child process, one warm-up step each (scratch buff
 first-touch pages), then `--repeat` steps alternating ours, PyTorch, ours, ... so that both
 see the same machine load; the medians and their ratio are reported, with the load
 average before and after. Memory: each framework in a child process of its own (warm-up
-step + one step), reporting `ru_maxrss`, the largest resident set the process ever had,
-and the resident set just before the first step ("base": interpreter, libraries,
-parameters, input); their difference is the step's own peak. `ru_maxrss` counts every
-byte touched, NumPy and PyTorch alike, so the two are comparable.
+step + one step), reporting VmHWM, the largest resident set the process ever had, and
+the resident set just before the first step ("base": interpreter, libraries, parameters,
+input); their difference is the step's own peak. VmHWM counts every byte touched, NumPy
+and PyTorch alike, so the two are comparable.
 
 Every child runs with the same thread count for OpenBLAS, OpenMP and PyTorch (`--threads`,
 default all cores) and records the BLAS it ran (library, version, kernel, threads) with
@@ -51,7 +51,16 @@ def rss_bytes():
 
 
 def peak_rss_bytes():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    """The largest resident set this process has had since it started (VmHWM).
+
+    Not `ru_maxrss`: that survives exec, so a child started by this (torch-importing)
+    parent would report the parent's resident set at fork time as its own peak.
+    """
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB, no /proc
 
 
 def build_step(framework, size, dtype_name, threads):
@@ -154,7 +163,7 @@ def gib(n):
 
 
 HEADER = ("| size | dtype | ours s | PyTorch s | time ours/PyTorch | ours peak / step GiB "
-          "| PyTorch peak / step GiB | peak ours/PyTorch | load before -> after |\n"
+          "| PyTorch peak / step GiB | step peak ours/PyTorch | load before -> after |\n"
           "|---|---|---:|---:|---:|---:|---:|---:|---|")
 
 
@@ -164,7 +173,7 @@ def table_line(row):
     return (f"| {tile}, base {base} | {row['dtype']} | {ours['median']:.3f} | "
             f"{ref['median']:.3f} | **{row['ratio']:.2f}x** | {gib(ours['peak_rss']):.2f} / "
             f"{gib(ours['step_peak']):.2f} | {gib(ref['peak_rss']):.2f} / "
-            f"{gib(ref['step_peak']):.2f} | {row['peak_ratio']:.2f}x | "
+            f"{gib(ref['step_peak']):.2f} | {row['step_peak_ratio']:.2f}x | "
             f"{row['load_before'][0]:.2f} -> {row['load_after'][0]:.2f} |")
 
 
