@@ -37,22 +37,23 @@ The tricks, each measured on the 2-core AVX-512 machine (OpenBLAS SkylakeX kerne
    (c, i, j, r, v) of the view is xp[n, c, r0+r+i, v+j], and every copied run is a
    contiguous stretch of oW values. An im2col of the whole 570x570, 64-channel image
    would take 750 MB (1.5 GB in float64); a block is about `_BLOCK_BYTES`.
-2. Block size 64 MiB (`_BLOCK_BYTES`; 6 blocks of 94-95 rows at the base-32 net's
+2. Block size 16 MiB (`_BLOCK_BYTES`; 24 blocks of 23-24 rows at the base-32 net's
    32->32 570x570 layer in float32), cut into an even number of blocks of equal size
    (`_row_blocks`). Smaller blocks stay in cache between gather and product (one core,
    CPU time of that layer's forward + backward: 4 MiB blocks 0.34 s, 16 MiB 0.42 s,
    64 MiB 0.47 s), but every product makes the BLAS threads synchronise, which costs up
-   to a scheduler time slice when the cores are shared: on our shared 2-core machine
-   (load 4-7) the 18 conv layers of the base-32 net took 1.2-1.4x PyTorch's time with
-   64 MiB blocks and 1.7-2.0x with 16 MiB. On a quiet machine smaller blocks may win;
-   `benchmarks/ops.py --conv-block-mib` measures it.
+   to a scheduler time slice when other processes hold the cores. The 18 conv layers of
+   the base-32 net, ours / PyTorch, two threads, `benchmarks/ops.py`: with the machine
+   lightly loaded (load 2), 0.79x with 16 MiB blocks, 0.93x with 64 MiB, 1.58x with 4 MiB;
+   heavily loaded (load 4-7), 64 MiB did best (1.2-1.4x) and 16 MiB worst (up to 2.0x).
+   `benchmarks/ops.py --conv-block-mib` measures it on another machine.
 3. Blocks may run on two threads (`_WORKERS`, `_run_blocks`). NumPy releases the GIL in
    the gather copy and in the product, so one thread can gather while the other
    multiplies. Each block writes its own rows of y or dx, and the dw products are added in
    block order, so the result has the same bits with one thread or two (tested). It is off
-   (`_WORKERS = 1`): next to OpenBLAS's own two threads, a third thread oversubscribed the
-   two cores and measured slower (1.5x PyTorch for the 18 layers vs 1.2-1.4x, loaded
-   machine); `benchmarks/ops.py --conv-workers 2` measures it. (OpenBLAS itself may split
+   (`_WORKERS = 1`): next to OpenBLAS's own two threads, a third thread oversubscribes the
+   two cores (0.93x vs 0.79x with 16 MiB blocks at load 2, 1.5x vs 1.2-1.4x with 64 MiB at
+   load 4-7); `benchmarks/ops.py --conv-workers 2` measures it. (OpenBLAS itself may split
    a product across its threads differently for another OPENBLAS_NUM_THREADS, which can
    change the last bit of dw, as PyTorch's results can change.)
 4. The dw product is computed transposed, cols @ dy_rows^T (K, F), not dy_rows @ cols^T
@@ -85,7 +86,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from minimal_unet.ops._checks import check_float_array, check_same_dtype, check_shape
 
-_BLOCK_BYTES = 64 * 2**20  # target size of one im2col block `cols` (see docstring)
+_BLOCK_BYTES = 16 * 2**20  # target size of one im2col block `cols` (see docstring)
 _SPLIT_BYTES = 2**20  # a whole im2col smaller than this stays one block, on this thread
 _SCRATCH = threading.local()  # per-thread flat scratch buffers, see the module docstring
 _WORKERS = 1  # threads that share the row blocks (trick 3 of the module docstring)

@@ -118,8 +118,8 @@ def test_matches_pytorch(rng, torch, shape, kernel, pad):
 @pytest.mark.parametrize(
     ("shape", "kernel", "pad", "block_bytes"),
     [
-        # default 64 MiB blocks: forward K*oW*8 = 576*126*8 bytes a row, 126 rows -> 2 blocks
-        # of 63 rows; dx 576*128*8 bytes a row, 128 rows -> 2 blocks of 64 rows
+        # default 16 MiB blocks: forward K*oW*8 = 576*126*8 bytes a row, 126 rows -> 6 blocks
+        # of 21 rows; dx 576*128*8 bytes a row, 128 rows -> 6 blocks of 22 or 21 rows
         pytest.param((1, 64, 64, 128, 128), (3, 3), 0, None, id="default-blocks"),
         # tiny blocks (3 rows), padded input: every block pads its columns, the first and
         # last also pad rows
