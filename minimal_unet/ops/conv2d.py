@@ -347,7 +347,8 @@ def conv2d_backward(dy, cache):
 
     Returns (dx, dw, db) shaped and typed like (x, w, b):
         db = sum of dy over n, h, w
-        dw[f, (c,i,j)] = sum over row blocks of dy_rows (F, R*oW) @ cols^T (R*oW, K)
+        dw[f, (c,i,j)] = transpose of the sum over row blocks of cols (K, R*oW) @ dy_rows^T
+                         (R*oW, F), the naive `dw[...] += xp * g` a block at a time
         dx = correlation of dy, shifted by (kH-1-pad, kW-1-pad) and zero outside, with the
              kernel flipped in space and F, C swapped: the forward's own blocked routine.
     """
@@ -363,7 +364,8 @@ def conv2d_backward(dy, cache):
     # Each block's product is computed transposed, dw^T = cols @ dy_rows^T (K, F): the
     # same numbers, but OpenBLAS runs this orientation of a long-inner-dimension product
     # several times faster (see the module docstring). The block products are summed in
-    # block order, two blocks at a time, so the sum has the same bits on any thread count.
+    # block order (computed _WORKERS blocks at a time), so the sum has the same bits on one
+    # thread or two.
     row_blocks = _row_blocks(K, oH, oW, x.itemsize)
     blocks = [(n, row0, rows) for n in range(N) for row0, rows in row_blocks]
 
