@@ -1,15 +1,17 @@
 """Every op's forward + backward, ours (NumPy) beside PyTorch CPU, in the same process.
 
-    python benchmarks/ops.py                      # paper sizes, float32 and float64
-    python benchmarks/ops.py --quick              # small sizes: a smoke test in seconds
-    python benchmarks/ops.py --repeat 9 --json ops.json --dtype float32 --op conv
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/ops.py --overwrite
+    python benchmarks/ops.py --quick --out /tmp/ops      # small sizes: a smoke test
+    python benchmarks/ops.py --op conv --dtype float32 --repeat 9 --out /tmp/ops
 
-Sizes are the paper's, where each op costs most (batch 1):
-    conv2d            64 -> 64 channels, 3x3, 570x570 -> 568x568 (the heaviest layer)
-    relu, maxpool2d   (1, 64, 568, 568)
-    upconv2d          128 -> 64 channels, 196x196 -> 392x392
-    crop_and_concat   skip (1, 64, 568, 568), up (1, 64, 392, 392)
-    dropout           (1, 1024, 28, 28), p = 0.5 (the end of the contracting path)
+The table has one row per layer of the base-32 U-Net on a 572x572 tile (depth 4, valid
+convolutions; the real-data recipe): its 18 3x3 convolutions, named `C->F @H` with H the
+input size, with the GFLOP/s each reaches (3 products of 2*F*C*9*oH*oW flops: forward, dx,
+dw), then the other ops at the sizes where they cost most in that network:
+    relu, maxpool2d   (1, 32, 568, 568)
+    upconv2d          64 -> 32 channels, 196x196 -> 392x392
+    crop_and_concat   skip (1, 32, 568, 568), up (1, 32, 392, 392)
+    dropout           (1, 512, 28, 28), p = 0.5 (the end of the contracting path)
     softmax CE        logits (1, 2, 388, 388) with a per-pixel weight map
 
 One timing = forward + backward with a fresh upstream gradient already in memory; for
@@ -18,41 +20,60 @@ PyTorch, the op under autograd and `torch.autograd.grad`. Each op runs once unti
 ours and PyTorch alternating so that both see the same machine load. The table gives the
 median and the minimum of each; the ratio is ours / PyTorch of the medians.
 
-Threads: BLAS (OpenBLAS, used by our matmuls) and PyTorch get the same count, taken from
-OPENBLAS_NUM_THREADS when it is set and os.cpu_count() otherwise (OpenBLAS's own default).
-Run `OPENBLAS_NUM_THREADS=1 python benchmarks/ops.py` to compare single-threaded.
+Threads: BLAS (used by our matmuls) and PyTorch get the same count, `--threads` (default
+all cores). The measurement runs in a child process per environment (see
+benchmarks/machine.py: with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset, and as set when
+they are present), which records the BLAS library, version, kernel and threads.
+Writes ops_cpu.json and ops_cpu.md into `--out` (default benchmarks/results/).
 """
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # run from a checkout without installing
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
+sys.path.insert(0, str(HERE))
+
+import machine  # noqa: E402
 
 from minimal_unet import ops  # noqa: E402
 
-THREADS = int(os.environ.get("OPENBLAS_NUM_THREADS") or os.cpu_count())
 
+def unet_conv_layers(tile, base, depth=4, in_channels=1):
+    """[(C, F, H)]: every 3x3 conv of a valid-padding U-Net: input channels, filters, size."""
+    layers, size, channels = [], tile, in_channels
+    for level in range(depth + 1):  # the contracting path, then the bottom
+        width = base * 2**level
+        layers += [(channels, width, size), (width, width, size - 2)]
+        channels, size = width, (size - 4) // 2
+    size = layers[-1][2] - 2  # the bottom's output size
+    for level in range(depth - 1, -1, -1):  # the expanding path
+        width = base * 2**level
+        size *= 2  # 2x2 up-convolution
+        layers += [(2 * width, width, size), (width, width, size - 2)]
+        size -= 4
+    return layers
+
+
+NET_LAYERS = unet_conv_layers(572, 32)
 PAPER_SIZES = dict(
-    conv=(1, 64, 64, 570, 3),  # (N, C, F, H, kernel): 570 -> 568
-    relu=(1, 64, 568, 568),
-    maxpool=(1, 64, 568, 568),
-    upconv=(1, 128, 64, 196),  # (N, C_in, C_out, H): 196 -> 392
-    crop=((1, 64, 568, 568), (1, 64, 392, 392)),  # skip, up
-    dropout=(1, 1024, 28, 28),
+    relu=(1, 32, 568, 568),
+    maxpool=(1, 32, 568, 568),
+    upconv=(1, 64, 32, 196),  # (N, C_in, C_out, H): 196 -> 392
+    crop=((1, 32, 568, 568), (1, 32, 392, 392)),  # skip, up
+    dropout=(1, 512, 28, 28),
     softmax=(1, 2, 388, 388),
 )
+QUICK_LAYERS = unet_conv_layers(188, 8)
 QUICK_SIZES = dict(
-    conv=(1, 16, 16, 66, 3),
     relu=(1, 16, 64, 64),
     maxpool=(1, 16, 64, 64),
     upconv=(1, 32, 16, 32),
@@ -68,7 +89,7 @@ def conv_case(size, normal, torch):
     dy = normal(N, F, H - k + 1, H - k + 1)
     xt, wt, bt, dyt = leaf(torch, x), leaf(torch, w), leaf(torch, b), torch.from_numpy(dy)
     return (
-        f"conv2d {C}->{F} {k}x{k}, {H}->{H - k + 1}",
+        f"conv2d {C}->{F} @{H}",
         lambda: ops.conv2d_backward(dy, ops.conv2d_forward(x, w, b)[1]),
         lambda: torch.autograd.grad(torch.nn.functional.conv2d(xt, wt, bt), (xt, wt, bt), dyt),
     )
@@ -169,15 +190,24 @@ def leaf(torch, a):
     return torch.from_numpy(a).requires_grad_(True)
 
 
-def make_cases(sizes, dtype, torch, keys):
-    """[(name, ours, theirs)] for the ops in `keys`; ours and theirs are zero-argument
-    callables, each one forward + backward."""
+def make_cases(dtype, torch, keys, quick):
+    """[(name, flops, ours, theirs)] for the ops in `keys`; ours and theirs are
+    zero-argument callables, each one forward + backward; flops only for convolutions."""
     rng = np.random.default_rng(0)
 
     def normal(*shape):
         return rng.standard_normal(shape).astype(dtype)
 
-    return [CASES[key](sizes[key], normal, torch) for key in keys]
+    cases = []
+    if "conv" in keys:
+        for C, F, H in QUICK_LAYERS if quick else NET_LAYERS:
+            flops = 3 * 2 * F * C * 9 * (H - 2) ** 2  # forward, dx and dw products
+            name, ours, theirs = conv_case((1, C, F, H, 3), normal, torch)
+            cases.append((name, flops, ours, theirs))
+    sizes = QUICK_SIZES if quick else PAPER_SIZES
+    cases += [(name, None, ours, theirs) for key in keys if key != "conv"
+              for name, ours, theirs in [CASES[key](sizes[key], normal, torch)]]
+    return cases
 
 
 def seconds(fn):
@@ -197,26 +227,61 @@ def time_pair(ours, theirs, repeat):
     return ours_s, theirs_s
 
 
-def machine_info(torch):
-    cpu = "unknown"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-    blas_config = blas.get("openblas configuration", "")
-    return {
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "nproc": os.cpu_count(),
-        "cpu": cpu,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "blas": f"{blas.get('name')} {blas.get('version')} ({blas_config})",
-        "torch": torch.__version__,
-        "threads": THREADS,
-        "load_average_at_start": os.getloadavg(),
-    }
+def child(args):
+    """Time every case in this process; print each row as a JSON line as it is measured."""
+    import torch
+
+    from minimal_unet.ops import conv2d
+
+    if args.conv_block_mib is not None:
+        conv2d._BLOCK_BYTES = int(args.conv_block_mib * 2**20)
+    if args.conv_workers is not None:
+        conv2d._WORKERS = args.conv_workers
+    torch.set_num_threads(args.threads)
+    print(json.dumps({"blas": machine.blas_info(), "load_before": os.getloadavg(),
+                      "conv_block_mib": conv2d._BLOCK_BYTES / 2**20,
+                      "conv_workers": conv2d._WORKERS}), flush=True)
+    for dtype_name in args.dtype or ["float32", "float64"]:
+        cases = make_cases(np.dtype(dtype_name), torch, args.op or list(CASES), args.quick)
+        for name, flops, ours, theirs in cases:
+            ours_s, theirs_s = time_pair(ours, theirs, args.repeat)
+            row = dict(op=name, dtype=dtype_name,
+                       ours_median=statistics.median(ours_s), ours_min=min(ours_s),
+                       torch_median=statistics.median(theirs_s), torch_min=min(theirs_s),
+                       ours_all=ours_s, torch_all=theirs_s, load=os.getloadavg()[0])
+            row["ratio"] = row["ours_median"] / row["torch_median"]
+            if flops:
+                row["gflops"] = flops / 1e9
+                row["ours_gflop_s"] = flops / 1e9 / row["ours_median"]
+                row["torch_gflop_s"] = flops / 1e9 / row["torch_median"]
+            print(json.dumps(row), flush=True)
+
+
+HEADER = ("| op | dtype | ours median | ours min | torch median | torch min | ratio "
+          "| ours GFLOP/s | torch GFLOP/s |\n|---|---|---:|---:|---:|---:|---:|---:|---:|")
+
+
+def table_line(row):
+    rates = (f"{row['ours_gflop_s']:.0f} | {row['torch_gflop_s']:.0f}" if "gflops" in row
+             else " | ")
+    return (f"| {row['op']} | {row['dtype']} | {row['ours_median']:.4f} | {row['ours_min']:.4f} "
+            f"| {row['torch_median']:.4f} | {row['torch_min']:.4f} | **{row['ratio']:.2f}** "
+            f"| {rates} |")
+
+
+def total_lines(rows):
+    """One line per dtype: the conv layers summed, ours / PyTorch."""
+    lines = []
+    for dtype_name in sorted({r["dtype"] for r in rows}):
+        convs = [r for r in rows if r["dtype"] == dtype_name and "gflops" in r]
+        if convs:
+            ours = sum(r["ours_median"] for r in convs)
+            theirs = sum(r["torch_median"] for r in convs)
+            worst = max(convs, key=lambda r: r["ratio"])
+            lines.append(f"- {dtype_name}: all {len(convs)} conv layers {ours:.3f} s vs "
+                         f"PyTorch {theirs:.3f} s (**{ours / theirs:.2f}x**); worst layer "
+                         f"{worst['op']} {worst['ratio']:.2f}x")
+    return lines
 
 
 def main(argv=None):
@@ -227,44 +292,69 @@ def main(argv=None):
                         help="dtype to time (repeatable; default both)")
     parser.add_argument("--op", choices=list(CASES), action="append",
                         help="op to time (repeatable; default all)")
-    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                        help="threads for BLAS and PyTorch (default: all cores)")
+    parser.add_argument("--out", default=str(HERE / "results"), help="folder for the results")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace ops_cpu.json / .md in --out if they exist")
+    parser.add_argument("--conv-block-mib", type=float,
+                        help="override conv2d's im2col block size (MiB), to compare settings")
+    parser.add_argument("--conv-workers", type=int, choices=(1, 2),
+                        help="override conv2d's thread count, to compare settings")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error(f"--repeat: expected an int >= 1, got {args.repeat}")
+    if args.child:
+        return child(args)
 
-    import torch
-
-    torch.set_num_threads(THREADS)
-    info = machine_info(torch)
-    sizes = QUICK_SIZES if args.quick else PAPER_SIZES
-    print(f"# Ops benchmark: ours (NumPy) vs PyTorch CPU, forward + backward"
-          f"{' (--quick sizes)' if args.quick else ''}\n")
-    for key, value in info.items():
-        print(f"- {key}: {value}")
-    print(f"- repeat: {args.repeat} (after one warm-up); times in seconds; "
-          "ratio = ours / torch (medians)\n")
-    print("| op | dtype | ours median | ours min | torch median | torch min | ratio |")
-    print("|---|---|---:|---:|---:|---:|---:|")
-    rows = []
-    keys = args.op or list(CASES)
-    for dtype_name in args.dtype or ["float32", "float64"]:
-        for name, ours, theirs in make_cases(sizes, np.dtype(dtype_name), torch, keys):
-            ours_s, theirs_s = time_pair(ours, theirs, args.repeat)
-            row = dict(op=name, dtype=dtype_name,
-                       ours_median=statistics.median(ours_s), ours_min=min(ours_s),
-                       torch_median=statistics.median(theirs_s), torch_min=min(theirs_s),
-                       ours_all=ours_s, torch_all=theirs_s)
-            row["ratio"] = row["ours_median"] / row["torch_median"]
-            rows.append(row)
-            print(f"| {name} | {dtype_name} | {row['ours_median']:.4f} | {row['ours_min']:.4f} "
-                  f"| {row['torch_median']:.4f} | {row['torch_min']:.4f} "
-                  f"| {row['ratio']:.2f} |", flush=True)
-    info["load_average_at_end"] = os.getloadavg()
-    print(f"\n- load_average_at_end: {info['load_average_at_end']}")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"machine": info, "quick": args.quick,
-                                               "repeat": args.repeat, "rows": rows}, indent=1))
-        print(f"- wrote {args.json}")
+    out = Path(args.out)
+    json_path, md_path = out / "ops_cpu.json", out / "ops_cpu.md"
+    machine.refuse_to_overwrite([json_path, md_path], args.overwrite)
+    out.mkdir(parents=True, exist_ok=True)
+    info = machine.machine_info()
+    lines = ["# Ops on the CPU: ours (NumPy) vs PyTorch, forward + backward", "",
+             f"Command: `{' '.join(['python', *sys.argv])}` (environment: "
+             f"{info['blas_variables']}). Times in seconds; median and minimum of "
+             f"{args.repeat} runs after one warm-up, ours and PyTorch alternating in one "
+             "process; ratio = ours / PyTorch of the medians. Conv rows: the 3x3 "
+             "convolutions of the base-32 U-Net on a 572 tile, `C->F @H` (H = input size).",
+             ""]
+    lines += [f"- {k}: {v}" for k, v in info.items() if k != "blas_variables"]
+    print("\n".join(lines), flush=True)
+    child_args = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--overwrite"]
+    variants = []
+    for label, env in machine.env_variants(args.threads):
+        block = ["", f"## {label}, {args.threads} threads", ""]
+        print("\n".join(block), flush=True)
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", *child_args,
+               "--threads", str(args.threads)]
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
+        head = json.loads(proc.stdout.readline())
+        blas = (f"{machine.blas_line(head['blas'])}; conv2d blocks of "
+                f"{head['conv_block_mib']:g} MiB on {head['conv_workers']} thread(s)")
+        print(f"BLAS (threadpoolctl, in the timing process): {blas}\n\n{HEADER}", flush=True)
+        rows = []
+        for line in proc.stdout:
+            rows.append(json.loads(line))
+            print(table_line(rows[-1]), flush=True)
+        if proc.wait() != 0:
+            raise SystemExit(f"the benchmark child failed (exit {proc.returncode})")
+        totals = total_lines(rows)
+        print("\n".join([""] + totals), flush=True)
+        block += [f"BLAS (threadpoolctl, in the timing process): {blas}", "", HEADER]
+        block += [table_line(r) for r in rows] + [""] + totals
+        lines += block
+        variants.append({"label": label, "blas": head["blas"],
+                         "load_before": head["load_before"], "rows": rows})
+    info["load_at_end"] = machine.load()
+    lines += ["", f"- load at end: {info['load_at_end']}", ""]
+    # "rows": the unset variant (what users get), the shape docs/make_figures.py reads
+    json_path.write_text(json.dumps({"machine": info, "quick": args.quick, "repeat": args.repeat,
+                                     "threads": args.threads, "rows": variants[0]["rows"],
+                                     "variants": variants}, indent=1))
+    md_path.write_text("\n".join(lines))
+    print(f"wrote {json_path} and {md_path}")
 
 
 if __name__ == "__main__":

@@ -25,47 +25,73 @@ Fast path: blocked im2col + one matrix product per block.
         y[n, :, rows] = w.reshape(F, K) @ cols + b[:, None]      # (F, K) @ (K, R*oW)
 The block replaces the naive loops over (h, w); the matmul replaces the loops over f and
 (c, i, j). The backward pass uses the same blocks:
-    dw += dy[n, :, rows] @ cols.T       # (F, R*oW) @ (R*oW, K): the naive `dw[...] += xp * g`
+    dw^T += cols @ dy[n, :, rows].T     # (K, R*oW) @ (R*oW, F): the naive `dw[...] += xp * g`
     db += dy[n, :, rows].sum(axis=1)    # the naive `db[f] += g`
     dx[n, :, rows] = w_flip @ cols_dy   # (C, F*kH*kW) @ (F*kH*kW, R*W): the naive
                                         # `dxp[...] += w * g`, turned from a scatter into
                                         # a gather (cols_dy: receptive fields of dyp)
-The receptive fields of a row block are gathered by one `np.copyto` from a strided *view*
-(`as_strided`, no Python loop over c, i, j): element (c, i, j, r, v) of the view is
-xp[n, c, r0+r+i, v+j], and every copied run is a contiguous stretch of oW values.
-R is chosen so that `cols` is about `_BLOCK_BYTES` (64 MiB; R = 51 rows of the paper's
-heaviest layer in float32, 25 in float64). That size is a measured trade-off: alone on a
-core, 2-4 MiB blocks (which stay in cache between gather and matmul) are ~15% faster; but
-every matmul call makes the BLAS threads synchronise, and on a machine whose cores are
-shared (ours: 2 cores, several users) each synchronisation can cost a scheduler time
-slice, so 64 MiB blocks (12 calls per pass instead of 190 at 4 MiB) ran 2-5x faster there. An
-im2col of the whole 570x570, 64-channel image would take 750 MB (1.5 GB in float64).
-The products are written straight into the outputs with `np.matmul(..., out=...)`, and
-the bias is added to each block of y as soon as it is written. Only the rows a block needs
-are zero-padded (into a small slab), so no padded copy of a whole image is ever made; a
-block that lies inside the input (every block of a "valid" conv's forward) is gathered
-from the input directly.
+The tricks, each measured on the 2-core AVX-512 machine (OpenBLAS SkylakeX kernel):
+
+1. One gather per block. The receptive fields of a row block are copied by one
+   `np.copyto` from a strided *view* (`as_strided`, no Python loop over c, i, j): element
+   (c, i, j, r, v) of the view is xp[n, c, r0+r+i, v+j], and every copied run is a
+   contiguous stretch of oW values. An im2col of the whole 570x570, 64-channel image
+   would take 750 MB (1.5 GB in float64); a block is about `_BLOCK_BYTES`.
+2. Block size 16 MiB (`_BLOCK_BYTES`; 24 blocks of 23-24 rows at the base-32 net's
+   32->32 570x570 layer in float32), cut into an even number of blocks of equal size
+   (`_row_blocks`). Smaller blocks stay in cache between gather and product (one core,
+   CPU time of that layer's forward + backward: 4 MiB blocks 0.34 s, 16 MiB 0.42 s,
+   64 MiB 0.47 s), but every product makes the BLAS threads synchronise, which costs up
+   to a scheduler time slice when other processes hold the cores. The 18 conv layers of
+   the base-32 net, ours / PyTorch, two threads, `benchmarks/ops.py`: with the machine
+   lightly loaded (load 2), 0.79x with 16 MiB blocks, 0.93x with 64 MiB, 1.58x with 4 MiB;
+   heavily loaded (load 4-7), 64 MiB did best (1.2-1.4x) and 16 MiB worst (up to 2.0x).
+   `benchmarks/ops.py --conv-block-mib` measures it on another machine.
+3. Blocks may run on two threads (`_WORKERS`, `_run_blocks`). NumPy releases the GIL in
+   the gather copy and in the product, so one thread can gather while the other
+   multiplies. Each block writes its own rows of y or dx, and the dw products are added in
+   block order, so the result has the same bits with one thread or two (tested). It is off
+   (`_WORKERS = 1`): next to OpenBLAS's own two threads, a third thread oversubscribes the
+   two cores (0.93x vs 0.79x with 16 MiB blocks at load 2, 1.5x vs 1.2-1.4x with 64 MiB at
+   load 4-7); `benchmarks/ops.py --conv-workers 2` measures it. (OpenBLAS itself may split
+   a product across its threads differently for another OPENBLAS_NUM_THREADS, which can
+   change the last bit of dw, as PyTorch's results can change.)
+4. The dw product is computed transposed, cols @ dy_rows^T (K, F), not dy_rows @ cols^T
+   (F, K): the same numbers, but OpenBLAS runs this orientation of a product with a long
+   inner dimension (R*oW) and a small output several times faster (e.g. 1.9 ms instead
+   of 34 ms at 64->64, 282x282, 16-row blocks).
+5. The products are written straight into the outputs with `np.matmul(..., out=...)`, and
+   the bias is added to each block of y as soon as it is written. Only the rows a block
+   needs are zero-padded (into a small slab), so no padded copy of a whole image is ever
+   made; a block that lies inside the input (every block of a "valid" conv's forward) is
+   gathered from the input directly.
 
 Scratch buffers: `cols` and the padded slab live in one flat buffer per (purpose, dtype),
 kept per thread in `_SCRATCH` and grown to the largest block seen. Each is bounded by one
 block (about `_BLOCK_BYTES`, or one row of im2col if a single row is larger), so memory
-stays bounded however many layer shapes a network has. Outputs (y, dx, dw, db) are always
-fresh arrays; nothing returned aliases a scratch buffer.
+stays bounded however many layer shapes a network has (per thread, two buffers).
+Outputs (y, dx, dw, db) are always fresh arrays; nothing returned aliases a scratch buffer.
 
 Why channels-first (NCHW) blocks and not channels-last (H, W, C): measured at the paper's
 heaviest layer, channels-last blocks were no faster (the gather copies runs of C values
 instead of oW), and the transposes in and out cost ~0.03 s each per call on top.
 """
 
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from minimal_unet.ops._checks import check_float_array, check_same_dtype, check_shape
 
-_BLOCK_BYTES = 64 * 2**20  # target size of one im2col block `cols` (see docstring)
+_BLOCK_BYTES = 16 * 2**20  # target size of one im2col block `cols` (see docstring)
+_SPLIT_BYTES = 2**20  # a whole im2col smaller than this stays one block, on this thread
 _SCRATCH = threading.local()  # per-thread flat scratch buffers, see the module docstring
+_WORKERS = 1  # threads that share the row blocks (trick 3 of the module docstring)
+_POOL = None  # the ThreadPoolExecutor of those threads, started on first use
+_POOL_PID = None  # the process that started it
 
 
 def _scratch(purpose, size, dtype):
@@ -190,10 +216,21 @@ def conv2d_backward_naive(dy, cache):
 # --------------------------------------------------------------------------- fast path
 
 
-def _rows_per_block(K, oH, oW, itemsize):
-    """R: how many output rows make one im2col block `cols` (K, R*oW) of ~_BLOCK_BYTES."""
-    row_bytes = K * oW * itemsize
-    return max(1, min(oH, _BLOCK_BYTES // row_bytes))
+def _row_blocks(K, oH, oW, itemsize):
+    """[(row0, rows)]: the oH output rows cut into blocks whose `cols` (K, rows*oW) is about
+    _BLOCK_BYTES, their sizes differing by one row at most, and an even number of them (so
+    that the two threads get the same work) unless the whole im2col is under _SPLIT_BYTES,
+    where one block and no thread is cheaper. Depends on the shapes only, never on the
+    thread count.
+    """
+    row_bytes = K * oW * itemsize  # one output row of cols
+    n_blocks = min(oH, max(1, -(-oH * row_bytes // _BLOCK_BYTES)))  # ceil, at most oH
+    if n_blocks % 2 == 1 and n_blocks < oH and oH * row_bytes >= _SPLIT_BYTES:
+        n_blocks += 1
+    rows, extra = divmod(oH, n_blocks)  # the first `extra` blocks get one row more
+    sizes = [rows + 1] * extra + [rows] * (n_blocks - extra)
+    starts = np.cumsum([0] + sizes[:-1])
+    return [(int(row0), size) for row0, size in zip(starts, sizes)]
 
 
 def _padded_rows(src, top, left, row0, rows, width):
@@ -249,25 +286,43 @@ def im2col(x, kH, kW, pad=0):
     return _im2col_rows(xp, kH, kW, oH, oW).copy()  # (K, oH*oW); copy: leave the scratch
 
 
+def _run_blocks(task, blocks):
+    """[task(block) for block in blocks], the blocks spread over `_WORKERS` threads.
+
+    The results come back in block order. Each block is computed by the same NumPy/BLAS
+    calls, with the same shapes, whichever thread runs it, so the bits do not depend on
+    the number of threads; callers that sum results add them in block order.
+    """
+    if _WORKERS == 1 or len(blocks) == 1:
+        return [task(block) for block in blocks]
+    global _POOL, _POOL_PID
+    if _POOL is None or _POOL_PID != os.getpid():  # a forked child needs threads of its own
+        _POOL = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="conv2d")
+        _POOL_PID = os.getpid()
+    return list(_POOL.map(task, blocks))
+
+
 def _correlate(src, top, left, w2, kH, kW, out, bias=None):
     """out[n, f, h, v] = bias[f] + sum_{c,i,j} w2[f, (c,i,j)] * srcp[n, c, h+i, v+j], blocked.
 
     src (N, C, Hs, Ws); srcp is src shifted by (top, left) and zero outside (see
     `_padded_rows`); w2 (F, C*kH*kW); out (N, F, oH, oW), C-contiguous, written in place.
+    Each row block writes its own rows of out, so blocks may run on any thread.
     """
     N, C, _, _ = src.shape
     _, F, oH, oW = out.shape
-    R = _rows_per_block(C * kH * kW, oH, oW, src.itemsize)
-    for n in range(N):
-        out_n = out[n].reshape(F, oH * oW)  # (F, oH*oW), a view of out
-        for row0 in range(0, oH, R):
-            rows = min(R, oH - row0)  # the last block may be ragged
-            src_rows = _padded_rows(src[n], top, left, row0, rows + kH - 1, oW + kW - 1)
-            cols = _im2col_rows(src_rows, kH, kW, rows, oW)  # (K, rows*oW)
-            out_rows = out_n[:, row0 * oW:(row0 + rows) * oW]  # (F, rows*oW), a view
-            np.matmul(w2, cols, out=out_rows)  # (F, K) @ (K, rows*oW)
-            if bias is not None:
-                out_rows += bias[:, None]  # (F, 1) broadcast over the block's pixels
+    row_blocks = _row_blocks(C * kH * kW, oH, oW, src.itemsize)
+
+    def one_block(block):
+        n, row0, rows = block
+        src_rows = _padded_rows(src[n], top, left, row0, rows + kH - 1, oW + kW - 1)
+        cols = _im2col_rows(src_rows, kH, kW, rows, oW)  # (K, rows*oW)
+        out_rows = out[n].reshape(F, oH * oW)[:, row0 * oW:(row0 + rows) * oW]  # a view
+        np.matmul(w2, cols, out=out_rows)  # (F, K) @ (K, rows*oW)
+        if bias is not None:
+            out_rows += bias[:, None]  # (F, 1) broadcast over the block's pixels
+
+    _run_blocks(one_block, [(n, row0, rows) for n in range(N) for row0, rows in row_blocks])
 
 
 def conv2d_forward(x, w, b, pad=0):
@@ -292,7 +347,8 @@ def conv2d_backward(dy, cache):
 
     Returns (dx, dw, db) shaped and typed like (x, w, b):
         db = sum of dy over n, h, w
-        dw[f, (c,i,j)] = sum over row blocks of dy_rows (F, R*oW) @ cols^T (R*oW, K)
+        dw[f, (c,i,j)] = transpose of the sum over row blocks of cols (K, R*oW) @ dy_rows^T
+                         (R*oW, F), the naive `dw[...] += xp * g` a block at a time
         dx = correlation of dy, shifted by (kH-1-pad, kW-1-pad) and zero outside, with the
              kernel flipped in space and F, C swapped: the forward's own blocked routine.
     """
@@ -305,21 +361,30 @@ def conv2d_backward(dy, cache):
     K = C * kH * kW
 
     # dw and db: gather the forward's receptive fields again, one row block at a time.
-    dw2 = np.zeros((F, K), dtype=x.dtype)  # (F, K)
+    # Each block's product is computed transposed, dw^T = cols @ dy_rows^T (K, F): the
+    # same numbers, but OpenBLAS runs this orientation of a long-inner-dimension product
+    # several times faster (see the module docstring). The block products are summed in
+    # block order (computed _WORKERS blocks at a time), so the sum has the same bits on one
+    # thread or two.
+    row_blocks = _row_blocks(K, oH, oW, x.itemsize)
+    blocks = [(n, row0, rows) for n in range(N) for row0, rows in row_blocks]
+
+    def one_block(block):
+        n, row0, rows = block
+        x_rows = _padded_rows(x[n], pad, pad, row0, rows + kH - 1, oW + kW - 1)
+        cols = _im2col_rows(x_rows, kH, kW, rows, oW)  # (K, rows*oW)
+        dy_rows = dy[n].reshape(F, oH * oW)[:, row0 * oW:(row0 + rows) * oW]  # (F, rows*oW)
+        dw_t_block = np.matmul(cols, dy_rows.T)  # (K, rows*oW) @ (rows*oW, F) -> (K, F)
+        return dw_t_block, dy_rows.sum(axis=1)  # (K, F), (F,)
+
+    dw2_t = np.zeros((K, F), dtype=x.dtype)  # (K, F), dw transposed
     db = np.zeros(F, dtype=x.dtype)
-    dw_block = np.empty((F, K), dtype=x.dtype)  # (F, K)
-    R = _rows_per_block(K, oH, oW, x.itemsize)
-    for n in range(N):
-        dy_n = dy[n].reshape(F, oH * oW)  # (F, oH*oW), a view
-        for row0 in range(0, oH, R):
-            rows = min(R, oH - row0)
-            x_rows = _padded_rows(x[n], pad, pad, row0, rows + kH - 1, oW + kW - 1)
-            cols = _im2col_rows(x_rows, kH, kW, rows, oW)  # (K, rows*oW)
-            dy_rows = dy_n[:, row0 * oW:(row0 + rows) * oW]  # (F, rows*oW)
-            np.matmul(dy_rows, cols.T, out=dw_block)  # (F, rows*oW) @ (rows*oW, K)
-            dw2 += dw_block
-            db += dy_rows.sum(axis=1)  # (F,)
-    dw = dw2.reshape(F, C, kH, kW)  # (F, C, kH, kW)
+    for first in range(0, len(blocks), _WORKERS):
+        for dw_t_block, db_block in _run_blocks(one_block, blocks[first:first + _WORKERS]):
+            dw2_t += dw_t_block
+            db += db_block
+    dw2 = dw2_t.T  # (F, K), a view; the reshape below copies it to (F, C, kH, kW)
+    dw = np.ascontiguousarray(dw2).reshape(F, C, kH, kW)  # (F, C, kH, kW)
 
     # dx: dx[n, c, h, v] = sum_{f,i,j} dyp[n, f, h+i, v+j] * w[f, c, kH-1-i, kW-1-j]
     w_flip = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)  # (C, F, kH, kW)

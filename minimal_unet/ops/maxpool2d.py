@@ -14,12 +14,16 @@ The window positions are numbered k = 2a + b in reading order:
     k = 2: bottom-left (a=1, b=0)  k = 3: bottom-right (a=1, b=1)
 
 Ties: the first maximum in that order wins (a constant window routes its gradient to the
-top-left pixel). The cache holds that arg-max k for every output pixel (uint8, shape
-(N, C, oH, oW)) and the input shape; the backward pass sends dL/dy[n, c, i, j] to the one
-input pixel that won and zero to the other three.
+top-left pixel). NaN propagates, as in PyTorch: a window holding a NaN outputs NaN, and its
+arg-max is the first NaN in that order (PyTorch 2.13 picks the last NaN of such a window;
+with one NaN per window the two agree). The cache holds that arg-max k for every output
+pixel (uint8, shape (N, C, oH, oW)) and the input shape; the backward pass sends
+dL/dy[n, c, i, j] to the one input pixel that won and zero to the other three.
 
-The U-Net sizes its input so that every max-pool sees even H and W (see PAPER.md); an odd
-size would silently drop a row or column, so it is a ValueError here.
+The U-Net sizes its input so that every max-pool sees even H and W (arXiv 1505.04597,
+Section 2: "select the input tile size such that all 2x2 max-pooling operations are applied
+to a layer with an even x- and y-size"); an odd size would silently drop a row or column,
+so it is a ValueError here.
 """
 
 import numpy as np
@@ -52,7 +56,8 @@ def maxpool2d_forward(x):
     Returns:
         y: (N, C, H/2, W/2), x's dtype.
         cache: (argmax, x_shape): argmax is uint8 (N, C, H/2, W/2), the winning window
-            position k in 0..3 (first maximum on ties); x_shape is x.shape.
+            position k in 0..3 (first maximum on ties, first NaN if the window holds one);
+            x_shape is x.shape.
     """
     _check_input(x)
     N, C, H, W = x.shape
@@ -61,13 +66,22 @@ def maxpool2d_forward(x):
     x6 = x.reshape(N, C, oH, 2, oW, 2)  # (N, C, oH, 2, oW, 2)
 
     # One pass over the four window positions replaces the naive loop over windows.
-    # Strict `>` keeps the earlier position on ties, so position 0 wins a constant window.
+    # The naive `value > best or isnan(value)`, skipped once best is NaN, becomes
+    # `not (candidate <= y) and y == y`: `<=` is False when either side is NaN, so the
+    # negation is True for a larger value or a NaN candidate, and `y == y` (False only for
+    # NaN) stops a later position from replacing a NaN that already won. Equal values are
+    # not better, so the earlier position wins ties and position 0 a constant window.
     y = x6[:, :, :, 0, :, 0].copy()  # (N, C, oH, oW), the top-left pixels
     argmax = np.zeros((N, C, oH, oW), dtype=np.uint8)
+    better = np.empty((N, C, oH, oW), dtype=bool)
+    y_is_number = np.empty((N, C, oH, oW), dtype=bool)
     for k in range(1, 4):
         a, b = WINDOW_OFFSETS[k]
         candidate = x6[:, :, :, a, :, b]  # (N, C, oH, oW), strided view
-        better = candidate > y  # (N, C, oH, oW) bool
+        np.less_equal(candidate, y, out=better)  # (N, C, oH, oW) bool
+        np.logical_not(better, out=better)  # candidate > y, or candidate is NaN
+        np.equal(y, y, out=y_is_number)  # False where a NaN already won
+        better &= y_is_number
         np.copyto(y, candidate, where=better)
         np.copyto(argmax, np.uint8(k), where=better)
     cache = (argmax, x.shape)
@@ -103,7 +117,7 @@ def maxpool2d_forward_naive(x):
     N, C, H, W = x.shape
     oH, oW = H // 2, W // 2
     # BEGIN SOLUTION
-    # HINT: keep the first maximum in WINDOW_OFFSETS order; cache (uint8 argmax, x.shape)
+    # HINT: keep the first maximum (or first NaN) in WINDOW_OFFSETS order; cache (argmax, shape)
     y = np.empty((N, C, oH, oW), dtype=x.dtype)
     argmax = np.empty((N, C, oH, oW), dtype=np.uint8)
     for n in range(N):
@@ -113,9 +127,12 @@ def maxpool2d_forward_naive(x):
                     best_k = 0
                     best = x[n, c, 2 * i, 2 * j]
                     for k in range(1, 4):
+                        if np.isnan(best):  # NaN propagates; the first NaN keeps the gradient
+                            break
                         a, b = WINDOW_OFFSETS[k]
                         value = x[n, c, 2 * i + a, 2 * j + b]
-                        if value > best:  # strictly greater: the first maximum wins ties
+                        # strictly greater: the first maximum wins ties; any NaN beats a number
+                        if value > best or np.isnan(value):
                             best_k = k
                             best = value
                     y[n, c, i, j] = best

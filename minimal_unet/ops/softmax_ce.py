@@ -45,6 +45,13 @@ def _check_inputs(logits, target, weight):
         check_float_array("weight", weight, ndim=3, layout="(N, H, W)")
         check_shape("weight", weight, (N, H, W))
         check_same_dtype(logits=logits, weight=weight)
+        bad_weight = ~np.isfinite(weight) | (weight < 0)  # (N, H, W) bool; NaN fails both
+        if bad_weight.any():
+            where = tuple(int(i) for i in np.argwhere(bad_weight)[0])
+            raise ValueError(
+                f"weight: expected finite pixel weights >= 0, got {weight[where]} at index "
+                f"{where}"
+            )
 
 
 def softmax_cross_entropy(logits, target, weight=None):
@@ -53,7 +60,8 @@ def softmax_cross_entropy(logits, target, weight=None):
     Args:
         logits: (N, K, H, W) float32/float64, unnormalised class scores.
         target: (N, H, W) integer array, the true class of every pixel, values in [0, K).
-        weight: optional (N, H, W) per-pixel weight, logits' dtype (None: all ones).
+        weight: optional (N, H, W) per-pixel weight, logits' dtype (None: all ones);
+            every weight finite and >= 0 (else a ValueError naming the first bad pixel).
     Returns:
         loss: NumPy scalar of logits' dtype.
         dlogits: (N, K, H, W) dL/dlogits, logits' dtype.

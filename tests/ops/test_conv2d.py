@@ -118,34 +118,70 @@ def test_matches_pytorch(rng, torch, shape, kernel, pad):
 @pytest.mark.parametrize(
     ("shape", "kernel", "pad", "block_bytes"),
     [
-        # default 64 MiB blocks: forward K*oW*8 = 576*126*8 bytes a row -> blocks of 115, 11
-        # rows; dx 576*128*8 bytes a row -> blocks of 113, 15 rows
+        # default 16 MiB blocks: forward K*oW*8 = 576*126*8 bytes a row, 126 rows -> 6 blocks
+        # of 21 rows; dx 576*128*8 bytes a row, 128 rows -> 6 blocks of 22 or 21 rows
         pytest.param((1, 64, 64, 128, 128), (3, 3), 0, None, id="default-blocks"),
         # tiny blocks (3 rows), padded input: every block pads its columns, the first and
         # last also pad rows
         pytest.param((1, 5, 4, 23, 19), (3, 3), 1, 3 * 45 * 19 * 8, id="3-row-blocks-pad1"),
         # pad > kH - 1: the output has rows that see only zeros, and dx crops dy
         pytest.param((2, 3, 2, 11, 9), (3, 3), 3, 27 * 15 * 8, id="1-row-blocks-pad3"),
-        # 5x5 kernel, even sizes, 2-row blocks with a ragged last block
+        # 5x5 kernel, 2-row blocks: 17 output rows -> 10 blocks of 2 or 1 rows
         pytest.param((1, 4, 6, 17, 12), (5, 5), 2, 2 * 100 * 12 * 8, id="2-row-blocks-k5"),
     ],
 )
 def test_row_blocks_match_pytorch(rng, torch, monkeypatch, shape, kernel, pad, block_bytes):
     if block_bytes is not None:
         monkeypatch.setattr(conv2d_module, "_BLOCK_BYTES", block_bytes)
+        monkeypatch.setattr(conv2d_module, "_SPLIT_BYTES", 0)  # tiny shapes split too
     x, w, b, dy = make_inputs(rng, shape, kernel, pad)
     N, C, F, H, W = shape
     kH, kW = kernel
     oH, oW = dy.shape[2:]
-    # the shape must really split into several blocks, the last one ragged, in both passes
+    # the shape must really split into several blocks in both passes, covering every row
     for K, rows, width in ((C * kH * kW, oH, oW), (F * kH * kW, H, W)):
-        R = conv2d_module._rows_per_block(K, rows, width, 8)
-        assert 1 <= R < rows and (R == 1 or rows % R != 0), (R, rows)
+        blocks = conv2d_module._row_blocks(K, rows, width, 8)
+        assert len(blocks) >= 2 and len(blocks) % 2 == 0, blocks
+        assert [r0 for r0, _ in blocks] == list(np.cumsum([0] + [n for _, n in blocks])[:-1])
+        assert sum(n for _, n in blocks) == rows
     y, cache = conv2d_forward(x, w, b, pad)
     y_torch, grads_torch = torch_conv2d(torch, x, w, b, pad, dy)
     assert np.max(np.abs(y - y_torch)) < 1e-10
     for grad, grad_torch in zip(conv2d_backward(dy, cache), grads_torch):
         assert np.max(np.abs(grad - grad_torch)) < 1e-10
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_same_bits_on_one_or_two_threads(rng, monkeypatch, dtype):
+    # many small blocks (5 rows of 20), so both threads get several and dw sums 4+ blocks
+    x, w, b, dy = make_inputs(rng, (2, 6, 5, 22, 21), (3, 3), 0, dtype=dtype)
+    monkeypatch.setattr(conv2d_module, "_BLOCK_BYTES", 5 * 54 * 19 * np.dtype(dtype).itemsize)
+    monkeypatch.setattr(conv2d_module, "_SPLIT_BYTES", 0)
+    results = {}
+    for workers in (1, 2):
+        monkeypatch.setattr(conv2d_module, "_WORKERS", workers)
+        y, cache = conv2d_forward(x, w, b, 0)
+        results[workers] = (y, *conv2d_backward(dy, cache))
+    for one, two in zip(results[1], results[2]):
+        np.testing.assert_array_equal(one, two)  # bit for bit, not just close
+    y_naive, cache_naive = conv2d_forward_naive(x, w, b, 0)
+    tolerance = 1e-4 if dtype == np.float32 else 1e-12
+    for fast, naive in zip(results[2], (y_naive, *conv2d_backward_naive(dy, cache_naive))):
+        assert rel_error(fast, naive) < tolerance
+
+
+def test_same_bits_every_run(rng):
+    # Same bits on every run at a given BLAS thread count. (Across BLAS thread counts they
+    # may differ in the last bit: OpenBLAS itself sums long inner dimensions differently on
+    # 1 and 2 threads, in the dw products most; see the conv2d module docstring.)
+    x, w, b, dy = make_inputs(rng, (1, 16, 16, 40, 41), (3, 3), 1, dtype=np.float32)
+    results = []
+    for _ in range(3):
+        y, cache = conv2d_forward(x, w, b, 1)
+        results.append((y, *conv2d_backward(dy, cache)))
+    for first, *others in zip(*results):
+        for other in others:
+            np.testing.assert_array_equal(first, other)
 
 
 @pytest.mark.parametrize(("forward", "backward"), BOTH)
@@ -289,3 +325,24 @@ def test_public_im2col_matches_the_formula_and_the_conv():
     np.testing.assert_allclose(y, conv2d_forward_naive(x[None], w, b, pad=1)[0][0], atol=1e-12)
     with pytest.raises(ValueError, match="larger than the padded input"):
         im2col(x, 7, 3)
+
+
+def test_two_threads_work_in_a_forked_child(rng, monkeypatch):
+    # the thread pool of the parent does not survive fork(); the child must start its own
+    multiprocessing = pytest.importorskip("multiprocessing")
+    monkeypatch.setattr(conv2d_module, "_BLOCK_BYTES", 2 * 54 * 19 * 8)
+    monkeypatch.setattr(conv2d_module, "_SPLIT_BYTES", 0)
+    monkeypatch.setattr(conv2d_module, "_WORKERS", 2)
+    x, w, b, _ = make_inputs(rng, (1, 6, 5, 22, 21), (3, 3), 0)
+    y, _ = conv2d_forward(x, w, b, 0)  # starts the pool in this process
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        y_child = pool.apply_async(_forward_in_child, (x, w, b)).get(timeout=60)
+    np.testing.assert_array_equal(y_child, y)
+
+
+def _forward_in_child(x, w, b):
+    conv2d_module._BLOCK_BYTES = 2 * 54 * 19 * 8
+    conv2d_module._SPLIT_BYTES = 0
+    conv2d_module._WORKERS = 2
+    return conv2d_forward(x, w, b, 0)[0]

@@ -157,3 +157,74 @@ def test_upstream_shape_mismatch_is_a_value_error(rng, forward, backward):
     _, cache = forward(rng.standard_normal((1, 2, 4, 6)))
     with pytest.raises(ValueError, match=r"dy: expected shape \(1, 2, 2, 3\), got \(1, 2, 4, 6\)"):
         backward(np.zeros((1, 2, 4, 6)), cache)
+
+
+NAN = np.nan
+# one 2x2 window per case: (values in order TL, TR, BL, BR), the expected arg-max k
+NAN_WINDOWS = [
+    pytest.param((NAN, 1.0, 2.0, 3.0), 0, id="nan-top-left"),
+    pytest.param((1.0, NAN, 2.0, 3.0), 1, id="nan-top-right"),
+    pytest.param((5.0, 1.0, NAN, 9.0), 2, id="nan-bottom-left-beats-larger"),
+    pytest.param((9.0, 1.0, 2.0, NAN), 3, id="nan-after-the-maximum"),
+    pytest.param((1.0, NAN, 3.0, NAN), 1, id="two-nans-first-wins"),
+    pytest.param((NAN, NAN, NAN, NAN), 0, id="all-nan"),
+    pytest.param((-np.inf, NAN, np.inf, 0.0), 1, id="nan-beats-inf"),
+]
+
+
+@pytest.mark.parametrize(("forward", "backward"), BOTH)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("window", "k"), NAN_WINDOWS)
+def test_nan_propagates_and_routes_to_the_first_nan(forward, backward, dtype, window, k):
+    # the window twice, beside a NaN-free window [[1, 4], [3, 2]] whose maximum is 4 at k = 1
+    x = np.array(
+        [
+            [window[0], window[1], 1.0, 4.0],
+            [window[2], window[3], 3.0, 2.0],
+        ],
+        dtype=dtype,
+    ).reshape(1, 1, 2, 4)
+    y, cache = forward(x)
+    assert np.isnan(y[0, 0, 0, 0]) and y[0, 0, 0, 1] == 4.0
+    np.testing.assert_array_equal(cache[0], [[[[k, 1]]]])
+    dx = backward(np.array([[[[10.0, 20.0]]]], dtype=dtype), cache)
+    expected = np.zeros((2, 4), dtype=dtype)
+    expected[k // 2, k % 2] = 10.0
+    expected[0, 3] = 20.0
+    np.testing.assert_array_equal(dx[0, 0], expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nan_matches_pytorch(rng, torch, distinct_values, dtype):
+    # one NaN in some windows (PyTorch and we agree on the pixel that gets the gradient),
+    # the values PyTorch returns are compared NaN for NaN
+    x = distinct_values(rng, (2, 3, 6, 8)).astype(dtype)
+    nan_mask = rng.random(x.shape) < 0.08
+    x6 = nan_mask.reshape(2, 3, 3, 2, 4, 2)
+    nans_per_window = x6.sum(axis=(3, 5))  # (N, C, oH, oW)
+    assert (nans_per_window == 1).any()  # the case under test happens
+    keep = np.repeat(np.repeat(nans_per_window <= 1, 2, axis=2), 2, axis=3)
+    x[nan_mask & keep] = np.nan  # at most one NaN per window
+    dy = rng.standard_normal((2, 3, 3, 4)).astype(dtype)
+    for forward, backward in ((maxpool2d_forward, maxpool2d_backward),
+                              (maxpool2d_forward_naive, maxpool2d_backward_naive)):
+        y, cache = forward(x)
+        dx = backward(dy, cache)
+        x_t = torch.tensor(x, requires_grad=True)
+        y_t = torch.nn.functional.max_pool2d(x_t, kernel_size=2, stride=2)
+        y_t.backward(torch.tensor(dy))
+        np.testing.assert_array_equal(y, y_t.detach().numpy())  # NaN equals NaN here
+        np.testing.assert_array_equal(dx, x_t.grad.numpy())
+        assert np.isnan(y).any()
+
+
+def test_nan_fast_matches_naive(rng):
+    # NaN and +-inf sprinkled densely, several per window, plus ties
+    x = rng.integers(-2, 3, size=(2, 3, 8, 10)).astype(np.float64)
+    x[rng.random(x.shape) < 0.2] = np.nan
+    x[rng.random(x.shape) < 0.1] = np.inf
+    x[rng.random(x.shape) < 0.1] = -np.inf
+    y, cache = maxpool2d_forward(x)
+    y_naive, cache_naive = maxpool2d_forward_naive(x)
+    np.testing.assert_array_equal(y, y_naive)
+    np.testing.assert_array_equal(cache[0], cache_naive[0])

@@ -195,3 +195,25 @@ def test_wrong_rank_and_integer_logits_are_errors(rng, loss_fn):
         loss_fn(logits[0], target)
     with pytest.raises(TypeError, match=r"logits: expected dtype float32 or float64, got int64"):
         loss_fn(logits.astype(np.int64), target)
+
+
+@pytest.mark.parametrize("loss_fn", BOTH)
+@pytest.mark.parametrize(
+    ("bad", "shown"), [(-0.5, "-0.5"), (np.nan, "nan"), (np.inf, "inf"), (-np.inf, "-inf")]
+)
+def test_negative_or_nonfinite_weight_is_a_value_error(rng, loss_fn, bad, shown):
+    logits, target, weight = make_inputs(rng, 2, 3, 4, 6)
+    weight[1, 2, 3] = bad
+    weight[1, 3, 0] = -7.0  # a later bad pixel: the message names the first one
+    expected = rf"weight: expected finite pixel weights >= 0, got {shown} at index \(1, 2, 3\)"
+    with pytest.raises(ValueError, match=expected):
+        loss_fn(logits, target, weight)
+
+
+@pytest.mark.parametrize("loss_fn", BOTH)
+def test_zero_weight_is_accepted(rng, loss_fn):
+    logits, target, weight = make_inputs(rng, 1, 2, 3, 4)
+    weight[0, 1, 2] = 0.0  # a pixel left out of the loss is fine
+    loss, dlogits = loss_fn(logits, target, weight)
+    assert np.isfinite(loss)
+    np.testing.assert_array_equal(dlogits[0, :, 1, 2], [0.0, 0.0])

@@ -1,0 +1,107 @@
+"""What every CPU benchmark records beside its numbers: date, load, BLAS, threads, variables.
+
+The BLAS that NumPy (and so our convolution) runs is read with threadpoolctl (library,
+version, kernel chosen at run time, thread count), in the process that does the timing:
+OpenBLAS picks its kernel when it is loaded, from the CPU and from OPENBLAS_CORETYPE.
+
+OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE: some images set them (ours sets
+OPENBLAS_CORETYPE=Haswell for older OpenBLAS builds); they halve the speed of skinny
+float32 products on an AVX-512 machine, and a user's machine does not set them. Run the
+benchmarks with both unset, `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python ...`; when
+either is present, each benchmark measures twice, as set and unset, and prints both.
+"""
+
+import datetime
+import os
+import platform
+import subprocess
+
+BLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def load():
+    """The 1, 5 and 15 minute load averages, and the `uptime` line that shows them."""
+    try:
+        line = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout
+    except OSError:
+        line = ""
+    return {"loadavg": [round(v, 2) for v in os.getloadavg()], "uptime": line.strip()}
+
+
+def blas_info():
+    """[{library, version, kernel, threads, ...}] of the BLAS libraries loaded in this process.
+
+    threadpoolctl is in the `test` extra; without it, NumPy's build configuration (which
+    names the library but not the kernel picked at run time).
+    """
+    import numpy as np
+
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        return [{"library": blas.get("name"), "version": blas.get("version"),
+                 "kernel": "unknown (pip install threadpoolctl)", "threads": None}]
+    return [{"library": pool.get("internal_api"), "version": pool.get("version"),
+             "kernel": pool.get("architecture"), "threads": pool.get("num_threads"),
+             "prefix": pool.get("prefix")}
+            for pool in threadpool_info() if pool.get("user_api") == "blas"]
+
+
+def blas_line(blas):
+    return "; ".join(f"{b['library']} {b['version']}, kernel {b['kernel']}, "
+                     f"{b['threads']} threads" for b in blas)
+
+
+def machine_info():
+    """Date, CPU, versions and load of this machine (the BLAS is recorded per child)."""
+    import numpy as np
+
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    try:
+        import torch
+
+        torch_version = torch.__version__
+    except ImportError:
+        torch_version = None
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "cpu": cpu,
+        "nproc": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch_version,
+        "blas_variables": {name: os.environ.get(name) for name in BLAS_VARIABLES},
+        "load_at_start": load(),
+    }
+
+
+def env_variants(threads):
+    """[(label, env)]: the environments to measure in, with `threads` for every library.
+
+    One, with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset, when neither is set; else two:
+    as set (this image's setting) and unset (what a user's machine runs).
+    """
+    env = dict(os.environ)
+    for name in THREAD_VARIABLES:
+        env[name] = str(threads)
+    unset = {k: v for k, v in env.items() if k not in BLAS_VARIABLES}
+    present = {name: env[name] for name in BLAS_VARIABLES if name in env}
+    if not present:
+        return [("BLAS variables unset", unset)]
+    as_set = ", ".join(f"{k}={v}" for k, v in present.items())
+    return [("BLAS variables unset (what users get)", unset), (f"as set: {as_set}", env)]
+
+
+def refuse_to_overwrite(paths, overwrite):
+    """Raise unless every path is new or `overwrite` was asked for (a user's files are sacred)."""
+    existing = [str(p) for p in paths if p.exists()]
+    if existing and not overwrite:
+        raise SystemExit(f"refusing to overwrite {', '.join(existing)}: pass --overwrite "
+                         "(or --out DIR for a new folder)")
