@@ -188,8 +188,10 @@ def check_parity(ops, op, dtype, size="blocks", seed=0):
         x.flat[::7] = np.nan  # NaN stays NaN, its gradient is 0 (as PyTorch)
         forward_backward("relu", (x,))
     elif op == "maxpool2d":
-        # Many ties. (NaN windows are tested on their own, against PyTorch's rule.)
+        # Many ties, and NaNs: a window with a NaN gives NaN and routes its gradient to
+        # the window's first NaN (TL, TR, BL, BR), on every backend as in NumPy.
         x = (rng.integers(-2, 3, size=shapes["map"]) / 2).astype(dtype)
+        x.flat[::11] = np.nan
         forward_backward("maxpool2d", (x,))
     elif op == "upconv2d":
         N, Ci, Co, H, W = shapes["up"]
