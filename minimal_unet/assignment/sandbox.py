@@ -271,12 +271,23 @@ class Sandbox:
 
     def _receive(self):
         left, start = self.timeout_s - self.waited, time.monotonic()
-        try:
-            payload = self.replies.get(timeout=max(left, 0.01))
-            self.waited += time.monotonic() - start
-        except queue.Empty:
-            self._fail(StudentError("Timeout", f"ran past the time limit of "
-                                    f"{self.timeout_s:g} s for this exercise and was stopped"))
+        deadline = start + max(left, 0.01)
+        while True:
+            try:
+                payload = self.replies.get(timeout=min(0.1, max(deadline - time.monotonic(),
+                                                                0.001)))
+                break
+            except queue.Empty:
+                if time.monotonic() >= deadline:
+                    self.waited += time.monotonic() - start
+                    self._fail(StudentError(
+                        "Timeout", f"ran past the time limit of {self.timeout_s:g} s for "
+                        "this exercise and was stopped"))
+                if self.process.poll() is not None:
+                    # gone without a reply; processes it forked may still hold the pipe
+                    # open: kill them so that the reader sees the end of it
+                    kill_leftovers(self.process.pid)
+        self.waited += time.monotonic() - start
         if payload is None:
             code = self.process.wait()
             why = ("ran out of memory" if any("MemoryError" in line for line in self.stderr_tail)
