@@ -219,6 +219,8 @@ the grader also runs hidden tests.
 
 - Your code runs in a separate process, one per exercise, with at most {seconds:g} s and
   {memory} MB of memory per exercise; past either, the exercise scores 0.
+  Processes your code starts are stopped when its exercise ends, and it may not write
+  outside its own scratch folder: graded on Gradescope, it runs as an unprivileged user.
 - A naive layer (`*_naive`) may not call any fast layer of `minimal_unet.ops` (its own
   fast twin included) nor their private helpers; the helpers already called in the code
   you were given (input checks, crop offsets) are fine. No exercise may call
