@@ -129,6 +129,8 @@ def _leftovers(session, known=()):
 
 def kill_leftovers(session, timeout_s=5.0):
     """SIGKILL every process the child left (see the module docstring); reap ours."""
+    if not hasattr(os, "killpg"):  # Windows: the child itself was killed, no more
+        return
     try:
         os.killpg(session, signal.SIGKILL)
     except (ProcessLookupError, PermissionError, OSError):

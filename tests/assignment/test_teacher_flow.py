@@ -220,6 +220,32 @@ def test_cheating_copy_scores_zero_on_each_cheated_exercise(copies, course, tmp_
     assert not written["total"]["full_marks"]
 
 
+def test_leftover_daemons_are_killed_without_the_privilege_drop(copies, course, tmp_path,
+                                                               monkeypatch):
+    # the path of a grader that is not root (the child runs as the grader's own user):
+    # the daemons forked on import are still killed when each exercise ends
+    from minimal_unet.assignment import sandbox
+
+    monkeypatch.setattr(sandbox, "_drop_privileges", lambda: None)
+    daemon = tmp_path / "daemon"
+    shutil.copytree(copies[0] / "full", daemon)
+    _restore(daemon, ["minimal_unet/ops/relu.py"])
+    results = tmp_path / "results.json"
+    witness = Path(tempfile.mkdtemp(prefix="minimal_unet_witness_"))
+    init = daemon / "minimal_unet" / "__init__.py"
+    init.write_text(init.read_text() + ON_IMPORT.format(results=results, witness=witness))
+    summary = grade(daemon, exercises=["relu_forward_naive", "relu_backward_naive"],
+                    course=course, json_path=results)
+    written_at_end = results.read_text()
+    (witness / "go").write_text("")
+    time.sleep(2)
+    alive = sorted(p.name for p in witness.iterdir() if p.name != "go")
+    shutil.rmtree(witness)
+    assert not alive, f"daemons forked by the student's code outlived grading: {alive}"
+    assert results.read_text() == written_at_end
+    assert summary["total"]["full_marks"], summary["exercises"]
+
+
 def test_the_copy_gives_no_answer_away(copies):
     root = copies[0] / "full"
     bughunt = (root / "minimal_unet" / "bughunt.py").read_text()
