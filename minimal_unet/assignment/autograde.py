@@ -50,13 +50,16 @@ def find_student_copy(submission, workdir, course, part=None):
     """
     submission = Path(submission)
     unpacked = Path(workdir) / "unpacked"
-    shutil.copytree(submission, unpacked, ignore=shutil.ignore_patterns("__pycache__"))
+    # links are copied as links: the grader (root on Gradescope) never reads through one
+    shutil.copytree(submission, unpacked, ignore=shutil.ignore_patterns("__pycache__"),
+                    symlinks=True)
     for archive in sorted(unpacked.rglob("*.zip")):
-        _unzip(archive, archive.parent / archive.stem)
+        if not archive.is_symlink():
+            _unzip(archive, archive.parent / archive.stem)
     packages = sorted(unpacked.rglob("minimal_unet/__init__.py"), key=lambda p: len(p.parts))
     if packages:
         return packages[0].parent.parent
-    loose = [p for p in unpacked.rglob("*.py") if p.is_file()]
+    loose = [p for p in unpacked.rglob("*.py") if p.is_file() and not p.is_symlink()]
     if not loose:
         raise FileNotFoundError("submission: expected a zip of your copy, its minimal_unet/ "
                                 "folder, or your edited .py files; found no Python file")

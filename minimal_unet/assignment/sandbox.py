@@ -174,19 +174,25 @@ def _drop_privileges():
 
 
 def _readable_copy(student_dir, workspace):
-    """A copy of the student's package (and kernels) that everyone may read, none write."""
+    """A copy of the student's package (and kernels) that everyone may read, none write.
+
+    Symbolic links are copied as links, never followed (this runs as root: a link to a
+    file only root may read must stay unreadable to the child) and never chmod-ed.
+    """
     target = Path(workspace) / "student"
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for name in ("minimal_unet", "kernels"):
-        if (Path(student_dir) / name).is_dir():
-            shutil.copytree(Path(student_dir) / name, target / name, ignore=ignore,
-                            symlinks=False)
+        source = Path(student_dir) / name
+        if source.is_dir() and not source.is_symlink():
+            shutil.copytree(source, target / name, ignore=ignore, symlinks=True)
     for script in (CHILD, PROBES):
         shutil.copy2(script, Path(workspace) / script.name)
-    for folder, _dirs, files in os.walk(workspace):
+    for folder, _dirs, files in os.walk(workspace):  # followlinks=False
         os.chmod(folder, 0o755)
         for name in files:
-            os.chmod(os.path.join(folder, name), stat.S_IRUSR | stat.S_IWUSR | 0o044)
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                os.chmod(path, stat.S_IRUSR | stat.S_IWUSR | 0o044)
     return target
 
 

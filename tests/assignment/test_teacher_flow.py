@@ -137,8 +137,13 @@ WRITE_CHEAT = ("minimal_unet/ops/crop_concat.py", "crop_and_concat_backward_naiv
                 f.write("forged")
         except OSError as error:
             refused.append(type(error).__name__)
-    raise RuntimeError("writes refused: " + ", ".join(refused))
-    """, "writes refused: PermissionError, PermissionError")
+    link = os.path.join(os.path.dirname(os.path.dirname(__file__)), "teacher_secret.txt")
+    try:
+        open(link).read()
+    except OSError as error:
+        refused.append(type(error).__name__)
+    raise RuntimeError("refused: " + ", ".join(refused))
+    """, "refused: PermissionError, PermissionError, PermissionError")
 ON_IMPORT = """
 import atexit as _atexit, json as _json, os as _os, time as _time
 import numpy as _np, numpy.testing as _npt
@@ -187,6 +192,12 @@ def test_cheating_copy_scores_zero_on_each_cheated_exercise(copies, course, tmp_
         cheats[function] = (path, function, body.format(results_dir=str(tmp_path),
                                                         package_dir=str(package_dir)), words)
         _replace_function(cheat / path, function, cheats[function][2])
+        # a link to a file only root may read: copied as a link, neither followed nor chmod-ed
+        secret = Path(tempfile.mkdtemp(prefix="minimal_unet_secret_")) / "secret.txt"
+        secret.parent.chmod(0o755)
+        secret.write_text("the teacher's")
+        secret.chmod(0o600)
+        (cheat / "minimal_unet" / "teacher_secret.txt").symlink_to(secret)
     results = tmp_path / "results.json"
     witness = Path(tempfile.mkdtemp(prefix="minimal_unet_witness_"))
     witness.chmod(0o777)  # the daemons may write here whoever they run as: proof they lived
@@ -203,6 +214,9 @@ def test_cheating_copy_scores_zero_on_each_cheated_exercise(copies, course, tmp_
     assert results.read_text() == written_at_end
     assert not list(tmp_path.glob("forged_by_student.txt"))
     assert not (package_dir / "forged_by_student.txt").exists()
+    if os.name == "posix" and os.geteuid() == 0:
+        assert secret.stat().st_mode & 0o777 == 0o600
+        shutil.rmtree(secret.parent)
     rows = {r["exercise"]: r for r in summary["exercises"]}
     for exercise, (_, _, _, words) in cheats.items():
         assert rows[exercise]["points"] == 0, (exercise, rows[exercise])
