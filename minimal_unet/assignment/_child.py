@@ -341,9 +341,9 @@ def main():
         reply_out.write(payload)
         reply_out.flush()
 
+    sys.meta_path.insert(0, _Blocker(setup.get("blocked", [])))  # first: preload too
     if setup.get("drop"):
         _preload_then_drop(setup["preload"], setup.get("modules", []), *setup["drop"])
-    sys.meta_path.insert(0, _Blocker(setup.get("blocked", [])))
     sys.path.insert(0, student_dir)
     spec = importlib.util.spec_from_file_location("_graded_probes", probes_path)
     probes = importlib.util.module_from_spec(spec)
