@@ -21,7 +21,7 @@ import zipfile
 from pathlib import Path
 
 from minimal_unet.assignment.course import load_course
-from minimal_unet.assignment.grade import format_table, grade, grade_bughunt
+from minimal_unet.assignment.grade import format_table, grade, grade_bughunt, write_results
 from minimal_unet.assignment.make import make_student_copy, stubs
 
 MAX_ZIP_BYTES = 200 * 1024 * 1024  # a submission unpacks to at most this much
@@ -122,7 +122,7 @@ def gradescope_results(root, course=None, part=None):
                               "output": output, "visibility": "visible"})
             traceback.print_exc()
     results = {"score": sum(t["score"] for t in tests), "output": output, "tests": tests}
-    (results_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    write_results(results_dir / "results.json", json.dumps(results, indent=2) + "\n")
     return results
 
 

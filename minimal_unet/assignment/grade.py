@@ -15,7 +15,9 @@ The results file is written here, by the grader, after every child has exited.
 """
 
 import json
+import os
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -133,8 +135,27 @@ def grade(student_dir, json_path=None, part=None, exercises=None, course=None, p
     if bughunt:
         summary["bughunt"] = grade_bughunt(student_dir, course)
     if json_path is not None:
-        Path(json_path).write_text(json.dumps(summary, indent=2) + "\n")
+        write_results(json_path, json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def write_results(path, text):
+    """Write `text` to `path` atomically: a new file in the same folder, then os.replace.
+
+    A link the student's code may have put at `path` (when the child runs as the grader's
+    own user) is replaced, never written through.
+    """
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w") as stream:
+            stream.write(text)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return path
 
 
 def grade_bughunt(student_dir, course):

@@ -349,3 +349,17 @@ def test_a_package_that_hangs_on_import_costs_one_time_limit(copies, tmp_path):
     rows = summary["exercises"]
     assert len(rows) == 5 and all(r["points"] == 0 and "time limit" in r["reason"] for r in rows)
     assert elapsed < 4 * 6, f"{elapsed:.0f} s: the hang was waited out more than once"
+
+
+def test_the_results_file_replaces_a_link_never_writes_through_it(tmp_path):
+    # a child running as the grader's own user could put a link where the results go
+    from minimal_unet.assignment.grade import write_results
+
+    victim = tmp_path / "teachers_file.txt"
+    victim.write_text("keep me")
+    results = tmp_path / "results.json"
+    results.symlink_to(victim)
+    write_results(results, '{"score": 1}\n')
+    assert victim.read_text() == "keep me"
+    assert not results.is_symlink() and results.read_text() == '{"score": 1}\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json", "teachers_file.txt"]
