@@ -111,12 +111,25 @@ def _proc_stat(pid):
         return None
 
 
+def _children():
+    """The pids of this process's children (Linux /proc; empty elsewhere)."""
+    if not os.path.isdir("/proc/self"):
+        return set()
+    me, children = os.getpid(), set()
+    for entry in os.listdir("/proc"):
+        info = _proc_stat(entry) if entry.isdigit() else None
+        if info is not None and info[0] == me:
+            children.add(int(entry))
+    return children
+
+
 def _leftovers(session, known=()):
-    """Processes of the child's session/group, and orphans reparented to this process."""
+    """Processes of the child's session/group, and orphans reparented to this process
+    (children of ours outside our session that were not there before: `known`)."""
     me, my_session = os.getpid(), os.getsid(0)
     found = []
     for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) in (me, *known):
+        if not entry.isdigit() or int(entry) == me or int(entry) in known:
             continue
         info = _proc_stat(entry)
         if info is None:
@@ -127,8 +140,10 @@ def _leftovers(session, known=()):
     return found
 
 
-def kill_leftovers(session, timeout_s=5.0):
-    """SIGKILL every process the child left (see the module docstring); reap ours."""
+def kill_leftovers(session, known=(), timeout_s=5.0):
+    """SIGKILL every process the child left (see the module docstring); reap ours.
+
+    known: this process's children from before the child started (left alone)."""
     if not hasattr(os, "killpg"):  # Windows: the child itself was killed, no more
         return
     try:
@@ -139,7 +154,7 @@ def kill_leftovers(session, timeout_s=5.0):
         return
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        pids = _leftovers(session)
+        pids = _leftovers(session, known)
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -206,6 +221,7 @@ class Sandbox:
         self.python = python
         self.process = None
         self.workspace = None
+        self.known_children = set()
         self.dead = None  # the StudentError every later call raises, once the child is gone
 
     def __enter__(self):
@@ -216,6 +232,7 @@ class Sandbox:
         import json
 
         become_subreaper()
+        self.known_children = _children()  # not the child's: left alone by close()
         drop = _drop_privileges()
         student_dir, child, probes = self.student_dir, CHILD, PROBES
         setup = dict(self.setup)
@@ -262,7 +279,7 @@ class Sandbox:
             if self.process.poll() is None:
                 self.process.kill()
             self.process.wait()
-            kill_leftovers(self.process.pid)  # the child's pid is its session's id
+            kill_leftovers(self.process.pid, self.known_children)  # pid = its session
             for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
                 try:
                     stream.close()
@@ -294,7 +311,7 @@ class Sandbox:
                 if self.process.poll() is not None:
                     # gone without a reply; processes it forked may still hold the pipe
                     # open: kill them so that the reader sees the end of it
-                    kill_leftovers(self.process.pid)
+                    kill_leftovers(self.process.pid, self.known_children)
         self.waited += time.monotonic() - start
         if payload is None:
             code = self.process.wait()
