@@ -43,6 +43,8 @@ def _layout(tmp_path, submission_files):
         names = set(z.namelist())
         z.extractall(root / "source")
     assert {"setup.sh", "run_autograder", "course.json"} <= names
+    with zipfile.ZipFile(tmp_path / "autograder.zip") as z:  # unzip keeps it from `nobody`
+        assert z.getinfo("course.json").external_attr >> 16 & 0o777 == 0o600
     setup = (root / "source" / "setup.sh").read_text()
     assert f'pip install "minimal-unet[course]=={__version__}"' in setup
     (root / "submission").mkdir(parents=True)
