@@ -225,6 +225,13 @@ class Sandbox:
         self.dead = None  # the StudentError every later call raises, once the child is gone
 
     def __enter__(self):
+        try:
+            return self._start()
+        except BaseException:
+            self.close()  # no child, no temporary copy left behind, whatever went wrong
+            raise
+
+    def _start(self):
         self.waited = 0.0  # seconds spent waiting on the child (the grader's own time is free)
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
