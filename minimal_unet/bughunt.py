@@ -26,14 +26,25 @@ thing, so no solution of the course assignment is copied here. The checks:
 
 The exercise: `suspects()` gives, for each layer, two implementations "A" and "B" behind
 neutral names, one of them broken. Students find out which with the checks and write
-their verdicts to bughunt_answers.json, {"conv2d_backward": "A", ...}. One seed, SEED,
-is shared by notebook 04, the answers file and the grader (the course file's
-"bughunt.seed"; `assignment grade --seed` for a teacher who draws another);
-`minimal-unet assignment grade DIR --bughunt` scores it with `grade_answers`, whose key
-is found by running the checks. `answer_key` is not in the student copy.
+their verdicts to bughunt_answers.json, {"conv2d_backward": "A", ...}.
+
+Which letter is broken is drawn per student copy: `minimal-unet assignment make` draws it
+with `secrets` (or takes the teacher's "bughunt.key" from the course file) and writes
+  - into the copy, TABLE_FILE (minimal_unet/bughunt_suspects.json): a random token per
+    suspect, from which `suspects()` knows what to run (the copy must be able to run
+    both; the table names neither);
+  - next to the copy, the teacher's course file (`<copy>.teacher.json`) holding the key,
+    {layer: broken letter}; the grader and the Gradescope autograder take the key from
+    there (`--course`), never from a submission.
+No seed shared by every copy decides the letters; `answer_key` is not in the student
+copy. In the teacher's checkout (no table) `suspects()` draws the letters from SEED.
 """
 
 import dataclasses
+import hashlib
+import json
+import secrets
+from pathlib import Path
 
 import numpy as np
 
@@ -47,14 +58,15 @@ from minimal_unet.ops import (
     softmax_cross_entropy,
 )
 
-SEED = 2024  # the suspects' seed shared by notebook 04, the answers file and the grader
+SEED = 2024  # the suspects' letters in the teacher's checkout (a student copy has a table)
+TABLE_FILE = Path(__file__).resolve().parent / "bughunt_suspects.json"
 # Measured (float64, seed 0): the correct layers score 3.2e-10 (conv2d_backward), 3.8e-8
 # (unet_backward, a directional check: one number per parameter, where terms cancel),
 # 0 and 1.3e-10; the broken ones 0.56 or more (inf for the softmax). TOL sits between.
 TOL = 1e-6
 LAYERS = ("conv2d_backward", "unet_backward", "softmax_cross_entropy",
           "crop_and_concat_forward")
-ANSWER_EXAMPLE = {"seed": SEED, "conv2d_backward": "A", "unet_backward": "B",
+ANSWER_EXAMPLE = {"conv2d_backward": "A", "unet_backward": "B",
                   "softmax_cross_entropy": "A", "crop_and_concat_forward": "B"}
 
 
@@ -259,23 +271,76 @@ def _broken_letters(seed):
     return {layer: "A" if rng.integers(0, 2) else "B" for layer in LAYERS}
 
 
-def suspects(seed=SEED):
+def draw_key():
+    """{layer: broken letter}, drawn with `secrets` (for one student copy)."""
+    return {layer: secrets.choice("AB") for layer in LAYERS}
+
+
+def check_key(key, where="bug hunt key"):
+    """`key` as {layer: "A" | "B"} for every layer, or a one-line ValueError."""
+    if not isinstance(key, dict) or sorted(key) != sorted(LAYERS) or \
+            any(letter not in ("A", "B") for letter in key.values()):
+        raise ValueError(f"{where}: expected {{layer: 'A' or 'B'}} for {', '.join(LAYERS)}, "
+                         f"got {key!r}")
+    return dict(key)
+
+
+def _is_broken(copy_id, layer, token):
+    return hashlib.sha256(f"{copy_id}:{layer}:{token}".encode()).digest()[0] & 1 == 1
+
+
+def _token(copy_id, layer, broken):
+    while True:
+        token = secrets.token_hex(8)
+        if _is_broken(copy_id, layer, token) == broken:
+            return token
+
+
+def write_table(path, key, copy_id=None):
+    """The copy's suspects table (a random token per suspect); returns the copy's id."""
+    key = check_key(key)
+    copy_id = copy_id or secrets.token_hex(8)
+    table = {"copy": copy_id, "suspects": {
+        layer: {letter: _token(copy_id, layer, letter == key[layer]) for letter in "AB"}
+        for layer in LAYERS}}
+    Path(path).write_text(json.dumps(table, indent=1) + "\n")
+    return copy_id
+
+
+def _table_letters(path):
+    table = json.loads(Path(path).read_text())
+    letters = {}
+    for layer in LAYERS:
+        tokens = table["suspects"][layer]
+        letters[layer] = next(letter for letter in "AB"
+                              if _is_broken(table["copy"], layer, tokens[letter]))
+    return letters
+
+
+def suspects(seed=None, table=None):
     """{layer: {"A": implementation, "B": implementation}}: one correct, one broken.
 
-    Which letter is broken is drawn per layer from `seed` (default SEED, the course's).
+    Which letter is broken: from the copy's table (TABLE_FILE, written by `assignment
+    make`) when there is one and no seed is given, else drawn from `seed` (default SEED,
+    the teacher's checkout). `table`: another table file.
     """
+    table = Path(table) if table is not None else TABLE_FILE
+    if seed is None and table.is_file():
+        letters = _table_letters(table)
+    else:
+        letters = _broken_letters(SEED if seed is None else seed)
     pairs = {}
-    for layer, broken in _broken_letters(seed).items():
+    for layer, broken in letters.items():
         pairs[layer] = {letter: _suspect(layer, letter, (BROKEN if letter == broken
                                                           else CORRECT)[layer])
                         for letter in ("A", "B")}
     return pairs
 
 
-def answer_key(seed=SEED):
+def answer_key(seed=None, table=None):
     """{layer: letter of the broken suspect}, found by running the checks on both suspects."""
     key = {}
-    for layer, pair in suspects(seed).items():
+    for layer, pair in suspects(seed, table).items():
         caught = [letter for letter, implementation in pair.items()
                   if check(layer, implementation).caught]
         if len(caught) != 1:
@@ -285,26 +350,20 @@ def answer_key(seed=SEED):
     return key
 
 
-def grade_answers(answers, seed=None):
-    """Score {layer: "A" | "B"} against answer_key(seed): one point per layer.
-
-    The suspects' seed is `seed` (the grader's, from the course file), else the answers'
-    own "seed" entry, else SEED (the one notebook 04 draws with).
-    """
+def grade_answers(answers, key):
+    """Score {layer: "A" | "B"} against the teacher's key {layer: broken letter}."""
+    key = check_key(key)
     if not isinstance(answers, dict):
         raise TypeError(f"answers: expected a dict {{layer: 'A' or 'B'}}, "
                         f"got {type(answers).__name__}")
-    answers = dict(answers)
-    own_seed = answers.pop("seed", None)
-    seed = seed if seed is not None else own_seed if own_seed is not None else SEED
+    answers = {k: v for k, v in answers.items() if k not in ("seed", "copy")}
     unknown = sorted(set(answers) - set(LAYERS))
     if unknown:
         raise ValueError(f"answers: unknown layers {unknown}, expected keys from {LAYERS}")
-    key = answer_key(seed)
     rows = [{"layer": layer, "answer": answers.get(layer),
              "correct": answers.get(layer) == key[layer]} for layer in LAYERS]
     points = sum(row["correct"] for row in rows)
-    return {"seed": int(seed), "rows": rows, "points": points, "max_points": len(LAYERS)}
+    return {"rows": rows, "points": points, "max_points": len(LAYERS)}
 
 
 def format_answers(result):

@@ -378,15 +378,15 @@ assert rel_error(numerical, dskip) > 0.1
 # %% [markdown]
 # ## The exercise
 #
-# `bughunt.suspects(seed)` hands out, for each of the four layers, two implementations
-# `"A"` and `"B"`, one of them broken (which one is drawn from the course's seed,
-# `bughunt.SEED`, the same one the grader uses). Use the checks of this notebook to find
-# the broken one of each pair, write your verdicts to `bughunt_answers.json` (in your
-# copy's root folder) as `{"conv2d_backward": "A", ...}`, and submit them with
-# `minimal-unet assignment submit`.
+# `bughunt.suspects()` hands out, for each of the four layers, two implementations
+# `"A"` and `"B"`, one of them broken. Which one was drawn for your copy when your teacher
+# made it (your copy's `minimal_unet/bughunt_suspects.json`; the grader holds the key).
+# Use the checks of this notebook to find the broken one of each pair, write your
+# verdicts to `bughunt_answers.json` (in your copy's root folder) as
+# `{"conv2d_backward": "A", ...}`, and submit them with `minimal-unet assignment submit`.
 
 # %%
-pairs = bughunt.suspects()  # {layer: {"A": function, "B": function}}, the course's seed
+pairs = bughunt.suspects()  # {layer: {"A": function, "B": function}}, your copy's
 for layer, pair in pairs.items():
     print(f"{layer:<26} suspects: {sorted(pair)}")  # which one is broken: your job
 assert all(sorted(pair) == ["A", "B"] for pair in pairs.values())

@@ -119,37 +119,56 @@ def test_suspects_answer_key_and_grading():
         for letter, suspect in pairs[layer].items():  # the names give nothing away
             assert suspect.__name__ == f"{layer}_suspect_{letter}"
             assert "flipped" not in (suspect.__doc__ or "") + suspect.__name__
-    assert bughunt.grade_answers(key, seed=0)["points"] == 4
+    assert bughunt.grade_answers(key, key)["points"] == 4
     one_wrong = dict(key, unet_backward="B" if key["unet_backward"] == "A" else "A")
-    result = bughunt.grade_answers(one_wrong, seed=0)
+    result = bughunt.grade_answers(one_wrong, key)
     assert result["points"] == 3 and result["max_points"] == 4
     assert "bug hunt total" in bughunt.format_answers(result)
-    assert bughunt.grade_answers({})["points"] == 0
+    assert bughunt.grade_answers({}, key)["points"] == 0
 
 
-def test_one_seed_for_the_notebook_the_answers_and_the_grader():
-    from minimal_unet.assignment.course import load_course
+@pytest.mark.parametrize("key", [{"conv2d_backward": "A", "unet_backward": "A",
+                                  "softmax_cross_entropy": "B", "crop_and_concat_forward": "B"},
+                                 {"conv2d_backward": "B", "unet_backward": "B",
+                                  "softmax_cross_entropy": "A", "crop_and_concat_forward": "A"}])
+def test_a_copys_table_gives_the_drawn_key_and_names_no_suspect(tmp_path, key):
+    # the table `assignment make` writes: the checks (run on the suspects it gives) find
+    # exactly the key it was written from; the file itself says neither broken nor correct
+    table = tmp_path / "bughunt_suspects.json"
+    bughunt.write_table(table, key)
+    text = table.read_text()
+    assert "broken" not in text and "correct" not in text and '"A"' in text
+    assert bughunt.answer_key(table=table) == key
+    other = tmp_path / "other.json"
+    bughunt.write_table(other, key)
+    assert other.read_text() != text  # fresh tokens per copy
 
-    assert load_course().bughunt["seed"] == bughunt.SEED
+
+def test_the_key_is_drawn_per_copy_not_from_a_seed():
+    keys = {tuple(sorted(bughunt.draw_key().items())) for _ in range(64)}
+    assert len(keys) > 1  # 16 possible keys: 64 equal draws would be a fixed key
+    with pytest.raises(ValueError, match=r"expected \{layer: 'A' or 'B'\}"):
+        bughunt.check_key({"conv2d_backward": "C"})
+
+
+def test_the_notebook_uses_the_copys_table():
     notebook = (Path(__file__).resolve().parents[1] / "notebooks" /
                 "04_gradient_checking.py").read_text()
     assert "bughunt.suspects()" in notebook and "seed=" not in notebook.split(
         "bughunt.suspects(")[1].split(")")[0]
-    key = bughunt.answer_key()
-    assert bughunt.grade_answers(key)["points"] == 4  # no seed written: the shared one
+    assert not bughunt.TABLE_FILE.exists()  # the teacher's checkout: suspects from SEED
+    assert bughunt.answer_key() == bughunt.answer_key(seed=bughunt.SEED)
 
 
-def test_the_answers_may_name_their_seed():
+def test_the_answers_file_may_carry_extra_entries():
     key = bughunt.answer_key(seed=2024)
-    assert bughunt.grade_answers(dict(key, seed=2024)) == bughunt.grade_answers(key, seed=2024)
-    assert bughunt.grade_answers(dict(key, seed=2024))["points"] == 4
-    assert bughunt.grade_answers(dict(key, seed=2024))["seed"] == 2024
+    assert bughunt.grade_answers(dict(key, seed=2024), key)["points"] == 4
 
 
 def test_bad_answers_and_layers_are_errors():
     with pytest.raises(ValueError, match="unknown layers \\['relu'\\]"):
-        bughunt.grade_answers({"relu": "A"})
+        bughunt.grade_answers({"relu": "A"}, bughunt.answer_key(seed=0))
     with pytest.raises(TypeError, match="expected a dict"):
-        bughunt.grade_answers(["A"])
+        bughunt.grade_answers(["A"], bughunt.answer_key(seed=0))
     with pytest.raises(ValueError, match="expected one of conv2d_backward"):
         bughunt.check("relu", bughunt.CORRECT["conv2d_backward"])

@@ -59,7 +59,11 @@ def _run(args):
     if command == "make":
         located = make_student_copy(args.out, force=args.force, part=args.part,
                                     exercises=_exercise_list(args.exercises), course=args.course)
+        from minimal_unet.assignment.make import teacher_file
+
         print(f"student copy written to {Path(args.out).resolve()}: {len(located)} exercises")
+        print(f"teacher's course file (the bug hunt's key; keep it, do not hand it out): "
+              f"{teacher_file(args.out)}")
         for name, path, line in located:
             print(f"  {name:<34} {path}:{line}")
         return 0
@@ -86,7 +90,7 @@ def _run(args):
     try:
         summary = grade(args.student_dir, json_path=args.json, part=args.part,
                         exercises=_exercise_list(args.exercises), course=args.course,
-                        verbose=args.verbose, bughunt=args.bughunt, seed=args.seed)
+                        verbose=args.verbose, bughunt=args.bughunt)
     except GradingError as error:
         print(f"grading failed: {error}", file=sys.stderr)
         return 2
@@ -110,9 +114,8 @@ def _configure(parser):
     grade_parser.add_argument("--verbose", action="store_true",
                               help="every failing test, with the student's file and line")
     grade_parser.add_argument("--bughunt", action="store_true",
-                              help="also grade <student_dir>/bughunt_answers.json")
-    grade_parser.add_argument("--seed", type=int, default=None,
-                              help="the bug hunt's seed (default: the course file's)")
+                              help="also grade <student_dir>/bughunt_answers.json (the key: "
+                              "--course DIR.teacher.json, written by make)")
     for sub in (make, grade_parser):
         sub.add_argument("--part", type=int, default=None, help="only this part of the course")
         sub.add_argument("--exercises", default=None, help="only these exercises, a,b,c")

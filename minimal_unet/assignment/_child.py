@@ -15,7 +15,11 @@ Before the student's package is imported, the child
 After the import it replaces every forbidden callable (the exercise's fast twin, the
 oracles, weight_map_freiburg, scipy.ndimage's convolutions...) with a trap: calling one
 raises ForbiddenCall naming it, and the reply carries the call even when the student's
-code catches the exception.
+code catches the exception. The traps are backed by a watch on the code itself
+(`CodeWatch`, a sys.settrace 'call' hook that stops tracing inside every frame it lets
+through): a function whose code comes from the same file under the same qualified name as
+a forbidden one is caught when it starts, so `importlib.reload` of an op module, or
+loading its file again under another name, brings no fast twin back.
 
 Protocol: the parent writes requests (8-byte length + pickle of (probe, args, kwargs));
 the child answers each with 8-byte length + JSON header + NumPy .npz of the arrays. The
@@ -138,6 +142,47 @@ def _make_trap(label, why):
     return trap
 
 
+class CodeWatch:
+    """Catch the start of any function compiled from a forbidden (file, qualname).
+
+    A 'call' trace hook (per frame: it returns None, so no line of any frame is traced);
+    new code objects (a reloaded module's) are recognised by their file and qualified
+    name, not by identity. Runs in every thread started after `start`.
+    """
+
+    def __init__(self, forbidden_code):
+        self.keys = {}  # (real path, qualname) -> label
+        for (filename, qualname), label in forbidden_code.items():
+            self.keys[(os.path.realpath(filename), qualname)] = label
+        self.paths = {}  # co_filename -> its real path (cached: one realpath per file)
+
+    def __call__(self, frame, event, arg):
+        if event != "call":
+            return None
+        code = frame.f_code
+        path = self.paths.get(code.co_filename)
+        if path is None:
+            path = self.paths[code.co_filename] = os.path.realpath(code.co_filename)
+        label = self.keys.get((path, code.co_qualname))
+        if label is not None:
+            message = f"called {label}"
+            HITS.append(message)
+            raise ForbiddenCall(f"forbidden: {message}")
+        return None
+
+    def start(self):
+        import threading
+
+        sys.settrace(self)
+        threading.settrace(self)
+
+
+def _code_key(function):
+    """(file, qualname) of a Python function's code, or None (a builtin, a C function)."""
+    code = getattr(function, "__code__", None)
+    return None if code is None else (code.co_filename, code.co_qualname)
+
+
 def _resolve(target):
     """'pkg.module:Name.attr' -> (owner object, attribute name, original)."""
     module_name, _, qualname = target.partition(":")
@@ -149,8 +194,11 @@ def _resolve(target):
 
 
 def install_traps(forbidden):
-    """Replace each forbidden callable everywhere the student's package holds it."""
-    originals = {}
+    """Replace each forbidden callable everywhere the student's package holds it.
+
+    Returns {(file, qualname): label} of the forbidden Python functions, for CodeWatch.
+    """
+    originals, codes = {}, {}
     for target, why in forbidden.items():
         try:
             owner, attr, original = _resolve(target)
@@ -160,6 +208,9 @@ def install_traps(forbidden):
         trap = _make_trap(label, why)
         setattr(owner, attr, trap)
         originals[id(original)] = (original, trap)
+        key = _code_key(getattr(original, "__wrapped__", original))
+        if key is not None:
+            codes[key] = f"{label}{f' ({why})' if why else ''}"
     for name, module in list(sys.modules.items()):
         if module is None or not (name.startswith("minimal_unet") or name.startswith("scipy")):
             continue
@@ -173,10 +224,63 @@ def install_traps(forbidden):
                         setattr(owner, key, hit[1])
                     except (AttributeError, TypeError):
                         pass
-    return originals
+    return codes
 
 
 # ----------------------------------------------------------------------- main loop
+
+
+def _limit_processes(count):
+    """RLIMIT_NPROC (POSIX): no fork bomb. Set only for an unprivileged user of its own."""
+    if count and os.name == "posix":
+        import resource
+
+        try:
+            resource.setrlimit(resource.RLIMIT_NPROC, (int(count), int(count)))
+        except (ValueError, OSError):
+            pass
+
+
+PRELOAD_STDLIB = ("json", "math", "cmath", "random", "itertools", "functools", "collections",
+                  "dataclasses", "typing", "warnings", "traceback", "linecache", "inspect",
+                  "copy", "numbers", "operator", "textwrap", "re", "string", "pathlib",
+                  "contextlib", "enum", "abc", "time", "statistics", "fractions", "decimal",
+                  "tempfile", "threading", "importlib.util", "importlib.machinery", "ast",
+                  "dis", "tokenize", "pprint", "heapq", "bisect", "array", "struct", "zlib",
+                  "ctypes", "gc", "weakref", "types")
+
+
+def _preload_then_drop(teacher_root, modules, uid, gid):
+    """Load the modules student code may need while still root, then become uid/gid.
+
+    The interpreter's own files may be unreadable by the unprivileged user (a Python
+    under /root): the standard library and the dependencies are imported first, by
+    importing the TEACHER's package (then forgotten: the student's is imported after).
+    """
+    for name in PRELOAD_STDLIB:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+    sys.path.insert(0, teacher_root)
+    try:
+        for name in ("minimal_unet", *modules):
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                pass
+    finally:
+        sys.path.remove(teacher_root)
+        for name in [n for n in sys.modules if n == "minimal_unet" or
+                     n.startswith("minimal_unet.")]:
+            del sys.modules[name]
+        sys.path_importer_cache.pop(teacher_root, None)
+        importlib.invalidate_caches()
+    os.setgroups([])
+    os.setgid(gid)
+    os.setuid(uid)
+    if os.getuid() == 0 or os.geteuid() == 0:
+        raise SystemExit("sandbox: could not drop root")
 
 
 def _limit_memory(megabytes):
@@ -223,6 +327,7 @@ def main():
     student_dir = os.path.realpath(student_dir)
     setup = json.loads(setup_json)
     _limit_memory(setup.get("memory_mb"))
+    _limit_processes(setup.get("max_processes"))
     reply_out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
@@ -236,7 +341,9 @@ def main():
         reply_out.write(payload)
         reply_out.flush()
 
-    sys.meta_path.insert(0, _Blocker(setup.get("blocked", [])))
+    sys.meta_path.insert(0, _Blocker(setup.get("blocked", [])))  # first: preload too
+    if setup.get("drop"):
+        _preload_then_drop(setup["preload"], setup.get("modules", []), *setup["drop"])
     sys.path.insert(0, student_dir)
     spec = importlib.util.spec_from_file_location("_graded_probes", probes_path)
     probes = importlib.util.module_from_spec(spec)
@@ -249,7 +356,7 @@ def main():
             raise ImportError(f"minimal_unet came from {where}, expected it from {student_dir}")
         for module in setup.get("modules", []):
             importlib.import_module(module)
-        install_traps(setup.get("forbidden", {}))
+        watch = CodeWatch(install_traps(setup.get("forbidden", {})))
     except BaseException as error:  # noqa: BLE001  (the student's import may raise anything)
         send({"ok": False, "hello": True, "error_type": type(error).__name__,
               "message": f"the package does not import: {str(error).strip()[:400]}",
@@ -264,6 +371,7 @@ def main():
         request = _read_exact(requests, HEADER.unpack(raw)[0])
         probe, args, kwargs = pickle.loads(request)
         del HITS[:]
+        watch.start()  # again: a trace hook that raised is unset by Python
         try:
             value = getattr(probes, probe)(*args, **kwargs)
         except BaseException as error:  # noqa: BLE001

@@ -21,7 +21,7 @@ import zipfile
 from pathlib import Path
 
 from minimal_unet.assignment.course import load_course
-from minimal_unet.assignment.grade import format_table, grade, grade_bughunt
+from minimal_unet.assignment.grade import format_table, grade, grade_bughunt, write_results
 from minimal_unet.assignment.make import make_student_copy, stubs
 
 MAX_ZIP_BYTES = 200 * 1024 * 1024  # a submission unpacks to at most this much
@@ -50,13 +50,16 @@ def find_student_copy(submission, workdir, course, part=None):
     """
     submission = Path(submission)
     unpacked = Path(workdir) / "unpacked"
-    shutil.copytree(submission, unpacked, ignore=shutil.ignore_patterns("__pycache__"))
+    # links are copied as links: the grader (root on Gradescope) never reads through one
+    shutil.copytree(submission, unpacked, ignore=shutil.ignore_patterns("__pycache__"),
+                    symlinks=True)
     for archive in sorted(unpacked.rglob("*.zip")):
-        _unzip(archive, archive.parent / archive.stem)
+        if not archive.is_symlink():
+            _unzip(archive, archive.parent / archive.stem)
     packages = sorted(unpacked.rglob("minimal_unet/__init__.py"), key=lambda p: len(p.parts))
     if packages:
         return packages[0].parent.parent
-    loose = [p for p in unpacked.rglob("*.py") if p.is_file()]
+    loose = [p for p in unpacked.rglob("*.py") if p.is_file() and not p.is_symlink()]
     if not loose:
         raise FileNotFoundError("submission: expected a zip of your copy, its minimal_unet/ "
                                 "folder, or your edited .py files; found no Python file")
@@ -119,7 +122,7 @@ def gradescope_results(root, course=None, part=None):
                               "output": output, "visibility": "visible"})
             traceback.print_exc()
     results = {"score": sum(t["score"] for t in tests), "output": output, "tests": tests}
-    (results_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    write_results(results_dir / "results.json", json.dumps(results, indent=2) + "\n")
     return results
 
 

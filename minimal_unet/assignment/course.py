@@ -10,9 +10,13 @@ The course file is JSON:
                ...],
      "tests": {"relu::forward_hand_values": {"points": 1, "hidden": false}, ...},
      "exercises": {"weight_map": {"points": 10}},
-     "bughunt": {"part": 6, "seed": 2024, "points_per_layer": 1}}
+     "bughunt": {"part": 6, "points_per_layer": 1,
+                 "key": {"conv2d_backward": "A", ...}}}      (the teacher's copy only)
 
-Keys left out keep their defaults. An exercise's points are the sum of its tests' points,
+Keys left out keep their defaults. "bughunt.key" (which suspect is broken, per layer) is
+drawn by `assignment make` for each copy and written to the teacher's course file next
+to it (`<copy>.teacher.json`); give it here to make further copies with the same key.
+An exercise's points are the sum of its tests' points,
 unless "exercises" gives it a total: its tests' points are then scaled to that total.
 `hidden` tests are not in the student copy, `check` does not run them, and Gradescope
 shows them after the marks are published.
@@ -45,7 +49,7 @@ DEFAULT_PARTS = (
 DEFAULT_EXERCISES = tuple(e for _, _, exercises in DEFAULT_PARTS for e in exercises)
 DEFAULTS = {"title": "minimal_unet: a U-Net by hand", "seconds_per_exercise": 60,
             "memory_mb": 3072, "tests": {}, "exercises": {},
-            "bughunt": {"part": 6, "seed": 2024, "points_per_layer": 1}}
+            "bughunt": {"part": 6, "points_per_layer": 1}}
 
 # Modules graded code may not import (the child's import blocker): other libraries'
 # implementations of the layers, and the course's own answer material.

@@ -15,7 +15,9 @@ The results file is written here, by the grader, after every child has exited.
 """
 
 import json
+import os
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -107,7 +109,7 @@ def grade_exercise(student_dir, exercise, tests, course, verbose=False, shared=N
 
 
 def grade(student_dir, json_path=None, part=None, exercises=None, course=None, public_only=False,
-          verbose=False, bughunt=False, seed=None, progress=None):
+          verbose=False, bughunt=False, progress=None):
     """Grade a student copy; returns the summary, written as JSON to `json_path` if given.
 
     summary = {"student_dir", "exercises": [{"exercise", "points", "max_points", "score",
@@ -131,15 +133,44 @@ def grade(student_dir, json_path=None, part=None, exercises=None, course=None, p
                          "score": got / total if total else 0.0,
                          "full_marks": total > 0 and got == total}}
     if bughunt:
-        summary["bughunt"] = grade_bughunt(student_dir, course, seed)
+        summary["bughunt"] = grade_bughunt(student_dir, course)
     if json_path is not None:
-        Path(json_path).write_text(json.dumps(summary, indent=2) + "\n")
+        write_results(json_path, json.dumps(summary, indent=2) + "\n")
     return summary
 
 
-def grade_bughunt(student_dir, course, seed=None):
-    """Score <student_dir>/bughunt_answers.json with the grader's own answer key."""
+def write_results(path, text):
+    """Write `text` to `path` atomically: a new file in the same folder, then os.replace.
+
+    A link the student's code may have put at `path` (when the child runs as the grader's
+    own user) is replaced, never written through.
+    """
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w") as stream:
+            stream.write(text)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return path
+
+
+def grade_bughunt(student_dir, course):
+    """Score <student_dir>/bughunt_answers.json with the key of the teacher's course file.
+
+    The key (course.bughunt["key"]) is written by `assignment make` to the teacher's
+    course file next to the copy; the submission's own files are never asked for it.
+    """
     from minimal_unet import bughunt as hunt
+
+    key = course.bughunt.get("key")
+    if not key:
+        raise ValueError("--bughunt: expected the bug hunt's key in the course file (`assignment"
+                         " make --out DIR` writes it to DIR.teacher.json: pass --course that "
+                         "file), got a course file without one")
 
     path = Path(student_dir) / "bughunt_answers.json"
     if not path.is_file():
@@ -149,7 +180,7 @@ def grade_bughunt(student_dir, course, seed=None):
         answers = json.loads(path.read_text())
     except json.JSONDecodeError as error:
         raise ValueError(f"{path}: expected JSON, got an error: {error}") from None
-    return hunt.grade_answers(answers, seed=course.bughunt["seed"] if seed is None else seed)
+    return hunt.grade_answers(answers, hunt.check_key(key, "course file: bughunt.key"))
 
 
 def format_table(summary, verbose=False):

@@ -69,7 +69,10 @@ def write_autograder(out, part=None, course=None):
                                                                    version=__version__))
         archive.writestr(_executable("run_autograder"), RUN_AUTOGRADER.format(
             part=f"--part {int(part)}" if part is not None else ""))
-        archive.writestr("course.json", json.dumps(raw, indent=2) + "\n")
+        private = zipfile.ZipInfo("course.json")  # the bug hunt's key: root may read only
+        private.external_attr = (stat.S_IFREG | 0o600) << 16
+        private.compress_type = zipfile.ZIP_DEFLATED
+        archive.writestr(private, json.dumps(raw, indent=2) + "\n")
     return out
 
 

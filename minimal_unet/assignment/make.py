@@ -9,7 +9,12 @@ teacher's tests of the course tooling), notebooks/ (outputs cleared), docs/, ker
 pyproject.toml, README.md, and ASSIGNMENT.md written from the stripped copy itself (so its
 line numbers are the copy's). What it does not hold: the graded tests marked hidden,
 anything that gives an assigned exercise away (the Numba max-pool kernel while max-pool
-is assigned) and the bug hunt's answer key. Only the standard library is needed (a
+is assigned) and the bug hunt's answer key: the letters of the bug hunt's suspects are
+drawn for this copy with `secrets` (or taken from the course file's "bughunt.key"), the
+copy gets only minimal_unet/bughunt_suspects.json (a token per suspect), and the key goes
+to the teacher's course file written NEXT TO the copy, `<out>.teacher.json` (see
+`teacher_file`): grade and build the autograder with `--course` that file.
+Only the standard library is needed (a
 notebook is JSON), and the copy is built in a temporary folder next to `out` and moved
 into place at the end: a failure never leaves a half-stripped folder.
 """
@@ -214,6 +219,8 @@ the grader also runs hidden tests.
 
 - Your code runs in a separate process, one per exercise, with at most {seconds:g} s and
   {memory} MB of memory per exercise; past either, the exercise scores 0.
+  Processes your code starts are stopped when its exercise ends, and it may not write
+  outside its own scratch folder: graded on Gradescope, it runs as an unprivileged user.
 - A naive layer (`*_naive`) may not call any fast layer of `minimal_unet.ops` (its own
   fast twin included) nor their private helpers; the helpers already called in the code
   you were given (input checks, crop offsets) are fine. No exercise may call
@@ -235,6 +242,12 @@ Gradescope as is.
     (root / "ASSIGNMENT.md").write_text(text)
 
 
+def teacher_file(out):
+    """The teacher's course file (with the bug hunt's key) written next to the copy `out`."""
+    out = Path(out).resolve()
+    return out.parent / f"{out.name}.teacher.json"
+
+
 def make_student_copy(out, source_root=PACKAGE_DIR.parent, force=False, part=None,
                       exercises=None, course=None):
     """Write the student copy into `out`; returns [(exercise, path, line)] in the copy.
@@ -249,6 +262,14 @@ def make_student_copy(out, source_root=PACKAGE_DIR.parent, force=False, part=Non
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
         raise FileExistsError(f"--out {out}: expected a new or empty folder, got one with "
                               "files in it (pass --force to replace it)")
+    teacher = teacher_file(out)
+    if teacher.exists() and not force:
+        raise FileExistsError(f"{teacher}: expected a new file for the teacher's course file "
+                              "(the bug hunt's key), got an existing one (pass --force)")
+    from minimal_unet import bughunt as hunt
+
+    key = course.bughunt.get("key")
+    key = hunt.check_key(key, "course file: bughunt.key") if key else hunt.draw_key()
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -274,10 +295,11 @@ def make_student_copy(out, source_root=PACKAGE_DIR.parent, force=False, part=Non
         for module, names in hidden.items():
             _drop_hidden_tests(staging / "minimal_unet" / "assignment_tests" / f"{module}.py",
                                names)
-        bughunt = staging / "minimal_unet" / "bughunt.py"
+        bughunt, copy_id = staging / "minimal_unet" / "bughunt.py", None
         if bughunt.is_file():
             _withhold_function(bughunt, "answer_key", "answer_key: the bug hunt's answer key "
                                "is the grader's; find the broken suspects with the checks")
+            copy_id = hunt.write_table(staging / "minimal_unet" / "bughunt_suspects.json", key)
         if MAXPOOL_EXERCISES & set(assigned):
             kernel = staging / "kernels" / "numba" / "maxpool2d.py"
             if kernel.is_file():
@@ -297,6 +319,9 @@ def make_student_copy(out, source_root=PACKAGE_DIR.parent, force=False, part=Non
         if out.exists():
             shutil.rmtree(out) if out.is_dir() else out.unlink()
         staging.rename(out)
+        raw = json.loads(json.dumps(course.raw))
+        raw["bughunt"] = dict(raw["bughunt"], key=key, copy=copy_id)
+        teacher.write_text(json.dumps(raw, indent=2) + "\n")
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)

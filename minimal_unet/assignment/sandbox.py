@@ -13,14 +13,30 @@ this process. Limits:
     past it the child is killed;
   - memory: RLIMIT_AS set by the child on itself before any student code runs (POSIX);
   - the child writes nothing the grader reads except its replies; a child that exits
-    (os._exit, a crash, a MemoryError at start-up) fails the calls that follow.
+    (os._exit, a crash, a MemoryError at start-up) fails the calls that follow;
+  - leftover processes: the child starts in a session of its own, and on Linux the grader
+    makes itself a child subreaper (prctl PR_SET_CHILD_SUBREAPER), so that a daemon the
+    student's code forks (double fork, os.setsid) is reparented to the grader instead of
+    init. When the exercise ends, `close` kills the child's session and process group and
+    every process reparented to the grader that is not in the grader's own session, until
+    none is left (`kill_leftovers`). Elsewhere only the child's process group is killed;
+  - write access: when the grader runs as root (Gradescope does), the child runs as an
+    unprivileged user (`nobody`/`nogroup`, no supplementary groups) on a read-only copy of
+    the student's package in a fresh temporary folder, with a private scratch folder as
+    HOME and TMPDIR: it cannot write the results folder, the teacher's installed package or
+    the submission. Run as another user, the child has that user's rights (see
+    docs/assignments.md, "What this does not stop").
 """
 
 import os
 import pickle
 import queue
+import shutil
+import signal
+import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -63,6 +79,138 @@ def _reader(stream, replies):
         replies.put(head + body + size + blob)
 
 
+SANDBOX_USER = "nobody"  # the child's user when the grader runs as root
+SANDBOX_GROUP = "nogroup"
+PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
+_SUBREAPER = []  # [True] once this process is a child subreaper, [False] if it cannot be
+
+
+def become_subreaper():
+    """Make this process a child subreaper (Linux); True if it is one."""
+    if not _SUBREAPER:
+        ok = False
+        if sys.platform.startswith("linux"):
+            try:
+                import ctypes
+
+                libc = ctypes.CDLL(None, use_errno=True)
+                ok = libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+            except (OSError, AttributeError):
+                ok = False
+        _SUBREAPER.append(ok)
+    return _SUBREAPER[0]
+
+
+def _proc_stat(pid):
+    """(ppid, process group, session) of `pid` from /proc, or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return int(fields[1]), int(fields[2]), int(fields[3])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _children():
+    """The pids of this process's children (Linux /proc; empty elsewhere)."""
+    if not os.path.isdir("/proc/self"):
+        return set()
+    me, children = os.getpid(), set()
+    for entry in os.listdir("/proc"):
+        info = _proc_stat(entry) if entry.isdigit() else None
+        if info is not None and info[0] == me:
+            children.add(int(entry))
+    return children
+
+
+def _leftovers(session, known=()):
+    """Processes of the child's session/group, and orphans reparented to this process
+    (children of ours outside our session that were not there before: `known`)."""
+    me, my_session = os.getpid(), os.getsid(0)
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me or int(entry) in known:
+            continue
+        info = _proc_stat(entry)
+        if info is None:
+            continue
+        ppid, group, sid = info
+        if sid == session or group == session or (ppid == me and sid != my_session):
+            found.append(int(entry))
+    return found
+
+
+def kill_leftovers(session, known=(), timeout_s=5.0):
+    """SIGKILL every process the child left (see the module docstring); reap ours.
+
+    known: this process's children from before the child started (left alone)."""
+    if not hasattr(os, "killpg"):  # Windows: the child itself was killed, no more
+        return
+    try:
+        os.killpg(session, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError, OSError):
+        pass
+    if not os.path.isdir("/proc/self"):
+        return
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        pids = _leftovers(session, known)
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        for pid in pids:  # the orphans reparented to us are our children: reap them
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+        if not pids:
+            return
+        time.sleep(0.02)
+
+
+def _drop_privileges():
+    """(uid, gid) of the unprivileged child when the grader runs as root, else None."""
+    if os.name != "posix" or os.geteuid() != 0:
+        return None
+    import grp
+    import pwd
+
+    try:
+        uid = pwd.getpwnam(SANDBOX_USER).pw_uid
+    except KeyError:
+        uid = 65534
+    try:
+        gid = grp.getgrnam(SANDBOX_GROUP).gr_gid
+    except KeyError:
+        gid = 65534
+    return uid, gid
+
+
+def _readable_copy(student_dir, workspace):
+    """A copy of the student's package (and kernels) that everyone may read, none write.
+
+    Symbolic links are copied as links, never followed (this runs as root: a link to a
+    file only root may read must stay unreadable to the child) and never chmod-ed.
+    """
+    target = Path(workspace) / "student"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("minimal_unet", "kernels"):
+        source = Path(student_dir) / name
+        if source.is_dir() and not source.is_symlink():
+            shutil.copytree(source, target / name, ignore=ignore, symlinks=True)
+    for script in (CHILD, PROBES):
+        shutil.copy2(script, Path(workspace) / script.name)
+    for folder, _dirs, files in os.walk(workspace):  # followlinks=False
+        os.chmod(folder, 0o755)
+        for name in files:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                os.chmod(path, stat.S_IRUSR | stat.S_IWUSR | 0o044)
+    return target
+
+
 class Sandbox:
     """A child process running one exercise's student code (see the module docstring)."""
 
@@ -72,20 +220,48 @@ class Sandbox:
         self.setup = dict(setup)
         self.python = python
         self.process = None
+        self.workspace = None
+        self.known_children = set()
         self.dead = None  # the StudentError every later call raises, once the child is gone
 
     def __enter__(self):
+        try:
+            return self._start()
+        except BaseException:
+            self.close()  # no child, no temporary copy left behind, whatever went wrong
+            raise
+
+    def _start(self):
         self.waited = 0.0  # seconds spent waiting on the child (the grader's own time is free)
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
                    PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
         import json
 
+        become_subreaper()
+        self.known_children = _children()  # not the child's: left alone by close()
+        drop = _drop_privileges()
+        student_dir, child, probes = self.student_dir, CHILD, PROBES
+        setup = dict(self.setup)
+        if drop is not None:
+            uid, gid = drop
+            self.workspace = tempfile.mkdtemp(prefix="minimal_unet_sandbox_")
+            student_dir = str(_readable_copy(self.student_dir, self.workspace))
+            child = Path(self.workspace) / CHILD.name
+            probes = Path(self.workspace) / PROBES.name
+            scratch = Path(self.workspace) / "scratch"
+            scratch.mkdir()
+            os.chown(scratch, uid, gid)
+            os.chmod(scratch, 0o700)
+            env.update(HOME=str(scratch), TMPDIR=str(scratch), MPLCONFIGDIR=str(scratch))
+            # The child drops to uid/gid itself, after loading the interpreter's and the
+            # dependencies' modules as root (the interpreter may live where `nobody` cannot
+            # read, e.g. under /root) and before any student code runs.
+            setup.update(drop=[uid, gid], preload=str(CHILD.parents[2]), max_processes=256)
         self.process = subprocess.Popen(
-            [self.python, "-I", str(CHILD), self.student_dir, str(PROBES),
-             json.dumps(self.setup)],
+            [self.python, "-I", str(child), student_dir, str(probes), json.dumps(setup)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            cwd=self.student_dir, env=env)
+            cwd=student_dir, env=env, start_new_session=True)
         self.replies = queue.Queue()
         threading.Thread(target=_reader, args=(self.process.stdout, self.replies),
                          daemon=True).start()
@@ -105,15 +281,20 @@ class Sandbox:
             self.stderr_tail = (self.stderr_tail + [line.decode(errors="replace")])[-40:]
 
     def close(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
+        """Kill the child and every process it left; remove the temporary copy."""
         if self.process is not None:
+            if self.process.poll() is None:
+                self.process.kill()
             self.process.wait()
+            kill_leftovers(self.process.pid, self.known_children)  # pid = its session
             for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
                 try:
                     stream.close()
                 except OSError:
                     pass
+        if self.workspace is not None:
+            shutil.rmtree(self.workspace, ignore_errors=True)
+            self.workspace = None
 
     def _fail(self, error):
         self.dead = error
@@ -122,12 +303,23 @@ class Sandbox:
 
     def _receive(self):
         left, start = self.timeout_s - self.waited, time.monotonic()
-        try:
-            payload = self.replies.get(timeout=max(left, 0.01))
-            self.waited += time.monotonic() - start
-        except queue.Empty:
-            self._fail(StudentError("Timeout", f"ran past the time limit of "
-                                    f"{self.timeout_s:g} s for this exercise and was stopped"))
+        deadline = start + max(left, 0.01)
+        while True:
+            try:
+                payload = self.replies.get(timeout=min(0.1, max(deadline - time.monotonic(),
+                                                                0.001)))
+                break
+            except queue.Empty:
+                if time.monotonic() >= deadline:
+                    self.waited += time.monotonic() - start
+                    self._fail(StudentError(
+                        "Timeout", f"ran past the time limit of {self.timeout_s:g} s for "
+                        "this exercise and was stopped"))
+                if self.process.poll() is not None:
+                    # gone without a reply; processes it forked may still hold the pipe
+                    # open: kill them so that the reader sees the end of it
+                    kill_leftovers(self.process.pid, self.known_children)
+        self.waited += time.monotonic() - start
         if payload is None:
             code = self.process.wait()
             why = ("ran out of memory" if any("MemoryError" in line for line in self.stderr_tail)

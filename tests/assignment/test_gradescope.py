@@ -43,6 +43,8 @@ def _layout(tmp_path, submission_files):
         names = set(z.namelist())
         z.extractall(root / "source")
     assert {"setup.sh", "run_autograder", "course.json"} <= names
+    with zipfile.ZipFile(tmp_path / "autograder.zip") as z:  # unzip keeps it from `nobody`
+        assert z.getinfo("course.json").external_attr >> 16 & 0o777 == 0o600
     setup = (root / "source" / "setup.sh").read_text()
     assert f'pip install "minimal-unet[course]=={__version__}"' in setup
     (root / "submission").mkdir(parents=True)
@@ -132,17 +134,28 @@ def test_writers_refuse_to_overwrite(tmp_path):
 def test_bug_hunt_part_grades_the_answers_file(tmp_path):
     from minimal_unet import bughunt
     from minimal_unet.assignment.autograde import gradescope_results
+    from minimal_unet.assignment.make import teacher_file
 
     copy = tmp_path / "copy"
     make_student_copy(copy, part=6)
-    key = bughunt.answer_key()  # the grader's key, for the course's seed
+    teacher = json.loads(teacher_file(copy).read_text())
+    key = teacher["bughunt"]["key"]  # drawn for this copy; not in the copy
+    assert "key" not in (copy / "minimal_unet" / "bughunt_suspects.json").read_text()
+    # the notebook's suspects (the copy's table) agree with the teacher's key
+    assert bughunt.answer_key(table=copy / "minimal_unet" / "bughunt_suspects.json") == key
     answers = dict(key, unet_backward="A" if key["unet_backward"] == "B" else "B")
     (copy / "bughunt_answers.json").write_text(json.dumps(answers))
     root = tmp_path / "autograder"
     (root / "submission").mkdir(parents=True)
     write_submission(root / "submission" / "submission.zip", copy)
-    results = gradescope_results(root, part=6)
+    results = gradescope_results(root, course=teacher_file(copy), part=6)
     scores = {t["name"]: t["score"] for t in results["tests"]}
     assert scores == {f"bug hunt: {layer}": float(layer != "unet_backward")
                       for layer in bughunt.LAYERS}
     assert json.loads((root / "results" / "results.json").read_text())["score"] == 3
+    # without the teacher's course file there is no key: the bug hunt scores 0, says why
+    other = tmp_path / "other"
+    (other / "submission").mkdir(parents=True)
+    write_submission(other / "submission" / "submission.zip", copy)
+    results = gradescope_results(other, part=6)
+    assert results["score"] == 0 and "teacher.json" in results["tests"][-1]["output"]

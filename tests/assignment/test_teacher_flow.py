@@ -1,14 +1,21 @@
 """The whole teacher flow in a temporary folder, with cheating copies.
 
 make (full and --part 2) -> grade the untouched copy (0 %) -> restore the solutions
-(100 %) -> grade a copy that cheats on seven exercises at once, one trick each; every
+(100 %) -> grade a copy that cheats on several exercises at once, one trick each; every
 cheated exercise must score 0 with a reason naming the trick, every other exercise full
-marks, and the grader must finish and write the results itself.
+marks, and the grader must finish and write the results itself. The same copy's package
+forks a detached daemon (double fork, os.setsid) on import that waits for grading to end
+and would then rewrite the results; the grader kills it first. As root, the child also
+runs as `nobody`: a cheat that writes into the results folder and into the grader's
+installed package is refused.
 """
 
 import json
+import os
 import shutil
+import tempfile
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -106,23 +113,64 @@ CHEATS = {
         """, "MemoryError"),
     "upconv2d_forward_naive": ("minimal_unet/ops/upconv2d.py", "upconv2d_forward_naive",
                                "import os\nos._exit(0)\n", "exited (exit code 0)"),
+    # the module reloaded: its fresh fast twin is a new function object, not the trap
+    "maxpool2d_backward_naive": ("minimal_unet/ops/maxpool2d.py", "maxpool2d_backward_naive",
+                                 """\
+        import importlib, sys
+        fresh = importlib.reload(sys.modules[__name__])
+        return fresh.maxpool2d_backward(dy, cache)
+        """, "minimal_unet.ops.maxpool2d.maxpool2d_backward"),
     # a wrong answer, with numpy.testing and np.allclose made no-ops on import (below)
     "crop_and_concat_forward_naive": ("minimal_unet/ops/crop_concat.py",
                                       "crop_and_concat_forward_naive",
                                       "return np.zeros((1, 1, 1, 1)), (skip.shape, 0, 0)\n",
                                       "expected"),
 }
+# As root the child runs as `nobody`: it may not write the results folder nor the grader's
+# package (both are root's, not world-writable); the cheat reports what was refused.
+WRITE_CHEAT = ("minimal_unet/ops/crop_concat.py", "crop_and_concat_backward_naive", """\
+    import os
+    refused = []
+    for folder in ({results_dir!r}, {package_dir!r}):
+        try:
+            with open(os.path.join(folder, "forged_by_student.txt"), "w") as f:
+                f.write("forged")
+        except OSError as error:
+            refused.append(type(error).__name__)
+    link = os.path.join(os.path.dirname(os.path.dirname(__file__)), "teacher_secret.txt")
+    try:
+        open(link).read()
+    except OSError as error:
+        refused.append(type(error).__name__)
+    raise RuntimeError("refused: " + ", ".join(refused))
+    """, "refused: PermissionError, PermissionError, PermissionError")
 ON_IMPORT = """
-import atexit as _atexit, json as _json, os as _os
+import atexit as _atexit, json as _json, os as _os, time as _time
 import numpy as _np, numpy.testing as _npt
 _npt.assert_allclose = _npt.assert_array_equal = lambda *a, **k: None
 _np.allclose = lambda *a, **k: True
 def _forge():
     path = _os.environ.get("FORGE_RESULTS") or "{results}"
-    with open(path, "w") as f:
-        _json.dump({{"total": {{"points": 999, "full_marks": True}}}}, f)
+    try:
+        with open(path, "w") as f:
+            _json.dump({{"total": {{"points": 999, "full_marks": True}}}}, f)
+    except OSError:
+        pass
 _atexit.register(_forge)
 _forge()
+def _daemon():  # double fork + setsid: a daemon that waits for grading to end, then forges
+    if _os.fork() == 0:
+        _os.setsid()
+        if _os.fork() == 0:
+            for _ in range(1200):
+                _time.sleep(0.05)
+                if _os.path.exists(_os.path.join("{witness}", "go")):
+                    break
+            with open(_os.path.join("{witness}", "daemon_%d" % _os.getpid()), "w") as f:
+                f.write("alive")
+            _forge()
+        _os._exit(0)
+_daemon()
 """
 
 
@@ -137,16 +185,43 @@ def test_cheating_copy_scores_zero_on_each_cheated_exercise(copies, course, tmp_
     (cheat / "conftest.py").write_text("raise SystemExit('a conftest of the submission ran')\n")
     for graded in (cheat / "minimal_unet" / "assignment_tests").glob("*.py"):
         graded.write_text("TESTS = []\nMODULES = ()\n")
+    cheats = dict(CHEATS)
+    package_dir = REPO / "minimal_unet"
+    if os.name == "posix" and os.geteuid() == 0:
+        path, function, body, words = WRITE_CHEAT
+        cheats[function] = (path, function, body.format(results_dir=str(tmp_path),
+                                                        package_dir=str(package_dir)), words)
+        _replace_function(cheat / path, function, cheats[function][2])
+        # a link to a file only root may read: copied as a link, neither followed nor chmod-ed
+        secret = Path(tempfile.mkdtemp(prefix="minimal_unet_secret_")) / "secret.txt"
+        secret.parent.chmod(0o755)
+        secret.write_text("the teacher's")
+        secret.chmod(0o600)
+        (cheat / "minimal_unet" / "teacher_secret.txt").symlink_to(secret)
     results = tmp_path / "results.json"
+    witness = Path(tempfile.mkdtemp(prefix="minimal_unet_witness_"))
+    witness.chmod(0o777)  # the daemons may write here whoever they run as: proof they lived
     init = cheat / "minimal_unet" / "__init__.py"
-    init.write_text(init.read_text() + ON_IMPORT.format(results=results))
+    init.write_text(init.read_text() + ON_IMPORT.format(results=results, witness=witness))
 
     summary = grade(cheat, course=course, json_path=results)
+    written_at_end = results.read_text()
+    (witness / "go").write_text("")  # a daemon still alive forges now
+    time.sleep(2)
+    alive = sorted(p.name for p in witness.iterdir() if p.name != "go")
+    shutil.rmtree(witness)
+    assert not alive, f"daemons forked by the student's code outlived grading: {alive}"
+    assert results.read_text() == written_at_end
+    assert not list(tmp_path.glob("forged_by_student.txt"))
+    assert not (package_dir / "forged_by_student.txt").exists()
+    if os.name == "posix" and os.geteuid() == 0:
+        assert secret.stat().st_mode & 0o777 == 0o600
+        shutil.rmtree(secret.parent)
     rows = {r["exercise"]: r for r in summary["exercises"]}
-    for exercise, (_, _, _, words) in CHEATS.items():
+    for exercise, (_, _, _, words) in cheats.items():
         assert rows[exercise]["points"] == 0, (exercise, rows[exercise])
         assert words in rows[exercise]["reason"], (exercise, rows[exercise]["reason"])
-    honest = [r for name, r in rows.items() if name not in CHEATS]
+    honest = [r for name, r in rows.items() if name not in cheats]
     assert honest and all(r["score"] == 1 for r in honest), [
         (r["exercise"], r["reason"]) for r in honest if r["score"] != 1]
     import sys
@@ -159,12 +234,46 @@ def test_cheating_copy_scores_zero_on_each_cheated_exercise(copies, course, tmp_
     assert not written["total"]["full_marks"]
 
 
+def test_leftover_daemons_are_killed_without_the_privilege_drop(copies, course, tmp_path,
+                                                               monkeypatch):
+    # the path of a grader that is not root (the child runs as the grader's own user):
+    # the daemons forked on import are still killed when each exercise ends
+    from minimal_unet.assignment import sandbox
+
+    monkeypatch.setattr(sandbox, "_drop_privileges", lambda: None)
+    daemon = tmp_path / "daemon"
+    shutil.copytree(copies[0] / "full", daemon)
+    _restore(daemon, ["minimal_unet/ops/relu.py"])
+    results = tmp_path / "results.json"
+    witness = Path(tempfile.mkdtemp(prefix="minimal_unet_witness_"))
+    init = daemon / "minimal_unet" / "__init__.py"
+    init.write_text(init.read_text() + ON_IMPORT.format(results=results, witness=witness))
+    summary = grade(daemon, exercises=["relu_forward_naive", "relu_backward_naive"],
+                    course=course, json_path=results)
+    written_at_end = results.read_text()
+    (witness / "go").write_text("")
+    time.sleep(2)
+    alive = sorted(p.name for p in witness.iterdir() if p.name != "go")
+    shutil.rmtree(witness)
+    assert not alive, f"daemons forked by the student's code outlived grading: {alive}"
+    assert results.read_text() == written_at_end
+    assert summary["total"]["full_marks"], summary["exercises"]
+
+
 def test_the_copy_gives_no_answer_away(copies):
     root = copies[0] / "full"
     bughunt = (root / "minimal_unet" / "bughunt.py").read_text()
     body = bughunt.split("def answer_key(")[1].split("\ndef ")[0]
     assert "raise RuntimeError(\"answer_key: the bug hunt's answer key is the grader's" in body
     assert "check(" not in body
+    # the suspects' letters: drawn per copy, the key only in the teacher's file beside it
+    from minimal_unet import bughunt as hunt
+    from minimal_unet.assignment.make import teacher_file
+
+    table = root / "minimal_unet" / "bughunt_suspects.json"
+    key = json.loads(teacher_file(root).read_text())["bughunt"]["key"]
+    assert hunt.answer_key(table=table) == key
+    assert "broken" not in table.read_text() and "key" not in table.read_text()
     kernel = (root / "kernels" / "numba" / "maxpool2d.py").read_text()
     assert "withheld" in kernel and "cuda.jit" not in kernel
     oracles = (root / "minimal_unet" / "assignment_tests" / "_oracles.py").read_text()
@@ -240,3 +349,17 @@ def test_a_package_that_hangs_on_import_costs_one_time_limit(copies, tmp_path):
     rows = summary["exercises"]
     assert len(rows) == 5 and all(r["points"] == 0 and "time limit" in r["reason"] for r in rows)
     assert elapsed < 4 * 6, f"{elapsed:.0f} s: the hang was waited out more than once"
+
+
+def test_the_results_file_replaces_a_link_never_writes_through_it(tmp_path):
+    # a child running as the grader's own user could put a link where the results go
+    from minimal_unet.assignment.grade import write_results
+
+    victim = tmp_path / "teachers_file.txt"
+    victim.write_text("keep me")
+    results = tmp_path / "results.json"
+    results.symlink_to(victim)
+    write_results(results, '{"score": 1}\n')
+    assert victim.read_text() == "keep me"
+    assert not results.is_symlink() and results.read_text() == '{"score": 1}\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json", "teachers_file.txt"]
