@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 REPO=$PWD
 ROOT=$REPO/.venv-versions
 CORE_TESTS=(tests/ops tests/test_model.py tests/test_gradcheck.py tests/test_model_gradcheck.py
-            tests/test_metrics.py tests/test_assignment.py tests/test_api.py
+            tests/test_metrics.py tests/assignment tests/test_api.py
             "tests/test_notebooks.py::test_notebook_runs_headless[04_gradient_checking]")
 EXTRAS="test,notebooks"
 

@@ -60,3 +60,13 @@ def test_release_check_without_a_build_says_to_run_make_dist(tmp_path):
                             capture_output=True, text=True, env={**os.environ})
     assert result.returncode == 1
     assert "minimal_unet-9.9.9-py3-none-any.whl (run make dist first)" in result.stderr
+
+
+def test_every_core_test_path_exists():
+    """A renamed test file must not silently drop out of `make test-versions`."""
+    text = TEST_VERSIONS.read_text()
+    block = re.search(r"^CORE_TESTS=\((.*?)\)", text, re.S | re.M).group(1)
+    paths = [p.strip('"').split("::")[0] for p in block.split()]
+    assert len(paths) >= 6
+    missing = [p for p in paths if not (REPO / p).exists()]
+    assert not missing, f".ci/test_versions.sh CORE_TESTS names missing paths: {missing}"
