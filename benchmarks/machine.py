@@ -15,9 +15,24 @@ import datetime
 import os
 import platform
 import subprocess
+import time
 
 BLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+# Seconds to wait before each timed call when two frameworks alternate in one process.
+# After a call, OpenBLAS's worker threads (ours) and PyTorch's OpenMP threads keep spinning
+# for a while, waiting for more work; on a 2-core machine the next framework then shares
+# its cores with the other's spinning threads. Measured 2026-12-01 (conv 32->32 @570,
+# float32, forward + backward): PyTorch alone 0.145 s; right after our call 0.205 s;
+# after a 0.3 s pause 0.150 s. Without the pause the ratios flatter us by ~1.4x.
+SETTLE_S = 0.3
+
+
+def settle():
+    """Let the other framework's spinning threads go to sleep before timing (SETTLE_S)."""
+    time.sleep(SETTLE_S)
 
 
 def load():

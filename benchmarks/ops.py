@@ -217,12 +217,15 @@ def seconds(fn):
 
 
 def time_pair(ours, theirs, repeat):
-    """Warm up both, then alternate them `repeat` times; return the two lists of seconds."""
+    """Warm up both, then alternate them `repeat` times, each after machine.settle() (the
+    other's spinning threads asleep); return the two lists of seconds."""
     ours()
     theirs()
     ours_s, theirs_s = [], []
     for _ in range(repeat):
+        machine.settle()
         ours_s.append(seconds(ours))
+        machine.settle()
         theirs_s.append(seconds(theirs))
     return ours_s, theirs_s
 
@@ -317,7 +320,8 @@ def main(argv=None):
              f"Command: `{' '.join(['python', *sys.argv])}` (environment: "
              f"{info['blas_variables']}). Times in seconds; median and minimum of "
              f"{args.repeat} runs after one warm-up, ours and PyTorch alternating in one "
-             "process; ratio = ours / PyTorch of the medians. Conv rows: the 3x3 "
+             f"process, each call after a {machine.SETTLE_S} s pause (machine.SETTLE_S); "
+             "ratio = ours / PyTorch of the medians. Conv rows: the 3x3 "
              "convolutions of the base-32 U-Net on a 572 tile, `C->F @H` (H = input size).",
              ""]
     lines += [f"- {k}: {v}" for k, v in info.items() if k != "blas_variables"]

@@ -117,6 +117,7 @@ def child_time(size, dtype_name, repeat, threads):
     load_before = os.getloadavg()
     for _ in range(repeat):
         for fw, step in steps.items():
+            machine.settle()  # the other framework's spinning threads asleep first
             start = time.perf_counter()
             step()
             times[fw].append(time.perf_counter() - start)
@@ -208,7 +209,8 @@ def main(argv=None):
              f"Command: `{' '.join(['python', *sys.argv])}` (environment: "
              f"{info['blas_variables']}). One step = forward, softmax cross-entropy, backward, "
              f"SGD momentum 0.99, batch 1; median of {args.repeat} steps after one warm-up, "
-             "ours and PyTorch alternating in one process; peak memory from a process per "
+             "ours and PyTorch alternating in one process, each step after a "
+             f"{machine.SETTLE_S} s pause (machine.SETTLE_S); peak memory from a process per "
              "framework.", ""]
     lines += [f"- {k}: {v}" for k, v in info.items() if k != "blas_variables"]
     print("\n".join(lines), flush=True)
