@@ -65,25 +65,25 @@ def maxpool2d_forward(x):
     # A view, no copy: x6[n, c, i, a, j, b] = x[n, c, 2i + a, 2j + b].
     x6 = x.reshape(N, C, oH, 2, oW, 2)  # (N, C, oH, 2, oW, 2)
 
-    # One pass over the four window positions replaces the naive loop over windows.
-    # The naive `value > best or isnan(value)`, skipped once best is NaN, becomes
-    # `not (candidate <= y) and y == y`: `<=` is False when either side is NaN, so the
-    # negation is True for a larger value or a NaN candidate, and `y == y` (False only for
-    # NaN) stops a later position from replacing a NaN that already won. Equal values are
-    # not better, so the earlier position wins ties and position 0 a constant window.
-    y = x6[:, :, :, 0, :, 0].copy()  # (N, C, oH, oW), the top-left pixels
-    argmax = np.zeros((N, C, oH, oW), dtype=np.uint8)
-    better = np.empty((N, C, oH, oW), dtype=bool)
-    y_is_number = np.empty((N, C, oH, oW), dtype=bool)
-    for k in range(1, 4):
-        a, b = WINDOW_OFFSETS[k]
-        candidate = x6[:, :, :, a, :, b]  # (N, C, oH, oW), strided view
-        np.less_equal(candidate, y, out=better)  # (N, C, oH, oW) bool
-        np.logical_not(better, out=better)  # candidate > y, or candidate is NaN
-        np.equal(y, y, out=y_is_number)  # False where a NaN already won
-        better &= y_is_number
-        np.copyto(y, candidate, where=better)
-        np.copyto(argmax, np.uint8(k), where=better)
+    # The naive loop over windows becomes whole-array operations on the four strided views
+    # x6[:, :, :, a, :, b], one per window position k (WINDOW_OFFSETS[k] = (a, b)).
+    views = [x6[:, :, :, a, :, b] for a, b in WINDOW_OFFSETS]  # 4 x (N, C, oH, oW)
+    # The maximum: np.maximum returns NaN when either side is NaN, so a window holding a
+    # NaN gives NaN, as the naive loop's "any NaN beats a number" does.
+    y = np.maximum(views[0], views[1])  # (N, C, oH, oW), max of the top row
+    np.maximum(y, np.maximum(views[2], views[3]), out=y)  # and of the bottom row
+    # The arg-max: the FIRST position whose value equals the maximum (the naive loop keeps
+    # the first of equal values). Going through k = 2, 1, 0 and overwriting, the smallest
+    # matching k is the one left; 3 stays where nothing earlier matched. In a NaN window
+    # no value equals y (NaN != NaN), so there "is NaN" is the match: the first NaN wins.
+    argmax = np.full((N, C, oH, oW), 3, dtype=np.uint8)
+    won = np.empty((N, C, oH, oW), dtype=bool)
+    has_nan = bool(np.isnan(y).any())  # one pass; the NaN test below only when needed
+    for k in (2, 1, 0):
+        np.equal(views[k], y, out=won)  # (N, C, oH, oW) bool
+        if has_nan:
+            won |= np.isnan(views[k])
+        np.copyto(argmax, np.uint8(k), where=won)
     cache = (argmax, x.shape)
     return y, cache
 
