@@ -101,13 +101,21 @@ def maxpool2d_backward(dy, cache):
     _check_upstream(dy, argmax)
     N, C, H, W = x_shape
     oH, oW = H // 2, W // 2
-    dx = np.zeros((N, C, H, W), dtype=dy.dtype)
+    dx = np.empty((N, C, H, W), dtype=dy.dtype)
     dx6 = dx.reshape(N, C, oH, 2, oW, 2)  # (N, C, oH, 2, oW, 2), a view that writes into dx
-    # Windows do not overlap, so each input pixel receives at most one gradient: a plain
-    # masked copy per window position, no additions needed.
+    # Windows do not overlap, so each input pixel is written exactly once: for window
+    # position k, dy times "k won" (1 or 0) is dy at the winner and 0 at the other three,
+    # written straight into every k-th pixel (no zero fill, no masked copy).
+    won = np.empty(argmax.shape, dtype=bool)  # (N, C, oH, oW)
+    dy_is_finite = bool(np.isfinite(dy).all())
     for k in range(4):
         a, b = WINDOW_OFFSETS[k]
-        np.copyto(dx6[:, :, :, a, :, b], dy, where=(argmax == k))  # (N, C, oH, oW)
+        np.equal(argmax, k, out=won)
+        view = dx6[:, :, :, a, :, b]  # (N, C, oH, oW), strided view into dx
+        with np.errstate(invalid="ignore"):  # inf * 0 = NaN, mended on the next line
+            np.multiply(dy, won, out=view)
+        if not dy_is_finite:  # NaN * 0 and inf * 0 are NaN: losers still get 0, as naive
+            np.copyto(view, 0, where=~won)
     return dx
 
 

@@ -228,3 +228,18 @@ def test_nan_fast_matches_naive(rng):
     y_naive, cache_naive = maxpool2d_forward_naive(x)
     np.testing.assert_array_equal(y, y_naive)
     np.testing.assert_array_equal(cache[0], cache_naive[0])
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_upstream_reaches_only_the_winner(rng, bad):
+    """A NaN or inf in dy goes to its window's winner; the three losers get exactly 0
+    (the fast path's dy * mask would give NaN there: inf * 0 and NaN * 0 are NaN)."""
+    x = rng.standard_normal((2, 3, 6, 8))
+    y, cache = maxpool2d_forward(x)
+    dy = rng.standard_normal(y.shape)
+    dy[0, 1, 2, 3] = bad
+    dx = maxpool2d_backward(dy, cache)
+    np.testing.assert_array_equal(dx, maxpool2d_backward_naive(dy, cache))
+    window = dx[0, 1, 4:6, 6:8]
+    assert np.sum(window == 0) == 3
+    assert np.sum(~np.isfinite(window)) == 1
