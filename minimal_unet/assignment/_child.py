@@ -143,17 +143,18 @@ def _make_trap(label, why):
 
 
 class CodeWatch:
-    """Catch the start of any function compiled from a forbidden (file, qualname).
+    """Catch the start of any function compiled from a forbidden (file, name, first line).
 
     A 'call' trace hook (per frame: it returns None, so no line of any frame is traced);
-    new code objects (a reloaded module's) are recognised by their file and qualified
-    name, not by identity. Runs in every thread started after `start`.
+    new code objects (a reloaded module's) are recognised by their file, name and first
+    line, not by identity (co_qualname would do, but Python 3.10 lacks it). Runs in
+    every thread started after `start`.
     """
 
     def __init__(self, forbidden_code):
-        self.keys = {}  # (real path, qualname) -> label
-        for (filename, qualname), label in forbidden_code.items():
-            self.keys[(os.path.realpath(filename), qualname)] = label
+        self.keys = {}  # (real path, name, first line) -> label
+        for (filename, name, line), label in forbidden_code.items():
+            self.keys[(os.path.realpath(filename), name, line)] = label
         self.paths = {}  # co_filename -> its real path (cached: one realpath per file)
 
     def __call__(self, frame, event, arg):
@@ -163,7 +164,7 @@ class CodeWatch:
         path = self.paths.get(code.co_filename)
         if path is None:
             path = self.paths[code.co_filename] = os.path.realpath(code.co_filename)
-        label = self.keys.get((path, code.co_qualname))
+        label = self.keys.get((path, code.co_name, code.co_firstlineno))
         if label is not None:
             message = f"called {label}"
             HITS.append(message)
@@ -178,9 +179,10 @@ class CodeWatch:
 
 
 def _code_key(function):
-    """(file, qualname) of a Python function's code, or None (a builtin, a C function)."""
+    """(file, name, first line) of a Python function's code, or None (a builtin, a C
+    function)."""
     code = getattr(function, "__code__", None)
-    return None if code is None else (code.co_filename, code.co_qualname)
+    return None if code is None else (code.co_filename, code.co_name, code.co_firstlineno)
 
 
 def _resolve(target):
@@ -196,7 +198,8 @@ def _resolve(target):
 def install_traps(forbidden):
     """Replace each forbidden callable everywhere the student's package holds it.
 
-    Returns {(file, qualname): label} of the forbidden Python functions, for CodeWatch.
+    Returns {(file, name, first line): label} of the forbidden Python functions, for
+    CodeWatch.
     """
     originals, codes = {}, {}
     for target, why in forbidden.items():
@@ -247,7 +250,10 @@ PRELOAD_STDLIB = ("json", "math", "cmath", "random", "itertools", "functools", "
                   "contextlib", "enum", "abc", "time", "statistics", "fractions", "decimal",
                   "tempfile", "threading", "importlib.util", "importlib.machinery", "ast",
                   "dis", "tokenize", "pprint", "heapq", "bisect", "array", "struct", "zlib",
-                  "ctypes", "gc", "weakref", "types")
+                  "ctypes", "gc", "weakref", "types", "unittest", "difflib",
+                  # NumPy's testing helpers import unittest lazily (NumPy 1.24 on
+                  # Python 3.10 does so only when numpy.testing is first imported)
+                  "numpy.testing")
 
 
 def _preload_then_drop(teacher_root, modules, uid, gid):
