@@ -27,24 +27,6 @@ def add_evaluate_parser(subparsers):
     p.set_defaults(func=run_evaluate)
 
 
-def masks_by_stem(folder):
-    """{stem: path} of the visible PNG/TIFF files of `folder`; equal stems refused."""
-    from minimal_unet.data.readers import list_images
-
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise CLIError(f"{folder}: no such folder")
-    files = {}
-    for f in list_images(folder):
-        if f.stem in files:
-            raise CLIError(f"{files[f.stem]} and {f}: two masks with the stem {f.stem!r}; "
-                           f"expected one per name")
-        files[f.stem] = f
-    if not files:
-        raise CLIError(f"{folder}: no PNG or TIFF masks in this folder")
-    return files
-
-
 def _nan_to_null(tree):
     """Undefined metrics (NaN, e.g. the Rand error of an empty ground truth) as JSON null,
     so that the file is standard JSON."""
@@ -58,11 +40,11 @@ def _nan_to_null(tree):
 
 
 def run_evaluate(args):
-    from minimal_unet.data.readers import read_array, to_classes
+    from minimal_unet.data.readers import files_by_stem, read_array, to_classes
     from minimal_unet.metrics import evaluate
     from minimal_unet.train import mean_metrics
 
-    preds, labels = masks_by_stem(args.predictions), masks_by_stem(args.labels)
+    preds, labels = files_by_stem(args.predictions), files_by_stem(args.labels)
     missing = sorted(set(preds) - set(labels))
     if missing:
         raise CLIError(f"{args.labels}: no label for prediction(s) {', '.join(missing[0:5])}")

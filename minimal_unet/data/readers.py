@@ -147,7 +147,7 @@ def to_classes(a, n_classes=2, source="mask"):
     return a.astype(np.int64)
 
 
-def _files_by_stem(folder):
+def files_by_stem(folder):
     """{stem: path} of the PNG/TIFF files in `folder`; duplicate stems are an error."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -159,7 +159,7 @@ def _files_by_stem(folder):
                              f"{files[path.stem].name} and {path.name}")
         files[path.stem] = path
     if not files:
-        raise ValueError(f"{folder}: expected PNG or TIFF files, found none")
+        raise ValueError(f"{folder}: no PNG or TIFF files in this folder (expected at least one)")
     return files
 
 
@@ -186,12 +186,12 @@ def read_folder(path, n_classes=2, images="images", masks="masks", instances="in
     partner, an image and mask of different sizes, mask values that are not classes.
     """
     root = Path(path)
-    image_files = _files_by_stem(root / images)
-    mask_files = _files_by_stem(root / masks)
+    image_files = files_by_stem(root / images)
+    mask_files = files_by_stem(root / masks)
     _check_partners(root / images, image_files, root / masks, mask_files)
     instance_files = None
     if (root / instances).is_dir():
-        instance_files = _files_by_stem(root / instances)
+        instance_files = files_by_stem(root / instances)
         _check_partners(root / images, image_files, root / instances, instance_files)
     samples = []
     for stem in sorted(image_files):
@@ -260,7 +260,7 @@ def read_isbi2012(path, split="train"):
     if split == "train":
         return read_folder(root / "train", n_classes=2, images="images", masks="labels")
     samples = []
-    for stem, image_path in sorted(_files_by_stem(root / "test" / "images").items()):
+    for stem, image_path in sorted(files_by_stem(root / "test" / "images").items()):
         image = to_float_image(read_array(image_path), source=str(image_path))
         samples.append(Sample(image=image, mask=None, instances=None, name=stem))
     return samples

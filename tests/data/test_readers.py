@@ -108,7 +108,7 @@ def test_missing_empty_and_unreadable(tmp_path):
         read_folder(tmp_path)
     (tmp_path / "images").mkdir()
     (tmp_path / "masks").mkdir()
-    with pytest.raises(ValueError, match="found none"):
+    with pytest.raises(ValueError, match="no PNG or TIFF files"):
         read_folder(tmp_path)
     (tmp_path / "images" / "a.png").write_bytes(b"not a png")
     save_png(tmp_path / "masks" / "a.png", np.zeros((2, 2), np.uint8))
