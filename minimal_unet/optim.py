@@ -242,3 +242,14 @@ def poly(step, lr, total_steps, power=0.9):
         raise ValueError(f"total_steps: expected a positive number, got {total_steps}")
     t = min(step, total_steps)
     return float(lr) * (1.0 - t / total_steps) ** power
+
+
+def momentum_warmup(step, momentum, start=0.9, warmup_steps=0):
+    """Momentum before update `step`: linear from `start` to `momentum` over `warmup_steps`
+    updates, then flat (0 warm-up steps: `momentum` from the first update). A short warm-up
+    keeps the first steps of SGD 0.99 from piling up ~100 large early gradients."""
+    if warmup_steps < 0:
+        raise ValueError(f"warmup_steps: expected >= 0, got {warmup_steps}")
+    if warmup_steps == 0 or step >= warmup_steps:
+        return float(momentum)
+    return float(start + step / warmup_steps * (momentum - start))

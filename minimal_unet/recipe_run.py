@@ -12,8 +12,8 @@ and train.train lacks (recipes.TRAINER_EXTRAS):
 - the clock: only training steps count against `minutes`; evaluations are not timed in,
   so a slow evaluation does not eat the budget. An evaluation runs after the first step
   whose training time passes each multiple of `eval_every_minutes`, and at the end.
-- the schedules of `recipes.scheduled_lr` / `scheduled_momentum` (set on the optimiser
-  before every step), "dataset" normalisation and `separate_touching` on training masks.
+- the schedules of `recipes.scheduled_lr` / `scheduled_momentum` over a wall-clock budget
+  (set on the optimiser before every step) and "dataset" normalisation.
 
 Evaluation (`evaluate`): overlap-tile probabilities of every validation image, class 1
 where P >= 0.5, then pixel error, foreground IoU, adapted Rand error (4-connected
@@ -30,13 +30,18 @@ import time
 import numpy as np
 
 from minimal_unet import metrics, thresholds
-from minimal_unet.data.readers import Sample, read_dataset, split_samples
+from minimal_unet.data.readers import read_dataset, split_samples
 from minimal_unet.infer import default_tile_size, normalize_image, predict_proba_tiled
 from minimal_unet.model import UNet
 from minimal_unet.recipes import scheduled_lr, scheduled_momentum, train_config, unet_config
 from minimal_unet.sizes import output_size
-from minimal_unet.train import TrainingDiverged, make_optimizer, sample_batch, sample_weight_map
-from minimal_unet.weight_map import separate_touching
+from minimal_unet.train import (
+    TrainingDiverged,
+    make_optimizer,
+    sample_batch,
+    sample_weight_map,
+    training_sample,
+)
 
 EVAL_MAX_TILE = 1024  # evaluation tiles up to this side (ISBI's 512 slices: one 700 tile)
 
@@ -72,21 +77,11 @@ def make_normalizer(recipe, train_samples):
     return lambda image: (np.asarray(image, np.float64) - mean) / std
 
 
-def training_sample(sample, recipe):
-    """The sample training sees: with separate_touching (and instance ids), the mask and
-    instances lose a 1 px gap where two instances touch (weight_map.separate_touching)."""
-    if not recipe.separate_touching or sample.instances is None:
-        return sample
-    ids = separate_touching(sample.instances, width=1)
-    return Sample(image=sample.image, mask=(ids > 0).astype(np.int64), instances=ids,
-                  name=sample.name)
-
-
 def prepare(samples, recipe, cfg, normalize):
     """[(image float64, mask int64, weight float64)] as train.prepare_sample makes them."""
     prepared = []
     for s in samples:
-        s = training_sample(s, recipe)
+        s = training_sample(s, cfg)  # cfg.separate_touching, as train.prepare_sample
         weight = sample_weight_map(s, cfg, n_classes=2)
         prepared.append((normalize(s.image), np.asarray(s.mask, dtype=np.int64), weight))
     return prepared

@@ -35,16 +35,16 @@ budget spent (`scheduled_lr`), since the number of steps is not known in advance
 import dataclasses
 import math
 
+from minimal_unet import optim
 from minimal_unet.model import UNetConfig
 from minimal_unet.sizes import output_size
 
 NORMALIZATIONS = ("image", "dataset")
 
 # Recipe fields that are not TrainConfig / UNetConfig fields, with their "off" values.
-TRAINER_EXTRAS = {"momentum_warmup_steps": 0, "normalization": "image",
-                  "separate_touching": False}
+TRAINER_EXTRAS = {"normalization": "image"}
 NET_FIELDS = ("depth", "base_channels")
-RECIPE_ONLY = ("name", "note", "momentum_start", *TRAINER_EXTRAS)
+RECIPE_ONLY = ("name", "note", *TRAINER_EXTRAS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,10 +135,8 @@ def scheduled_lr(recipe, step, progress):
 
 def scheduled_momentum(recipe, step):
     """Momentum before update number `step`: linear warm-up from momentum_start, then flat."""
-    if recipe.momentum_warmup_steps == 0 or step >= recipe.momentum_warmup_steps:
-        return float(recipe.momentum)
-    t = step / recipe.momentum_warmup_steps
-    return float(recipe.momentum_start + t * (recipe.momentum - recipe.momentum_start))
+    return optim.momentum_warmup(step, recipe.momentum, recipe.momentum_start,
+                                 recipe.momentum_warmup_steps)
 
 
 # ----- the recipes -----------------------------------------------------------------------

@@ -50,7 +50,12 @@ from minimal_unet.infer import (
     tile_geometry,
 )
 from minimal_unet.sizes import output_size
-from minimal_unet.weight_map import class_weights_map, weight_map, weight_map_freiburg
+from minimal_unet.weight_map import (
+    class_weights_map,
+    separate_touching,
+    weight_map,
+    weight_map_freiburg,
+)
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "step", "cosine", "poly")
@@ -70,6 +75,8 @@ class TrainConfig:
     steps: int = 1000
     lr: float = 0.003  # the peers' PyTorch recipe: 0.003 (0.03 diverged)
     momentum: float = 0.99  # the paper's
+    momentum_warmup_steps: int = 0  # > 0: momentum grows linearly from momentum_start
+    momentum_start: float = 0.9  # ... to `momentum` over that many steps (SGD only)
     optimizer: str = "sgd"  # "sgd" (Caffe, the paper) or "adam"
     schedule: str = "constant"  # "constant", "step", "cosine" or "poly"
     step_every: int = 1000  # "step" schedule: lr *= step_drop every step_every steps
@@ -82,6 +89,7 @@ class TrainConfig:
     elastic_grid: int = 3  # the paper's 3x3 grid
     gray_values: bool = True
     weight_map: str = "paper"  # "paper", "freiburg", "balanced" (class term only), "none"
+    separate_touching: bool = False  # cut a 1 px gap where two training instances touch
     w0: float = 10.0  # paper
     sigma: float = 5.0  # paper, px
     val_every: int = 100  # 0: only at the end
@@ -111,7 +119,11 @@ class TrainConfig:
             if not (_is_real(value) and math.isfinite(value) and value > 0):
                 raise ValueError(f"TrainConfig.{field}: expected a finite number > 0, "
                                  f"got {value!r}")
-        ranges = {"momentum": (0.0, 1.0, False), "step_drop": (0.0, 1.0, True),
+        if int(self.momentum_warmup_steps) < 0:
+            raise ValueError(f"TrainConfig.momentum_warmup_steps: expected >= 0, "
+                             f"got {self.momentum_warmup_steps}")
+        ranges = {"momentum": (0.0, 1.0, False), "momentum_start": (0.0, 1.0, False),
+                  "step_drop": (0.0, 1.0, True),
                   "threshold": (0.0, 1.0, True)}
         for field, (lo, hi, closed) in ranges.items():
             value = getattr(self, field)
@@ -149,10 +161,21 @@ def sample_weight_map(sample, cfg, n_classes=2):
     return weight_map(labels, w0=cfg.w0, sigma=cfg.sigma, class_weights="balanced")
 
 
+def training_sample(sample, cfg):
+    """The sample training sees: with cfg.separate_touching (and instance ids), the mask
+    and instances lose a 1 px gap where two instances touch (weight_map.separate_touching),
+    so the net learns to draw the border the paper's weight map stresses (Sec. 3)."""
+    if not cfg.separate_touching or sample.instances is None:
+        return sample
+    ids = separate_touching(sample.instances, width=1)
+    return dataclasses.replace(sample, mask=(ids > 0).astype(np.int64), instances=ids)
+
+
 def prepare_sample(sample, cfg, n_classes=2):
     """(normalised image float64, mask int64, weight float64), all (H, W); computed once."""
     if sample.mask is None:
         raise ValueError(f"sample {sample.name!r}: expected a mask for training, got None")
+    sample = training_sample(sample, cfg)
     try:
         image = normalize_image(sample.image, dtype=np.float64)
     except ValueError as error:
@@ -464,6 +487,9 @@ def train(net, train_samples, val_samples, cfg, resume=False, checkpoint_dir=Non
     while step < cfg.steps:
         t0 = time.perf_counter()
         lr = float(optimizer.lr(optimizer.step_count))  # the schedule, at this step
+        if isinstance(optimizer, optim.SGD):  # the momentum warm-up, at this step
+            optimizer.momentum = optim.momentum_warmup(step, cfg.momentum, cfg.momentum_start,
+                                                       cfg.momentum_warmup_steps)
         x, target, weight = sample_batch(prepared, cfg, in_size, out_size, sampler_rng,
                                          net.dtype)
         logits = net.forward(net.ops.asarray(x), train=True)

@@ -115,18 +115,6 @@ def test_dataset_normalisation_uses_the_pooled_training_statistics():
     np.testing.assert_array_equal(image_wise(x), normalize_image(x, dtype=np.float64))
 
 
-def test_separate_touching_cuts_training_masks_only_where_instances_touch():
-    ids = np.zeros((8, 12), np.int32)
-    ids[1:7, 1:6] = 1
-    ids[1:7, 6:11] = 2  # touches instance 1 along column 5|6
-    sample = Sample(np.zeros((8, 12), np.float32), (ids > 0).astype(np.int64), ids, "t")
-    cut = recipe_run.training_sample(sample, dataclasses.replace(SMOKE, name="s",
-                                                                 separate_touching=True))
-    assert np.all(cut.mask[1:7, 6] == 0) and np.all(cut.mask[1:7, 5] == 1)
-    assert np.count_nonzero(sample.mask) - np.count_nonzero(cut.mask) == 6
-    assert recipe_run.training_sample(sample, SMOKE) is sample  # off: untouched
-
-
 def test_score_counts_touching_instances_as_separate_objects():
     ids = np.zeros((10, 20), np.int32)
     ids[2:8, 2:10] = 1

@@ -68,9 +68,12 @@ def test_cli_preset_is_the_recipes_configs(monkeypatch):
     assert UNetConfig(**net_fields) == recipes.unet_config(recipe)
     assert TrainConfig(**train_fields) == recipes.train_config(recipe)
     # A recipe that needs a knob train.train lacks cannot silently become a preset.
-    monkeypatch.setitem(recipes.PRESET_RECIPES, "isbi2012", "isbi-cosine")
-    with pytest.raises(ValueError, match="momentum_warmup_steps"):
+    monkeypatch.setitem(recipes.PRESET_RECIPES, "isbi2012", "isbi-dataset-norm")
+    with pytest.raises(ValueError, match="normalization"):
         recipes.cli_preset("isbi2012")
+    # Momentum warm-up and separate_touching are train.train's own knobs now.
+    monkeypatch.setitem(recipes.PRESET_RECIPES, "isbi2012", "isbi-cosine")
+    assert recipes.cli_preset("isbi2012")[1]["momentum_warmup_steps"] == 200
     with pytest.raises(ValueError, match="preset"):
         recipes.cli_preset("nope")
 

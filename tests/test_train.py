@@ -17,6 +17,7 @@ from minimal_unet.train import (
     prepare_sample,
     sample_batch,
     train,
+    training_sample,
 )
 
 TINY = UNetConfig(depth=2, base_channels=4, dropout=0.3)  # dropout: its rng must resume too
@@ -233,6 +234,7 @@ def test_time_budget_stops_after_one_step(tmp_path, samples):
     ("lr", float("inf")), ("lr", float("nan")), ("lr", 0.0), ("momentum", 1.0),
     ("momentum", float("nan")), ("threshold", -0.1), ("threshold", float("nan")),
     ("w0", -1.0), ("sigma", float("inf")), ("diverge_norm_factor", 0.0),
+    ("momentum_start", 1.0), ("momentum_warmup_steps", -1),
 ])
 def test_config_refuses_non_finite_and_out_of_range_numbers(field, value):
     with pytest.raises(ValueError, match=f"TrainConfig.{field}"):
@@ -258,3 +260,38 @@ def test_same_net_validates_even_when_its_training_tile_is_too_small_to_tile(tmp
     cfg = tiny_cfg(tmp_path, steps=2, tile_size=48, val_every=1)
     history = train(net, samples[0:2], samples[2:3], cfg)
     assert [r["step"] for r in history["val"]] == [1, 2]
+
+
+def test_momentum_warmup_is_applied_before_each_step(tmp_path, samples, monkeypatch):
+    seen = []
+    real_step = train_module.optim.SGD.step
+
+    def spy(self, grads):
+        seen.append(self.momentum)
+        return real_step(self, grads)
+
+    monkeypatch.setattr(train_module.optim.SGD, "step", spy)
+    cfg = tiny_cfg(tmp_path, steps=4, momentum=0.99, momentum_start=0.9,
+                   momentum_warmup_steps=2, val_every=0, checkpoint_every=0)
+    train(UNet(TINY, seed=0), samples[0:1], [], cfg)
+    assert seen == pytest.approx([0.9, 0.945, 0.99, 0.99])  # 0.9 + t/2 * 0.09, then flat
+    seen.clear()
+    train(UNet(TINY, seed=0), samples[0:1], [], tiny_cfg(tmp_path / "off", steps=2,
+                                                          val_every=0, checkpoint_every=0))
+    assert seen == [0.99, 0.99]  # no warm-up: the paper's 0.99 from the first step
+
+
+def test_separate_touching_cuts_training_masks_only_where_instances_touch():
+    ids = np.zeros((8, 12), np.int32)
+    ids[1:7, 1:6] = 1
+    ids[1:7, 6:11] = 2  # touches instance 1 along column 5|6
+    sample = Sample(np.zeros((8, 12), np.float32), (ids > 0).astype(np.int64), ids, "t")
+    cut = training_sample(sample, TrainConfig(separate_touching=True))
+    assert np.all(cut.mask[1:7, 6] == 0) and np.all(cut.mask[1:7, 5] == 1)
+    assert np.count_nonzero(sample.mask) - np.count_nonzero(cut.mask) == 6
+    assert training_sample(sample, TrainConfig()) is sample  # off: untouched
+    # prepare_sample trains on the cut mask; its weight map sees the gap too
+    _, mask, weight = prepare_sample(sample, TrainConfig(separate_touching=True))
+    np.testing.assert_array_equal(mask, cut.mask)
+    _, plain_mask, plain_weight = prepare_sample(sample, TrainConfig())
+    assert weight[3, 6] != plain_weight[3, 6] and plain_mask[3, 6] == 1
