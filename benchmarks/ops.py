@@ -234,7 +234,7 @@ def child(args):
     """Time every case in this process; print each row as a JSON line as it is measured."""
     import torch
 
-    from minimal_unet.ops import conv2d
+    from minimal_unet.ops import _threads, conv2d
 
     if args.conv_block_mib is not None:
         conv2d._BLOCK_BYTES = int(args.conv_block_mib * 2**20)
@@ -243,7 +243,7 @@ def child(args):
     torch.set_num_threads(args.threads)
     print(json.dumps({"blas": machine.blas_info(), "load_before": os.getloadavg(),
                       "conv_block_mib": conv2d._BLOCK_BYTES / 2**20,
-                      "conv_workers": conv2d._WORKERS}), flush=True)
+                      "conv_workers": conv2d._WORKERS or _threads.workers()}), flush=True)
     for dtype_name in args.dtype or ["float32", "float64"]:
         cases = make_cases(np.dtype(dtype_name), torch, args.op or list(CASES), args.quick)
         for name, flops, ours, theirs in cases:

@@ -3,6 +3,7 @@
 import numpy as np
 
 from minimal_unet.ops import (  # noqa: F401  (re-exported: this module *is* the backend)
+    _threads,
     conv2d_backward,
     conv2d_forward,
     crop_and_concat_backward,
@@ -40,4 +41,11 @@ def zeros_like(a):
 
 
 def add(a, b):
-    return a + b
+    """a + b; two arrays of one shape and dtype are added in parts on every core."""
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return a + b
+    out = np.empty(a.shape, dtype=a.dtype)
+    af, bf, of = np.ravel(a), np.ravel(b), out.reshape(-1)  # flat (copies if not contiguous)
+    _threads.map_chunks(lambda part: np.add(af[part], bf[part], out=of[part]), of.size,
+                        a.itemsize)
+    return out

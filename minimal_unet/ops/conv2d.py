@@ -47,15 +47,16 @@ The tricks, each measured on the 2-core AVX-512 machine (OpenBLAS SkylakeX kerne
    lightly loaded (load 2), 0.79x with 16 MiB blocks, 0.93x with 64 MiB, 1.58x with 4 MiB;
    heavily loaded (load 4-7), 64 MiB did best (1.2-1.4x) and 16 MiB worst (up to 2.0x).
    `benchmarks/ops.py --conv-block-mib` measures it on another machine.
-3. Blocks may run on two threads (`_WORKERS`, `_run_blocks`). NumPy releases the GIL in
-   the gather copy and in the product, so one thread can gather while the other
-   multiplies. Each block writes its own rows of y or dx, and the dw products are added in
-   block order, so the result has the same bits with one thread or two (tested). It is off
-   (`_WORKERS = 1`): next to OpenBLAS's own two threads, a third thread oversubscribes the
-   two cores (0.93x vs 0.79x with 16 MiB blocks at load 2, 1.5x vs 1.2-1.4x with 64 MiB at
-   load 4-7); `benchmarks/ops.py --conv-workers 2` measures it. (OpenBLAS itself may split
-   a product across its threads differently for another OPENBLAS_NUM_THREADS, which can
-   change the last bit of dw, as PyTorch's results can change.)
+3. Blocks may run on several threads (`_run_blocks`, ops/_threads.py; opt-in with
+   MINIMAL_UNET_THREADS=N, and only for a layer whose whole im2col is at least
+   `_THREAD_BYTES`). NumPy releases the GIL in the gather copy and in the product, so the
+   threads really run at once, each product held to one BLAS thread. Each block writes
+   its own rows of y or dx, and the dw products are added in block order, so the result
+   has the same bits on any number of threads (tested). It is off by default: on the
+   2-core machine the big 32->32 570x570 layer got faster (0.25 -> 0.195 s), the whole
+   step did not (benchmarks/results/threads_cpu.md). (With threads off, OpenBLAS itself
+   may split a product across its threads differently for another OPENBLAS_NUM_THREADS,
+   which can change the last bit of dw, as PyTorch's results can change.)
 4. The dw product is computed transposed, cols @ dy_rows^T (K, F), not dy_rows @ cols^T
    (F, K): the same numbers, but OpenBLAS runs this orientation of a product with a long
    inner dimension (R*oW) and a small output several times faster (e.g. 1.9 ms instead
@@ -77,21 +78,19 @@ heaviest layer, channels-last blocks were no faster (the gather copies runs of C
 instead of oW), and the transposes in and out cost ~0.03 s each per call on top.
 """
 
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from minimal_unet.ops import _threads
 from minimal_unet.ops._checks import check_float_array, check_same_dtype, check_shape
 
 _BLOCK_BYTES = 16 * 2**20  # target size of one im2col block `cols` (see docstring)
 _SPLIT_BYTES = 2**20  # a whole im2col smaller than this stays one block, on this thread
 _SCRATCH = threading.local()  # per-thread flat scratch buffers, see the module docstring
-_WORKERS = 1  # threads that share the row blocks (trick 3 of the module docstring)
-_POOL = None  # the ThreadPoolExecutor of those threads, started on first use
-_POOL_PID = None  # the process that started it
+_WORKERS = None  # threads that share the row blocks; None: _threads.workers() (trick 3)
+_THREAD_BYTES = 64 * 2**20  # ... when the whole im2col is at least this large (trick 3)
 
 
 def _scratch(purpose, size, dtype):
@@ -286,20 +285,10 @@ def im2col(x, kH, kW, pad=0):
     return _im2col_rows(xp, kH, kW, oH, oW).copy()  # (K, oH*oW); copy: leave the scratch
 
 
-def _run_blocks(task, blocks):
-    """[task(block) for block in blocks], the blocks spread over `_WORKERS` threads.
-
-    The results come back in block order. Each block is computed by the same NumPy/BLAS
-    calls, with the same shapes, whichever thread runs it, so the bits do not depend on
-    the number of threads; callers that sum results add them in block order.
-    """
-    if _WORKERS == 1 or len(blocks) == 1:
-        return [task(block) for block in blocks]
-    global _POOL, _POOL_PID
-    if _POOL is None or _POOL_PID != os.getpid():  # a forked child needs threads of its own
-        _POOL = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="conv2d")
-        _POOL_PID = os.getpid()
-    return list(_POOL.map(task, blocks))
+def _run_blocks(task, blocks, cols_bytes):
+    """[task(block) for block in blocks] in block order, over `_WORKERS` threads (_threads)
+    when the whole im2col (`cols_bytes`) is at least _THREAD_BYTES, else on this thread."""
+    return _threads.run(task, blocks, _WORKERS if cols_bytes >= _THREAD_BYTES else 1)
 
 
 def _correlate(src, top, left, w2, kH, kW, out, bias=None):
@@ -322,7 +311,8 @@ def _correlate(src, top, left, w2, kH, kW, out, bias=None):
         if bias is not None:
             out_rows += bias[:, None]  # (F, 1) broadcast over the block's pixels
 
-    _run_blocks(one_block, [(n, row0, rows) for n in range(N) for row0, rows in row_blocks])
+    _run_blocks(one_block, [(n, row0, rows) for n in range(N) for row0, rows in row_blocks],
+                N * C * kH * kW * oH * oW * src.itemsize)
 
 
 def conv2d_forward(x, w, b, pad=0):
@@ -364,7 +354,7 @@ def conv2d_backward(dy, cache):
     # Each block's product is computed transposed, dw^T = cols @ dy_rows^T (K, F): the
     # same numbers, but OpenBLAS runs this orientation of a long-inner-dimension product
     # several times faster (see the module docstring). The block products are summed in
-    # block order (computed _WORKERS blocks at a time), so the sum has the same bits on one
+    # block order (whichever thread computed them), so the sum has the same bits on one
     # thread or two.
     row_blocks = _row_blocks(K, oH, oW, x.itemsize)
     blocks = [(n, row0, rows) for n in range(N) for row0, rows in row_blocks]
@@ -379,10 +369,9 @@ def conv2d_backward(dy, cache):
 
     dw2_t = np.zeros((K, F), dtype=x.dtype)  # (K, F), dw transposed
     db = np.zeros(F, dtype=x.dtype)
-    for first in range(0, len(blocks), _WORKERS):
-        for dw_t_block, db_block in _run_blocks(one_block, blocks[first:first + _WORKERS]):
-            dw2_t += dw_t_block
-            db += db_block
+    for dw_t_block, db_block in _run_blocks(one_block, blocks, N * K * oH * oW * x.itemsize):
+        dw2_t += dw_t_block
+        db += db_block
     dw2 = dw2_t.T  # (F, K), a view; the reshape below copies it to (F, C, kH, kW)
     dw = np.ascontiguousarray(dw2).reshape(F, C, kH, kW)  # (F, C, kH, kW)
 

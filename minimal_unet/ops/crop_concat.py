@@ -23,6 +23,7 @@ away. The cache holds (skip.shape, top, left).
 
 import numpy as np
 
+from minimal_unet.ops import _threads
 from minimal_unet.ops._checks import check_float_array, check_same_dtype
 
 
@@ -78,8 +79,17 @@ def crop_and_concat_forward(skip, up):
     N, Cs, Hs, Ws = skip.shape
     _, Cu, Hu, Wu = up.shape
     y = np.empty((N, Cs + Cu, Hu, Wu), dtype=skip.dtype)
-    y[:, 0:Cs] = skip[:, :, top : top + Hu, left : left + Wu]  # (N, Cs, Hu, Wu)
-    y[:, Cs : Cs + Cu] = up  # (N, Cu, Hu, Wu)
+    cropped = skip[:, :, top : top + Hu, left : left + Wu]  # (N, Cs, Hu, Wu), a view
+
+    def copy_channels(part):  # y[:, part] from the skip's and up's channels in it
+        lo, hi = part.start, part.stop
+        if lo < Cs:
+            y[:, lo : min(hi, Cs)] = cropped[:, lo : min(hi, Cs)]
+        if hi > Cs:
+            y[:, max(lo, Cs) : hi] = up[:, max(lo, Cs) - Cs : hi - Cs]
+
+    # In parts of channels, one per core (ops/_threads.py): two copies, no arithmetic.
+    _threads.map_chunks(copy_channels, Cs + Cu, N * Hu * Wu * skip.itemsize)
     cache = (skip.shape, top, left)
     return y, cache
 
@@ -98,9 +108,20 @@ def crop_and_concat_backward(dy, cache):
     _check_upstream(dy, skip_shape, top, left)
     N, Cs, Hs, Ws = skip_shape
     _, C, Hu, Wu = dy.shape
-    dskip = np.zeros((N, Cs, Hs, Ws), dtype=dy.dtype)
-    dskip[:, :, top : top + Hu, left : left + Wu] = dy[:, 0:Cs]  # (N, Cs, Hu, Wu)
-    dup = dy[:, Cs:C].copy()  # (N, Cu, Hu, Wu)
+    dskip = np.empty((N, Cs, Hs, Ws), dtype=dy.dtype)
+    dup = np.empty((N, C - Cs, Hu, Wu), dtype=dy.dtype)
+
+    def split_channels(part):  # dskip / dup channels in `part` of dy's channels
+        lo, hi = part.start, part.stop
+        if lo < Cs:
+            block = dskip[:, lo : min(hi, Cs)]  # (N, c, Hs, Ws)
+            block.fill(0)  # zero outside the cropped window
+            block[:, :, top : top + Hu, left : left + Wu] = dy[:, lo : min(hi, Cs)]
+        if hi > Cs:
+            dup[:, max(lo, Cs) - Cs : hi - Cs] = dy[:, max(lo, Cs) : hi]
+
+    # In parts of channels, one per core (ops/_threads.py).
+    _threads.map_chunks(split_channels, C, N * Hs * Ws * dy.itemsize)
     return dskip, dup
 
 

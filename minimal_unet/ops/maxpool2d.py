@@ -28,6 +28,7 @@ so it is a ValueError here.
 
 import numpy as np
 
+from minimal_unet.ops import _threads
 from minimal_unet.ops._checks import check_float_array, check_shape
 
 # (a, b) offset inside the 2x2 window for each window position k = 2a + b.
@@ -62,30 +63,43 @@ def maxpool2d_forward(x):
     _check_input(x)
     N, C, H, W = x.shape
     oH, oW = H // 2, W // 2
-    # A view, no copy: x6[n, c, i, a, j, b] = x[n, c, 2i + a, 2j + b].
-    x6 = x.reshape(N, C, oH, 2, oW, 2)  # (N, C, oH, 2, oW, 2)
+    y = np.empty((N, C, oH, oW), dtype=x.dtype)
+    argmax = np.empty((N, C, oH, oW), dtype=np.uint8)
+    # Every (n, c) map is pooled on its own: the maps are cut into one part per core
+    # (ops/_threads.py), each pooled by `_pool_maps` into its part of y and argmax.
+    x3, y3, a3 = x.reshape(N * C, H, W), y.reshape(N * C, oH, oW), argmax.reshape(N * C, oH, oW)
+    _threads.map_chunks(lambda part: _pool_maps(x3[part], y3[part], a3[part]), N * C,
+                        H * W * x.itemsize)
+    cache = (argmax, x.shape)
+    return y, cache
+
+
+def _pool_maps(x, y, argmax):
+    """The max-pool of maps x (M, H, W) written into y (M, H/2, W/2) and argmax (uint8)."""
+    M, H, W = x.shape
+    oH, oW = H // 2, W // 2
+    # A view, no copy: x5[m, i, a, j, b] = x[m, 2i + a, 2j + b].
+    x5 = x.reshape(M, oH, 2, oW, 2)  # (M, oH, 2, oW, 2)
 
     # The naive loop over windows becomes whole-array operations on the four strided views
-    # x6[:, :, :, a, :, b], one per window position k (WINDOW_OFFSETS[k] = (a, b)).
-    views = [x6[:, :, :, a, :, b] for a, b in WINDOW_OFFSETS]  # 4 x (N, C, oH, oW)
+    # x5[:, :, a, :, b], one per window position k (WINDOW_OFFSETS[k] = (a, b)).
+    views = [x5[:, :, a, :, b] for a, b in WINDOW_OFFSETS]  # 4 x (M, oH, oW)
     # The maximum: np.maximum returns NaN when either side is NaN, so a window holding a
     # NaN gives NaN, as the naive loop's "any NaN beats a number" does.
-    y = np.maximum(views[0], views[1])  # (N, C, oH, oW), max of the top row
+    np.maximum(views[0], views[1], out=y)  # (M, oH, oW), max of the top row
     np.maximum(y, np.maximum(views[2], views[3]), out=y)  # and of the bottom row
     # The arg-max: the FIRST position whose value equals the maximum (the naive loop keeps
     # the first of equal values). Going through k = 2, 1, 0 and overwriting, the smallest
     # matching k is the one left; 3 stays where nothing earlier matched. In a NaN window
     # no value equals y (NaN != NaN), so there "is NaN" is the match: the first NaN wins.
-    argmax = np.full((N, C, oH, oW), 3, dtype=np.uint8)
-    won = np.empty((N, C, oH, oW), dtype=bool)
+    argmax.fill(3)
+    won = np.empty((M, oH, oW), dtype=bool)
     has_nan = bool(np.isnan(y).any())  # one pass; the NaN test below only when needed
     for k in (2, 1, 0):
-        np.equal(views[k], y, out=won)  # (N, C, oH, oW) bool
+        np.equal(views[k], y, out=won)  # (M, oH, oW) bool
         if has_nan:
             won |= np.isnan(views[k])
         np.copyto(argmax, np.uint8(k), where=won)
-    cache = (argmax, x.shape)
-    return y, cache
 
 
 def maxpool2d_backward(dy, cache):
@@ -102,21 +116,31 @@ def maxpool2d_backward(dy, cache):
     N, C, H, W = x_shape
     oH, oW = H // 2, W // 2
     dx = np.empty((N, C, H, W), dtype=dy.dtype)
-    dx6 = dx.reshape(N, C, oH, 2, oW, 2)  # (N, C, oH, 2, oW, 2), a view that writes into dx
+    # Map by map, in one part per core (ops/_threads.py), as the forward pass.
+    dy3, a3, dx3 = dy.reshape(N * C, oH, oW), argmax.reshape(N * C, oH, oW), dx.reshape(
+        N * C, H, W)
+    _threads.map_chunks(lambda part: _unpool_maps(dy3[part], a3[part], dx3[part]), N * C,
+                        H * W * dy.itemsize)
+    return dx
+
+
+def _unpool_maps(dy, argmax, dx):
+    """dx (M, H, W) of maps from dy (M, H/2, W/2) and the forward's argmax, written in place."""
+    M, oH, oW = dy.shape
+    dx5 = dx.reshape(M, oH, 2, oW, 2)  # (M, oH, 2, oW, 2), a view that writes into dx
     # Windows do not overlap, so each input pixel is written exactly once: for window
     # position k, dy times "k won" (1 or 0) is dy at the winner and 0 at the other three,
     # written straight into every k-th pixel (no zero fill, no masked copy).
-    won = np.empty(argmax.shape, dtype=bool)  # (N, C, oH, oW)
+    won = np.empty(argmax.shape, dtype=bool)  # (M, oH, oW)
     dy_is_finite = bool(np.isfinite(dy).all())
     for k in range(4):
         a, b = WINDOW_OFFSETS[k]
         np.equal(argmax, k, out=won)
-        view = dx6[:, :, :, a, :, b]  # (N, C, oH, oW), strided view into dx
+        view = dx5[:, :, a, :, b]  # (M, oH, oW), strided view into dx
         with np.errstate(invalid="ignore"):  # inf * 0 = NaN, mended on the next line
             np.multiply(dy, won, out=view)
         if not dy_is_finite:  # NaN * 0 and inf * 0 are NaN: losers still get 0, as naive
             np.copyto(view, 0, where=~won)
-    return dx
 
 
 def maxpool2d_forward_naive(x):

@@ -14,6 +14,7 @@ the output y, not x: y > 0 exactly where x > 0, and y is what the next layer kee
 
 import numpy as np
 
+from minimal_unet.ops import _threads
 from minimal_unet.ops._checks import check_float_array, check_same_dtype, check_shape
 
 
@@ -27,7 +28,11 @@ def relu_forward(x):
         cache: (y,), the output, which is all the backward pass needs.
     """
     check_float_array("x", x)
-    y = np.maximum(x, 0)  # same shape as x; the Python 0 keeps x's dtype
+    y = np.empty(x.shape, dtype=x.dtype)
+    xf, yf = np.ravel(x), y.reshape(-1)  # flat views (xf is a copy if x is not contiguous)
+    # y = max(x, 0), the Python 0 keeps x's dtype; in parts on every core (ops/_threads.py)
+    _threads.map_chunks(lambda part: np.maximum(xf[part], 0, out=yf[part]), xf.size,
+                        x.itemsize)
     cache = (y,)
     return y, cache
 
@@ -47,8 +52,11 @@ def relu_backward(dy, cache):
     check_same_dtype(dy=dy, y=y)
     # Replaces the naive loop's `dx = dy if y > 0 else 0`: multiplying by the bool mask
     # (True -> 1, False -> 0) writes dy or 0 straight into one new array of dy's dtype.
-    dx = np.empty_like(dy)
-    np.multiply(dy, y > 0, out=dx)  # same shape as y
+    # In parts on every core (ops/_threads.py).
+    dx = np.empty(dy.shape, dtype=dy.dtype)
+    dyf, yf, dxf = np.ravel(dy), np.ravel(y), dx.reshape(-1)  # flat (copies if not contiguous)
+    _threads.map_chunks(lambda part: np.multiply(dyf[part], yf[part] > 0, out=dxf[part]),
+                        dxf.size, 2 * dy.itemsize)
     return dx
 
 

@@ -23,6 +23,7 @@ The cache holds the layer inputs (x, w, b).
 
 import numpy as np
 
+from minimal_unet.ops import _threads
 from minimal_unet.ops._checks import check_float_array, check_same_dtype, check_shape
 
 
@@ -68,11 +69,11 @@ def upconv2d_forward(x, w, b):
     # Scatter each 2x2 block to rows 2i + a, columns 2j + c, adding the bias on the way.
     y = np.empty((N, C_out, 2 * H, 2 * W), dtype=x.dtype)
     y6 = y.reshape(N, C_out, H, 2, W, 2)  # (N, C_out, i, a, j, c), a view that writes into y
-    np.add(
-        y_blocks.transpose(0, 1, 4, 2, 5, 3),  # (N, C_out, i, a, j, c)
-        b.reshape(1, C_out, 1, 1, 1, 1),  # (1, C_out, 1, 1, 1, 1)
-        out=y6,
-    )
+    blocks = y_blocks.transpose(0, 1, 4, 2, 5, 3)  # (N, C_out, i, a, j, c), a view
+    bias = b.reshape(1, C_out, 1, 1, 1, 1)  # (1, C_out, 1, 1, 1, 1)
+    # A strided copy: in parts of output channels, one per core (ops/_threads.py).
+    _threads.map_chunks(lambda o: np.add(blocks[:, o], bias[:, o], out=y6[:, o]), C_out,
+                        N * 4 * H * W * x.itemsize)
     cache = (x, w, b)
     return y, cache
 
@@ -93,7 +94,12 @@ def upconv2d_backward(dy, cache):
     # Gather every 2x2 block of dy back into a column per input pixel (the forward scatter,
     # run backwards): dy_cols[n, o*4 + a*2 + c, i*W + j] = dy[n, o, 2i + a, 2j + c].
     dy6 = dy.reshape(N, C_out, H, 2, W, 2)  # (N, C_out, i, a, j, c)
-    dy_cols = dy6.transpose(0, 1, 3, 5, 2, 4).reshape(N, C_out * 4, H * W)  # copy
+    dy_cols = np.empty((N, C_out * 4, H * W), dtype=dy.dtype)
+    dy_cols6 = dy_cols.reshape(N, C_out, 2, 2, H, W)  # (N, C_out, a, c, i, j), a view
+    gathered = dy6.transpose(0, 1, 3, 5, 2, 4)  # (N, C_out, a, c, i, j), a strided view
+    # A strided copy: in parts of output channels, one per core (ops/_threads.py).
+    _threads.map_chunks(lambda o: np.copyto(dy_cols6[:, o], gathered[:, o]), C_out,
+                        N * 4 * H * W * dy.itemsize)
     x_cols = x.reshape(N, C_in, H * W)  # (N, C_in, H*W)
     w_mat = w.reshape(C_in, C_out * 4)  # (C_in, C_out*4)
 

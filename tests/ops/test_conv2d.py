@@ -157,6 +157,7 @@ def test_same_bits_on_one_or_two_threads(rng, monkeypatch, dtype):
     x, w, b, dy = make_inputs(rng, (2, 6, 5, 22, 21), (3, 3), 0, dtype=dtype)
     monkeypatch.setattr(conv2d_module, "_BLOCK_BYTES", 5 * 54 * 19 * np.dtype(dtype).itemsize)
     monkeypatch.setattr(conv2d_module, "_SPLIT_BYTES", 0)
+    monkeypatch.setattr(conv2d_module, "_THREAD_BYTES", 0)
     results = {}
     for workers in (1, 2):
         monkeypatch.setattr(conv2d_module, "_WORKERS", workers)
@@ -333,6 +334,7 @@ def test_two_threads_work_in_a_forked_child(rng, monkeypatch):
     monkeypatch.setattr(conv2d_module, "_BLOCK_BYTES", 2 * 54 * 19 * 8)
     monkeypatch.setattr(conv2d_module, "_SPLIT_BYTES", 0)
     monkeypatch.setattr(conv2d_module, "_WORKERS", 2)
+    monkeypatch.setattr(conv2d_module, "_THREAD_BYTES", 0)
     x, w, b, _ = make_inputs(rng, (1, 6, 5, 22, 21), (3, 3), 0)
     y, _ = conv2d_forward(x, w, b, 0)  # starts the pool in this process
     context = multiprocessing.get_context("fork")
@@ -345,4 +347,5 @@ def _forward_in_child(x, w, b):
     conv2d_module._BLOCK_BYTES = 2 * 54 * 19 * 8
     conv2d_module._SPLIT_BYTES = 0
     conv2d_module._WORKERS = 2
+    conv2d_module._THREAD_BYTES = 0
     return conv2d_forward(x, w, b, 0)[0]
