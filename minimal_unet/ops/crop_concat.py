@@ -108,15 +108,13 @@ def crop_and_concat_backward(dy, cache):
     _check_upstream(dy, skip_shape, top, left)
     N, Cs, Hs, Ws = skip_shape
     _, C, Hu, Wu = dy.shape
-    dskip = np.empty((N, Cs, Hs, Ws), dtype=dy.dtype)
+    dskip = np.zeros((N, Cs, Hs, Ws), dtype=dy.dtype)  # zero outside the cropped window
     dup = np.empty((N, C - Cs, Hu, Wu), dtype=dy.dtype)
 
     def split_channels(part):  # dskip / dup channels in `part` of dy's channels
         lo, hi = part.start, part.stop
         if lo < Cs:
-            block = dskip[:, lo : min(hi, Cs)]  # (N, c, Hs, Ws)
-            block.fill(0)  # zero outside the cropped window
-            block[:, :, top : top + Hu, left : left + Wu] = dy[:, lo : min(hi, Cs)]
+            dskip[:, lo : min(hi, Cs), top : top + Hu, left : left + Wu] = dy[:, lo : min(hi, Cs)]
         if hi > Cs:
             dup[:, max(lo, Cs) - Cs : hi - Cs] = dy[:, max(lo, Cs) : hi]
 
