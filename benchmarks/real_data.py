@@ -311,19 +311,42 @@ def write_summary(records, results_dir, dataset, tag, args):
     rows = summary_rows(records)
     means = mean_rows(rows)
     (results_dir / f"{stem}.json").write_text(json.dumps(
-        {"budget": {"minutes": args.minutes, "steps": args.steps}, "rows": rows,
+        {"budget": {"minutes": args.minutes, "steps": args.steps}, "note": args.note,
+         "rows": rows,
          "means": means}, indent=1))
     lines = [f"# Recipe study on {dataset}" + (f" ({tag})" if tag else ""), "",
              f"Budget per run: {args.minutes} min / {args.steps} steps of training. Every "
              f"run is listed, diverged ones too; per-run curves in "
              f"real_data_{dataset}_<recipe>_seed<seed>*.md. Final metrics: validation, "
              f"threshold 0.5, no flips; paper_*: 8-fold, threshold chosen on training slices.",
+             *(["", args.note] if args.note else []),
              "", "## Mean over seeds", "", *table(means), "", "## Every run", "", *table(rows),
              "", "Peers (PyTorch, benchmarks/results/peers.md): " + "; ".join(
                  f"{p['minutes']} min: pixel {p['pixel_error']}, IoU {p['foreground_iou']}, "
                  f"Rand {p['adapted_rand_error']}" for p in PEERS.get(dataset, []))]
     (results_dir / f"{stem}.md").write_text("\n".join(lines) + "\n")
     return results_dir / f"{stem}.md"
+
+
+def summarize(args, names, seeds, results_dir):
+    """The study summary of runs recorded before (by other processes); trains nothing."""
+    check_free([results_dir / f"study_{args.dataset}{'_' + args.tag if args.tag else ''}.md"],
+               args.overwrite)
+    records = []
+    for name in names:
+        for seed in seeds:
+            path = results_dir / f"{run_stem(args.dataset, name, seed, args.tag)}.json"
+            if not path.is_file():
+                records.append({"recipe_name": name, "seed": seed, "status": "missing"})
+                continue
+            record = json.loads(path.read_text())
+            budget = {"minutes": args.minutes, "steps": args.steps}
+            if {k: record["budget"][k] for k in budget} != budget:
+                raise SystemExit(f"real_data: error: {path} ran with budget "
+                                 f"{record['budget']}, not {budget}")
+            records.append(record)
+    print(f"wrote {write_summary(records, results_dir, args.dataset, args.tag, args)}")
+    return 0
 
 
 # ----- what a perfect mask would score ------------------------------------------------------
@@ -389,6 +412,12 @@ def build_parser():
     p.add_argument("--keep-finished", action="store_true",
                    help="continue a stopped study: finished runs (same budget) are kept, not "
                         "rerun; unfinished ones are rerun, replacing their partial records")
+    p.add_argument("--summarize", action="store_true",
+                   help="with --study: train nothing, write the study summary from the run "
+                        "records in --results (studies run in parallel processes, one seed "
+                        "each); unfinished runs are listed with their status")
+    p.add_argument("--note", default="", help="a line for the study summary (e.g. how a "
+                                              "step budget relates to wall-clock minutes)")
     p.add_argument("--list", action="store_true", help="print the recipes and exit")
     p.add_argument("--floors", action="store_true",
                    help="score the labels themselves (no training): each metric's floor")
@@ -425,6 +454,10 @@ def main(argv=None):
     results_dir = Path(args.results)
     results_dir.mkdir(parents=True, exist_ok=True)
     stems = [run_stem(args.dataset, n, s, args.tag) for n in names for s in seeds]
+    if args.summarize:
+        if not args.study:
+            parser.error("--summarize: expected --study (the recipes and seeds to summarise)")
+        return summarize(args, names, seeds, results_dir)
     kept = {stem: finished_record(results_dir, stem, args) for stem in stems
             } if args.keep_finished else {}
     todo = [stem for stem in stems if kept.get(stem) is None]

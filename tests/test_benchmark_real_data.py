@@ -125,3 +125,27 @@ def test_keep_finished_continues_a_stopped_study(real_data, dsb_like, tmp_path):
     assert [r["seed"] for r in summary["rows"]] == [0, 1]
     with pytest.raises(SystemExit, match="ran with budget"):  # another budget: refused
         real_data.main([a if a != "1" else "2" for a in argv] + ["--keep-finished"])
+
+
+def test_summarize_joins_studies_run_in_parallel_without_training(real_data, dsb_like,
+                                                                  tmp_path):
+    results = tmp_path / "results"
+    common = ["--data", str(dsb_like), "--dataset", "dsb2018", "--study", "--recipes",
+              "smoke", "--steps", "1", "--eval-every", "0", "--results", str(results),
+              "--runs", str(tmp_path / "runs")]
+    assert real_data.main(common + ["--seeds", "0"]) == 0  # one process per seed
+    assert real_data.main(common + ["--seeds", "1", "--overwrite"]) == 0
+    before = {p.name: p.read_bytes() for p in results.glob("real_data_*.json")}
+    with pytest.raises(SystemExit, match="study_dsb2018.md exists"):  # never overwritten
+        real_data.main(common + ["--seeds", "0,1,2", "--summarize"])
+    assert real_data.main(common + ["--seeds", "0,1,2", "--summarize", "--overwrite",
+                                    "--note", "1 step = 1 step"]) == 0
+    assert {p.name: p.read_bytes() for p in results.glob("real_data_*.json")} == before
+    summary = json.loads((results / "study_dsb2018.json").read_text())
+    assert [(r["seed"], r["status"]) for r in summary["rows"]] == [
+        (0, "finished"), (1, "finished"), (2, "missing")]
+    assert summary["means"][0]["finished"] == 2 and summary["note"] == "1 step = 1 step"
+    assert "1 step = 1 step" in (results / "study_dsb2018.md").read_text()
+    with pytest.raises(SystemExit, match="ran with budget"):
+        real_data.main([a if a != "1" else "5" for a in common] + [
+            "--seeds", "0", "--summarize", "--overwrite"])
