@@ -119,3 +119,34 @@ def test_train_preset_isbi2012_trains_the_recipe(monkeypatch, tmp_path):
     assert cli.main(["train", str(data), "--preset", "isbi2012", "--lr", "0.5", "--no-augment",
                      "--out", str(tmp_path / "run2"), "--no-progress"]) == 0
     assert seen["cfg"].lr == 0.5 and seen["cfg"].augment is False
+
+
+def test_train_flags_for_momentum_warmup_and_separate_touching(monkeypatch, tmp_path, capsys):
+    import numpy as np
+
+    from minimal_unet import cli
+    from minimal_unet import train as train_module
+    from minimal_unet.data import readers
+
+    ids = np.zeros((8, 8), np.int32)
+    ids[1:4, 1:4], ids[4:7, 1:4] = 1, 2
+    with_ids = readers.Sample(np.zeros((8, 8), np.float32), (ids > 0).astype(np.int64), ids, "a")
+    no_ids = readers.Sample(np.zeros((8, 8), np.float32), (ids > 0).astype(np.int64), None, "b")
+    found = [with_ids, with_ids]
+    monkeypatch.setattr(readers, "read_dataset", lambda *a, **k: found)
+    seen = {}
+    monkeypatch.setattr(train_module, "train",
+                        lambda net, tr, va, cfg, **k: seen.update(cfg=cfg) or {"train": [],
+                                                                               "val": []})
+    monkeypatch.setattr("minimal_unet.model.UNet.save", lambda self, path: None)
+    data = tmp_path / "data"
+    data.mkdir()
+    base = ["train", str(data), "--preset", "tiny", "--steps", "3", "--no-progress"]
+    assert cli.main(base + ["--out", str(tmp_path / "a")]) == 0
+    assert (seen["cfg"].momentum_warmup_steps, seen["cfg"].separate_touching) == (0, False)
+    assert cli.main(base + ["--out", str(tmp_path / "b"), "--momentum-warmup", "50",
+                            "--separate-touching"]) == 0
+    assert (seen["cfg"].momentum_warmup_steps, seen["cfg"].separate_touching) == (50, True)
+    found[:] = [no_ids, no_ids]  # no instance ids: nothing to separate, a clear error
+    assert cli.main(base + ["--out", str(tmp_path / "c"), "--separate-touching"]) == 2
+    assert "expected instance ids" in capsys.readouterr().err

@@ -63,6 +63,13 @@ def add_train_parser(subparsers):
     p.add_argument("--backend", choices=BACKENDS, default="numpy")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--momentum-warmup", type=non_negative_int, metavar="STEPS",
+                   help="SGD momentum grows linearly from 0.9 to its value over STEPS steps "
+                        "(default: the preset's, else 0: the paper's 0.99 from the start)")
+    p.add_argument("--separate-touching", action="store_true",
+                   help="cut a 1 px gap where two labelled instances touch before training "
+                        "(needs instance ids: DATA/instances; the paper's weight map then "
+                        "weighs those gaps, Sec. 3)")
     p.add_argument("--out", help=f"output folder (default: {DEFAULT_OUT}, or {DEFAULT_OUT}-2, "
                                  f"... when it exists; with --resume: {DEFAULT_OUT})")
     p.add_argument("--no-progress", action="store_true")
@@ -117,6 +124,13 @@ def run_train(args):
     # The rest of a recipe preset's knobs (weight map, momentum, ...): the flags above win.
     flagged = ("steps", "lr", "optimizer", "schedule", "tile_size", "seed", "augment")
     cfg = dataclasses.replace(cfg, **{k: v for k, v in train_fields.items() if k not in flagged})
+    if args.momentum_warmup is not None:
+        cfg = dataclasses.replace(cfg, momentum_warmup_steps=args.momentum_warmup)
+    if args.separate_touching:
+        if all(s.instances is None for s in train_samples):
+            raise CLIError(f"--separate-touching: expected instance ids (DATA/instances), "
+                           f"found none in {args.data}")
+        cfg = dataclasses.replace(cfg, separate_touching=True)
     history = train(net, train_samples, val_samples, cfg, resume=args.resume,
                     checkpoint_dir=str(ckpt_dir), overwrite=args.overwrite)
     net.save(out / "model.npz")
