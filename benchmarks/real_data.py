@@ -129,6 +129,12 @@ def paper_train_subset(train_samples, n):
     return [train_samples[i] for i in picks]
 
 
+def data_label(path):
+    """The data set's folder name (e.g. "isbi2012-em"): a committed record names the data
+    set, never a path on the machine that ran it."""
+    return Path(path).resolve().name
+
+
 def one_run(args, recipe_name, seed, split, results_dir):
     """Train one recipe with one seed; returns the record (a JSON-able dict).
 
@@ -139,7 +145,7 @@ def one_run(args, recipe_name, seed, split, results_dir):
     stem = run_stem(args.dataset, recipe_name, seed, args.tag)
     run_dir = Path(args.runs) / stem
     run_dir.mkdir(parents=True, exist_ok=True)
-    record = {"dataset": args.dataset, "data": str(Path(args.data).resolve()),
+    record = {"dataset": args.dataset, "data": data_label(args.data),
               "recipe_name": recipe_name, "seed": seed, "tag": args.tag,
               "budget": {"minutes": args.minutes, "steps": args.steps,
                          "eval_every_minutes": args.eval_every},
@@ -482,7 +488,8 @@ def main(argv=None):
                 traceback.print_exc()
                 record = {"dataset": args.dataset, "recipe_name": name, "seed": seed,
                           "status": "failed", "error": f"{type(error).__name__}: {error}",
-                          "machine": machine(), "started": "", "data": args.data}
+                          "machine": machine(), "started": "",
+                          "data": data_label(args.data)}
             write_run(record, results_dir, stem)
             records.append(record)
             if args.study:  # rewritten after every run: a stopped study keeps its record
