@@ -129,6 +129,11 @@ def paper_train_subset(train_samples, n):
     return [train_samples[i] for i in picks]
 
 
+def budget_words(args):
+    """"35 min" or "940 steps": the budget a run or study was given."""
+    return f"{args.minutes:g} min" if args.minutes is not None else f"{args.steps} steps"
+
+
 def data_label(path):
     """The data set's folder name (e.g. "isbi2012-em"): a committed record names the data
     set, never a path on the machine that ran it."""
@@ -321,7 +326,7 @@ def write_summary(records, results_dir, dataset, tag, args):
          "rows": rows,
          "means": means}, indent=1))
     lines = [f"# Recipe study on {dataset}" + (f" ({tag})" if tag else ""), "",
-             f"Budget per run: {args.minutes} min / {args.steps} steps of training. Every "
+             f"Budget per run: {budget_words(args)} of training. Every "
              f"run is listed, diverged ones too; per-run curves in "
              f"real_data_{dataset}_<recipe>_seed<seed>*.md. Final metrics: validation, "
              f"threshold 0.5, no flips; paper_*: 8-fold, threshold chosen on training slices.",

@@ -57,6 +57,7 @@ def test_study_records_every_run_and_a_summary_and_never_overwrites(real_data, d
     assert [(r["recipe"], r["seed"]) for r in summary["rows"]] == [("smoke", 0), ("smoke", 1)]
     mean = summary["means"][0]
     assert mean["finished"] == 2
+    assert "Budget per run: 2 steps of training" in (results / "study_dsb2018.md").read_text()
     assert mean["pixel_error"] == pytest.approx(np.mean([r["pixel_error"]
                                                          for r in summary["rows"]]))
     with pytest.raises(SystemExit, match="exists; pass --overwrite"):
