@@ -31,9 +31,10 @@ every evaluation). At the end of an ISBI run (unless --no-paper-way) the scoring
 challenge: probabilities averaged over the 8 flips/rotations, pixel and Rand error over
 thresholds 0.05..0.95, each at the threshold that is best on the TRAINING slices.
 A study also writes study_<dataset>[_<tag>].md / .json: every run (diverged ones too) and
-the mean over seeds per recipe. Existing result files are never overwritten (--overwrite);
-a record is rewritten after every evaluation, so a killed run keeps its curve, and
-`--keep-finished` continues a stopped study (finished runs kept, the others rerun).
+the mean over seeds per recipe (benchmarks/study.py). Existing result files are never
+overwritten (--overwrite); a record is rewritten after every evaluation, so a killed run
+keeps its curve, and `--keep-finished` continues a stopped study (finished runs kept, the
+others rerun).
 The peers' numbers and their source: benchmarks/results/peers.md.
 `--floors` trains nothing: it scores the labels themselves (and, with instance ids, the
 labels with touching instances cut apart) to show each metric's floor, in
@@ -53,6 +54,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import study  # noqa: E402
 
 from minimal_unet.recipe_run import SPLITS, load_split, run_recipe, score  # noqa: E402
 from minimal_unet.recipes import RECIPES, STUDIES, get_recipe  # noqa: E402
@@ -274,75 +278,23 @@ def plot_curve(record, path):
 
 # ----- a study -------------------------------------------------------------------------------
 
-SUMMARY_METRICS = ("pixel_error", "foreground_iou", "adapted_rand_error", "warping_error",
-                   "instance_rand_error")
+def study_stem(args):
+    return f"study_{args.dataset}" + (f"_{args.tag}" if args.tag else "")
 
 
-def summary_rows(records):
-    """One flat row per run: recipe, seed, status, steps and the final metrics."""
-    rows = []
-    for r in records:
-        row = {"recipe": r["recipe_name"], "seed": r["seed"], "status": r["status"],
-               "steps": r.get("steps")}
-        final = r.get("final") or {}
-        row.update({k: final[k] for k in SUMMARY_METRICS if k in final})
-        paper = r.get("paper_way")
-        if paper:
-            row["paper_pixel_error"] = paper["pixel_error"]["validation"]
-            row["paper_rand_error"] = paper["adapted_rand_error"]["validation"]
-        rows.append(row)
-    return rows
-
-
-def mean_rows(rows):
-    """Mean over the finished seeds of each recipe (diverged runs counted, not averaged)."""
-    means = []
-    for recipe in dict.fromkeys(r["recipe"] for r in rows):
-        mine = [r for r in rows if r["recipe"] == recipe]
-        done = [r for r in mine if r["status"] == "finished"]
-        row = {"recipe": recipe, "runs": len(mine), "finished": len(done)}
-        for key in (k for k in done[0] if isinstance(done[0][k], float)) if done else ():
-            row[key] = float(np.mean([r[key] for r in done]))
-        means.append(row)
-    return means
-
-
-def table(rows):
-    columns = list(dict.fromkeys(k for r in rows for k in r))
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for r in rows:
-        cells = [f"{r[c]:.4f}" if isinstance(r.get(c), float) else str(r.get(c, ""))
-                 for c in columns]
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
-
-
-def write_summary(records, results_dir, dataset, tag, args):
-    stem = f"study_{dataset}" + (f"_{tag}" if tag else "")
-    rows = summary_rows(records)
-    means = mean_rows(rows)
-    (results_dir / f"{stem}.json").write_text(json.dumps(
-        {"budget": {"minutes": args.minutes, "steps": args.steps}, "note": args.note,
-         "rows": rows,
-         "means": means}, indent=1))
-    lines = [f"# Recipe study on {dataset}" + (f" ({tag})" if tag else ""), "",
-             f"Budget per run: {budget_words(args)} of training. Every "
-             f"run is listed, diverged ones too; per-run curves in "
-             f"real_data_{dataset}_<recipe>_seed<seed>*.md. Final metrics: validation, "
-             f"threshold 0.5, no flips; paper_*: 8-fold, threshold chosen on training slices.",
-             *(["", args.note] if args.note else []),
-             "", "## Mean over seeds", "", *table(means), "", "## Every run", "", *table(rows),
-             "", "Peers (PyTorch, benchmarks/results/peers.md): " + "; ".join(
-                 f"{p['minutes']} min: pixel {p['pixel_error']}, IoU {p['foreground_iou']}, "
-                 f"Rand {p['adapted_rand_error']}" for p in PEERS.get(dataset, []))]
-    (results_dir / f"{stem}.md").write_text("\n".join(lines) + "\n")
-    return results_dir / f"{stem}.md"
+def write_study(records, results_dir, args):
+    """study_<dataset>[_<tag>].md / .json of these run records (benchmarks/study.py)."""
+    return study.write_summary(records, results_dir / study_stem(args),
+                               title=f"Recipe study on {args.dataset}"
+                                     + (f" ({args.tag})" if args.tag else ""),
+                               dataset=args.dataset, budget_words=budget_words(args),
+                               budget={"minutes": args.minutes, "steps": args.steps},
+                               note=args.note, peers=PEERS.get(args.dataset, []))
 
 
 def summarize(args, names, seeds, results_dir):
     """The study summary of runs recorded before (by other processes); trains nothing."""
-    check_free([results_dir / f"study_{args.dataset}{'_' + args.tag if args.tag else ''}.md"],
-               args.overwrite)
+    check_free([results_dir / f"{study_stem(args)}.md"], args.overwrite)
     records = []
     for name in names:
         for seed in seeds:
@@ -356,7 +308,7 @@ def summarize(args, names, seeds, results_dir):
                 raise SystemExit(f"real_data: error: {path} ran with budget "
                                  f"{record['budget']}, not {budget}")
             records.append(record)
-    print(f"wrote {write_summary(records, results_dir, args.dataset, args.tag, args)}")
+    print(f"wrote {write_study(records, results_dir, args)}")
     return 0
 
 
@@ -388,7 +340,7 @@ def write_floors(args, split, results_dir):
         rows = [{"prediction": name, **{k: v for k, v in r.items() if "precision" not in k
                                         and "recall" not in k}}
                 for name, r in label_floors(samples).items()]
-        lines += [f"## {part} ({len(samples)} images)", "", *table(rows), ""]
+        lines += [f"## {part} ({len(samples)} images)", "", *study.table(rows), ""]
     path.write_text("\n".join(lines))
     print("\n".join(lines))
 
@@ -474,8 +426,8 @@ def main(argv=None):
     todo = [stem for stem in stems if kept.get(stem) is None]
     check_free([results_dir / f"{stem}{ext}" for stem in todo for ext in (".json", ".md")]
                + [Path(args.runs) / stem / "model.npz" for stem in todo]
-               + ([results_dir / f"study_{args.dataset}{'_' + args.tag if args.tag else ''}.md"]
-                  if args.study else []), args.overwrite or args.keep_finished)
+               + ([results_dir / f"{study_stem(args)}.md"] if args.study else []),
+               args.overwrite or args.keep_finished)
     split = load_split(args.data, args.dataset)
     records = []
     for name in names:
@@ -498,7 +450,7 @@ def main(argv=None):
             write_run(record, results_dir, stem)
             records.append(record)
             if args.study:  # rewritten after every run: a stopped study keeps its record
-                write_summary(records, results_dir, args.dataset, args.tag, args)
+                write_study(records, results_dir, args)
     print(f"wrote {len(records)} run(s) to {results_dir}")
     return 0
 

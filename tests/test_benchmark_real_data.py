@@ -153,3 +153,26 @@ def test_summarize_joins_studies_run_in_parallel_without_training(real_data, dsb
     with pytest.raises(SystemExit, match="ran with budget"):
         real_data.main([a if a != "1" else "5" for a in common] + [
             "--seeds", "0", "--summarize", "--overwrite"])
+
+
+def test_study_means_average_finished_runs_only(real_data):
+    study = real_data.study  # benchmarks/study.py, as real_data.py imports it
+    records = [{"recipe_name": "a", "seed": 0, "status": "finished", "steps": 9,
+                "final": {"pixel_error": 0.1, "foreground_iou": 0.8}},
+               {"recipe_name": "a", "seed": 1, "status": "finished", "steps": 9,
+                "final": {"pixel_error": 0.3, "foreground_iou": 0.6},
+                "paper_way": {"pixel_error": {"validation": 0.2},
+                              "adapted_rand_error": {"validation": 0.4}}},
+               {"recipe_name": "a", "seed": 2, "status": "diverged"},
+               {"recipe_name": "b", "seed": 0, "status": "running", "steps": 3,
+                "final": {"pixel_error": 0.5}}]
+    rows = study.summary_rows(records)
+    assert rows[1]["paper_pixel_error"] == 0.2 and "paper_pixel_error" not in rows[0]
+    means = study.mean_rows(rows)
+    assert means[0]["runs"] == 3 and means[0]["finished"] == 2
+    assert means[0]["pixel_error"] == pytest.approx(0.2)  # (0.1 + 0.3) / 2, seed 2 left out
+    assert means[0]["foreground_iou"] == pytest.approx(0.7)
+    assert means[1] == {"recipe": "b", "runs": 1, "finished": 0}  # nothing finished: no mean
+    lines = study.table(means)
+    assert lines[0] == "| recipe | runs | finished | pixel_error | foreground_iou |"
+    assert lines[2].startswith("| a | 3 | 2 | 0.2000 | 0.7000 |")
