@@ -84,22 +84,24 @@ def _pool_maps(x, y, argmax):
     # The naive loop over windows becomes whole-array operations on the four strided views
     # x5[:, :, a, :, b], one per window position k (WINDOW_OFFSETS[k] = (a, b)).
     views = [x5[:, :, a, :, b] for a, b in WINDOW_OFFSETS]  # 4 x (M, oH, oW)
-    # The maximum: np.maximum returns NaN when either side is NaN, so a window holding a
-    # NaN gives NaN, as the naive loop's "any NaN beats a number" does.
-    np.maximum(views[0], views[1], out=y)  # (M, oH, oW), max of the top row
-    np.maximum(y, np.maximum(views[2], views[3]), out=y)  # and of the bottom row
-    # The arg-max: the FIRST position whose value equals the maximum (the naive loop keeps
-    # the first of equal values). Going through k = 2, 1, 0 and overwriting, the smallest
-    # matching k is the one left; 3 stays where nothing earlier matched. In a NaN window
-    # no value equals y (NaN != NaN), so there "is NaN" is the match: the first NaN wins.
-    argmax.fill(3)
-    won = np.empty((M, oH, oW), dtype=bool)
-    has_nan = bool(np.isnan(y).any())  # one pass; the NaN test below only when needed
-    for k in (2, 1, 0):
-        np.equal(views[k], y, out=won)  # (M, oH, oW) bool
-        if has_nan:
-            won |= np.isnan(views[k])
-        np.copyto(argmax, np.uint8(k), where=won)
+    # The maximum, row by row: np.maximum returns NaN when either side is NaN, so a window
+    # holding a NaN gives NaN, as the naive loop's "any NaN beats a number" does.
+    top = np.maximum(views[0], views[1])  # (M, oH, oW), max of the top row
+    np.maximum(views[2], views[3], out=y)  # max of the bottom row, for now
+    # The arg-max: the FIRST maximum in reading order (the naive loop keeps the first of
+    # equal values), decided by two strict comparisons per window instead of one equality
+    # test per position: in each row the right pixel wins only if strictly greater than
+    # the left one (k = 1 over 0, 3 over 2), and the bottom row wins only if its maximum
+    # is strictly greater than the top row's.
+    np.greater(views[1], views[0], out=argmax, casting="unsafe")  # k in {0, 1}
+    bottom_k = np.greater(views[3], views[2]).view(np.uint8) + np.uint8(2)  # k in {2, 3}
+    np.copyto(argmax, bottom_k, where=y > top)
+    np.maximum(y, top, out=y)  # the window's maximum
+    # A NaN window: every comparison above is False there; its arg-max is its first NaN.
+    # Going through k = 3, 2, 1, 0 and overwriting, the smallest NaN position is left.
+    if np.isnan(y).any():  # one pass; the rest only when a NaN is there
+        for k in (3, 2, 1, 0):
+            np.copyto(argmax, np.uint8(k), where=np.isnan(views[k]))
 
 
 def maxpool2d_backward(dy, cache):

@@ -32,6 +32,21 @@ def test_fast_matches_naive(rng, shape):
     assert np.max(np.abs(dx - dx_naive)) < 1e-12
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fast_matches_naive_on_ties_nans_and_infs(rng, dtype):
+    # values from {0, 1, 2, inf, NaN}: most windows hold ties, many a NaN or an inf, so
+    # every branch of the fast arg-max (right over left, bottom over top, first NaN) meets
+    # the naive loop's first-maximum rule many times
+    x = rng.integers(0, 3, size=(4, 5, 8, 10)).astype(dtype)
+    x[rng.random(x.shape) < 0.1] = np.nan
+    x[rng.random(x.shape) < 0.05] = np.inf
+    y, cache = maxpool2d_forward(x)
+    y_naive, cache_naive = maxpool2d_forward_naive(x)
+    np.testing.assert_array_equal(y, y_naive)  # NaN == NaN here
+    np.testing.assert_array_equal(cache[0], cache_naive[0])
+    assert len(np.unique(cache[0])) == 4 and np.isnan(y).any()  # every case happened
+
+
 @pytest.mark.parametrize(("forward", "backward"), BOTH)
 def test_hand_example(forward, backward):
     # one 4x4 image, four windows; the maxima sit at four different window positions
