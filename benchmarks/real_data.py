@@ -116,10 +116,15 @@ def finished_record(results_dir, stem, args):
     record = json.loads(path.read_text())
     if record.get("status") != "finished":
         return None
+    return same_budget(record, path, args, hint="; use another --tag")
+
+
+def same_budget(record, path, args, hint=""):
+    """The record, if it ran with this --minutes / --steps budget; else a one-line error."""
     budget = {"minutes": args.minutes, "steps": args.steps}
     if {k: record["budget"][k] for k in budget} != budget:
         raise SystemExit(f"real_data: error: {path} ran with budget {record['budget']}, "
-                         f"not {budget}; use another --tag")
+                         f"not {budget}{hint}")
     return record
 
 
@@ -302,12 +307,7 @@ def summarize(args, names, seeds, results_dir):
             if not path.is_file():
                 records.append({"recipe_name": name, "seed": seed, "status": "missing"})
                 continue
-            record = json.loads(path.read_text())
-            budget = {"minutes": args.minutes, "steps": args.steps}
-            if {k: record["budget"][k] for k in budget} != budget:
-                raise SystemExit(f"real_data: error: {path} ran with budget "
-                                 f"{record['budget']}, not {budget}")
-            records.append(record)
+            records.append(same_budget(json.loads(path.read_text()), path, args))
     print(f"wrote {write_study(records, results_dir, args)}")
     return 0
 
