@@ -90,6 +90,7 @@ class TrainConfig:
     gray_values: bool = True
     weight_map: str = "paper"  # "paper", "freiburg", "balanced" (class term only), "none"
     separate_touching: bool = False  # cut a 1 px gap where two training instances touch
+    balance_power: float = 1.0  # class term of "paper"/"balanced" raised to it; 0: no balance
     w0: float = 10.0  # paper
     sigma: float = 5.0  # paper, px
     val_every: int = 100  # 0: only at the end
@@ -133,7 +134,7 @@ class TrainConfig:
                 bracket = "]" if closed else ")"
                 raise ValueError(f"TrainConfig.{field}: expected a number in [{lo:g}, {hi:g}"
                                  f"{bracket}, got {value!r}")
-        for field in ("w0", "elastic_sigma"):
+        for field in ("w0", "elastic_sigma", "balance_power"):
             value = getattr(self, field)
             if not (_is_real(value) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"TrainConfig.{field}: expected a finite number >= 0, "
@@ -153,12 +154,31 @@ def sample_weight_map(sample, cfg, n_classes=2):
     """The loss weight map (H, W) float64 of one sample (instances first, else the mask)."""
     if cfg.weight_map == "none":
         return np.ones(sample.mask.shape)
+    class_weights = balanced_class_weights(sample.mask, cfg.balance_power)
     if cfg.weight_map == "balanced" or n_classes != 2:
-        return class_weights_map(sample.mask, "balanced")
+        return class_weights_map(sample.mask, class_weights)
     labels = sample.instances if sample.instances is not None else sample.mask
     if cfg.weight_map == "freiburg":
         return weight_map_freiburg(labels)
-    return weight_map(labels, w0=cfg.w0, sigma=cfg.sigma, class_weights="balanced")
+    return weight_map(labels, w0=cfg.w0, sigma=cfg.sigma, class_weights=class_weights)
+
+
+def balanced_class_weights(mask, power=1.0):
+    """The class term's weights: "balanced" (w_c = n_pixels / (K count_c)) when power is 1,
+    else a table of those weights raised to `power` (0.5 balances halfway: the minority
+    class's weight is the square root of its full balance; 0: every class weighs 1).
+
+    Full balance moves the net's 0.5 decision boundary toward the minority class (its
+    probabilities come out reweighted by the class ratio); a power between 0 and 1 is a
+    compromise between that and the unweighted loss's calibrated probabilities.
+    """
+    if power == 1.0:
+        return "balanced"
+    counts = np.bincount(mask.ravel())
+    present = counts > 0
+    table = np.ones(counts.shape)
+    table[present] = (mask.size / (present.sum() * counts[present])) ** power
+    return table
 
 
 def training_sample(sample, cfg):

@@ -234,7 +234,8 @@ def test_time_budget_stops_after_one_step(tmp_path, samples):
     ("lr", float("inf")), ("lr", float("nan")), ("lr", 0.0), ("momentum", 1.0),
     ("momentum", float("nan")), ("threshold", -0.1), ("threshold", float("nan")),
     ("w0", -1.0), ("sigma", float("inf")), ("diverge_norm_factor", 0.0),
-    ("momentum_start", 1.0), ("momentum_warmup_steps", -1),
+    ("momentum_start", 1.0), ("momentum_warmup_steps", -1), ("balance_power", -0.5),
+    ("balance_power", float("nan")),
 ])
 def test_config_refuses_non_finite_and_out_of_range_numbers(field, value):
     with pytest.raises(ValueError, match=f"TrainConfig.{field}"):
@@ -295,3 +296,22 @@ def test_separate_touching_cuts_training_masks_only_where_instances_touch():
     np.testing.assert_array_equal(mask, cut.mask)
     _, plain_mask, plain_weight = prepare_sample(sample, TrainConfig())
     assert weight[3, 6] != plain_weight[3, 6] and plain_mask[3, 6] == 1
+
+
+def test_balance_power_raises_the_class_term_only():
+    # 4 object pixels of 16: full balance weighs background 16 / (2 * 12), objects 16 / (2 * 4)
+    ids = np.zeros((4, 4), np.int32)
+    ids[0, :2], ids[3, 2:] = 1, 2  # two objects 3 rows apart: a border term between them
+    sample = Sample(np.zeros((4, 4), np.float32), (ids > 0).astype(np.int64), ids, "t")
+    full = np.where(sample.mask == 1, 16 / 8, 16 / 24)  # (4, 4) full balance
+    border_full = (train_module.sample_weight_map(sample, TrainConfig(weight_map="paper"))
+                   - full)
+    assert np.all(border_full[sample.mask == 1] == 0) and border_full[1, 1] > 0
+    for power in (1.0, 0.5, 0.0):
+        got = train_module.sample_weight_map(
+            sample, TrainConfig(weight_map="balanced", balance_power=power))
+        np.testing.assert_allclose(got, full ** power, rtol=1e-12)
+        # the paper's map: the same class term plus the unchanged border term
+        paper = train_module.sample_weight_map(
+            sample, TrainConfig(weight_map="paper", balance_power=power))
+        np.testing.assert_allclose(paper - full ** power, border_full, rtol=1e-12, atol=1e-12)
