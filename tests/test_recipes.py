@@ -116,6 +116,8 @@ def test_train_preset_isbi2012_trains_the_recipe(monkeypatch, tmp_path):
     assert (cfg.steps, cfg.lr, cfg.tile_size, cfg.momentum) == (3, recipe.lr, recipe.tile_size,
                                                                recipe.momentum)
     assert (cfg.weight_map, cfg.w0, cfg.sigma) == (recipe.weight_map, recipe.w0, recipe.sigma)
+    assert (cfg.optimizer, cfg.schedule, cfg.balance_power) == (
+        recipe.optimizer, recipe.schedule, recipe.balance_power)
     assert cli.main(["train", str(data), "--preset", "isbi2012", "--lr", "0.5", "--no-augment",
                      "--out", str(tmp_path / "run2"), "--no-progress"]) == 0
     assert seen["cfg"].lr == 0.5 and seen["cfg"].augment is False
