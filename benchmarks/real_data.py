@@ -56,6 +56,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+import machine as bench_machine  # noqa: E402
 import study  # noqa: E402
 
 from minimal_unet.recipe_run import SPLITS, load_split, run_recipe, score  # noqa: E402
@@ -82,8 +83,10 @@ CURVE_METRICS = (("pixel_error", "pixel error"), ("foreground_iou", "foreground 
 
 
 def machine():
-    """Where the run ran: platform, CPUs, NumPy, BLAS kernel and threads, load average."""
-    info = {"platform": platform.platform(), "cpus": os.cpu_count(),
+    """Where the run ran: platform, CPU model and count, NumPy, BLAS kernel and threads, load
+    average."""
+    info = {"platform": platform.platform(), "cpu": bench_machine.cpu_model(),
+            "cpus": os.cpu_count(),
             "python": platform.python_version(), "numpy": np.__version__,
             "load_average_at_start": list(os.getloadavg()),
             "openblas_env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE",
