@@ -174,10 +174,8 @@ def balanced_class_weights(mask, power=1.0):
     """
     if power == 1.0:
         return "balanced"
-    counts = np.bincount(mask.ravel())
-    present = counts > 0
-    table = np.ones(counts.shape)
-    table[present] = (mask.size / (present.sum() * counts[present])) ** power
+    table = np.ones(int(mask.max(initial=0)) + 1)  # classes absent from the mask: 1
+    table[mask] = class_weights_map(mask, "balanced") ** power  # each class's own weight
     return table
 
 
