@@ -34,7 +34,10 @@ A study also writes study_<dataset>[_<tag>].md / .json: every run (diverged ones
 the mean over seeds per recipe (benchmarks/study.py). Existing result files are never
 overwritten (--overwrite); a record is rewritten after every evaluation, so a killed run
 keeps its curve, and `--keep-finished` continues a stopped study (finished runs kept, the
-others rerun).
+others rerun). Every evaluation also saves the whole run (--runs/<stem>/state.npz:
+net, optimiser, random generators, clock, curve), and `--resume` continues each
+unfinished run from it, to the same parameters as a run never stopped: a long run (the
+2-hour budget) may span several sittings, each resumed part recorded under "resumed".
 The peers' numbers and their source: benchmarks/results/peers.md.
 `--floors` trains nothing: it scores the labels themselves (and, with instance ids, the
 labels with touching instances cut apart) to show each metric's floor, in
@@ -59,7 +62,13 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import machine as bench_machine  # noqa: E402
 import study  # noqa: E402
 
-from minimal_unet.recipe_run import SPLITS, load_split, run_recipe, score  # noqa: E402
+from minimal_unet.recipe_run import (  # noqa: E402
+    SPLITS,
+    load_split,
+    run_recipe,
+    saved_curve,
+    score,
+)
 from minimal_unet.recipes import RECIPES, STUDIES, get_recipe  # noqa: E402
 from minimal_unet.train import TrainingDiverged  # noqa: E402
 from minimal_unet.weight_map import separate_touching  # noqa: E402
@@ -75,6 +84,7 @@ PEERS = {
     "dsb2018": [dict(minutes=15, steps=3106, pixel_error=0.073, foreground_iou=0.553,
                      adapted_rand_error=0.246)],
 }
+STATE_NAME = "state.npz"  # in --runs/<stem>/: the run's saved state, for --resume
 # --data may also name a folder that holds the data sets under these names.
 FOLDERS = {"isbi2012": "isbi2012-em", "dsb2018": "dsb2018-nuclei"}
 CURVE_METRICS = (("pixel_error", "pixel error"), ("foreground_iou", "foreground IoU"),
@@ -155,21 +165,34 @@ def data_label(path):
 def one_run(args, recipe_name, seed, split, results_dir):
     """Train one recipe with one seed; returns the record (a JSON-able dict).
 
-    After every evaluation the model is saved and the record so far is written with
-    status "running", so a run that is killed keeps its curve up to that point."""
+    After every evaluation the model and the run's state are saved and the record so far
+    is written with status "running", so a run that is killed keeps its curve up to that
+    point, and --resume continues it from there."""
     recipe = get_recipe(recipe_name)
     train_samples, val_samples = split
     stem = run_stem(args.dataset, recipe_name, seed, args.tag)
     run_dir = Path(args.runs) / stem
     run_dir.mkdir(parents=True, exist_ok=True)
+    state_path = run_dir / STATE_NAME
+    resume = args.resume and state_path.is_file()
+    now = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     record = {"dataset": args.dataset, "data": data_label(args.data),
               "recipe_name": recipe_name, "seed": seed, "tag": args.tag,
               "budget": {"minutes": args.minutes, "steps": args.steps,
                          "eval_every_minutes": args.eval_every},
               "machine": machine(), "peer_curve": PEERS.get(args.dataset, []),
-              "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-              "recipe": recipe.to_dict(), "curve": []}
+              "started": now, "recipe": recipe.to_dict(), "curve": []}
     record["peers"] = record["peer_curve"][-1] if record["peer_curve"] else {}
+    if resume:  # the first part's record (start, machine), the curve of the saved state
+        old_path = results_dir / f"{stem}.json"
+        old = json.loads(old_path.read_text()) if old_path.is_file() else {}
+        record.update({k: old[k] for k in ("started", "machine", "resumed") if k in old})
+        record["curve"] = saved_curve(state_path)
+        record.setdefault("resumed", []).append(
+            {"at": now, "step": record["curve"][-1]["step"] if record["curve"] else 0,
+             "machine": machine()})
+    elif state_path.exists():  # an older run's state (--overwrite): never resume into it
+        state_path.unlink()
     paper_way = not args.no_paper_way and (args.dataset == "isbi2012" or args.paper_way)
     print(f"{stem}: {len(train_samples)} train / {len(val_samples)} val images, recipe "
           f"{recipe}", flush=True)
@@ -185,7 +208,7 @@ def one_run(args, recipe_name, seed, split, results_dir):
                          paper_way=paper_way,
                          paper_train_samples=paper_train_subset(train_samples,
                                                                 args.paper_train_slices),
-                         on_eval=on_eval,
+                         on_eval=on_eval, state_path=state_path, resume=resume,
                          log=lambda line: print(line, flush=True))
     except TrainingDiverged as error:  # a loser is kept in the record
         record.update(status="diverged", error=str(error))
@@ -378,6 +401,9 @@ def build_parser():
     p.add_argument("--keep-finished", action="store_true",
                    help="continue a stopped study: finished runs (same budget) are kept, not "
                         "rerun; unfinished ones are rerun, replacing their partial records")
+    p.add_argument("--resume", action="store_true",
+                   help="continue unfinished runs from their saved state (--runs/<stem>/"
+                        f"{STATE_NAME}), the others as --keep-finished does")
     p.add_argument("--summarize", action="store_true",
                    help="with --study: train nothing, write the study summary from the run "
                         "records in --results (studies run in parallel processes, one seed "
@@ -425,12 +451,13 @@ def main(argv=None):
             parser.error("--summarize: expected --study (the recipes and seeds to summarise)")
         return summarize(args, names, seeds, results_dir)
     kept = {stem: finished_record(results_dir, stem, args) for stem in stems
-            } if args.keep_finished else {}
+            } if args.keep_finished or args.resume else {}
     todo = [stem for stem in stems if kept.get(stem) is None]
     check_free([results_dir / f"{stem}{ext}" for stem in todo for ext in (".json", ".md")]
-               + [Path(args.runs) / stem / "model.npz" for stem in todo]
+               + [Path(args.runs) / stem / name for stem in todo
+                  for name in ("model.npz", STATE_NAME)]
                + ([results_dir / f"{study_stem(args)}.md"] if args.study else []),
-               args.overwrite or args.keep_finished)
+               args.overwrite or args.keep_finished or args.resume)
     split = load_split(args.data, args.dataset)
     records = []
     for name in names:

@@ -14,6 +14,8 @@ and train.train lacks (recipes.TRAINER_EXTRAS):
   whose training time passes each multiple of `eval_every_minutes`, and at the end.
 - the schedules of `recipes.scheduled_lr` / `scheduled_momentum` over a wall-clock budget
   (set on the optimiser before every step) and "dataset" normalisation.
+- stopping and resuming: with `state_path`, every evaluation saves the whole run
+  (`save_run_state`), and `resume=True` continues it, step for step, as if never stopped.
 
 Evaluation (`evaluate`): overlap-tile probabilities of every validation image, class 1
 where P >= 0.5, then pixel error, foreground IoU, adapted Rand error (4-connected
@@ -26,10 +28,11 @@ touching nuclei count as separate objects there). `paper_way` adds the ISBI scor
 import dataclasses
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 
-from minimal_unet import metrics, thresholds
+from minimal_unet import checkpoint, metrics, thresholds
 from minimal_unet.data.readers import read_dataset, split_samples
 from minimal_unet.infer import default_tile_size, normalize_image, predict_proba_tiled
 from minimal_unet.model import UNet
@@ -38,9 +41,11 @@ from minimal_unet.sizes import output_size
 from minimal_unet.train import (
     TrainingDiverged,
     make_optimizer,
+    restore_state,
     sample_batch,
     sample_weight_map,
     training_sample,
+    training_state,
 )
 
 EVAL_MAX_TILE = 1024  # evaluation tiles up to this side (ISBI's 512 slices: one 700 tile)
@@ -147,7 +152,8 @@ def evaluate_paper_way(net, train_samples, val_samples, normalize, tile_size=Non
 
 def run_recipe(recipe, train_samples, val_samples, seed=0, steps=None, minutes=None,
                eval_every_minutes=5.0, paper_way=False, paper_train_samples=None,
-               eval_tile_size=None, dtype=np.float32, on_eval=None, log=print):
+               eval_tile_size=None, dtype=np.float32, on_eval=None, log=print,
+               state_path=None, resume=False):
     """Train a fresh net with `recipe` for `steps` or `minutes` of training; returns a dict.
 
     Exactly one of steps / minutes. on_eval(net, row) is called after each evaluation
@@ -158,6 +164,11 @@ def run_recipe(recipe, train_samples, val_samples, seed=0, steps=None, minutes=N
     "final": row, "paper_way": dict or None, "losses", "lr", "momentum": [one per step],
     "net": the trained UNet}.
     A NaN/Inf loss raises train.TrainingDiverged naming the step.
+    state_path: after every evaluation the whole run (net, optimiser, random generators,
+    clock, curve, per-step logs) is saved there, atomically (`save_run_state`);
+    resume=True continues from that file instead of starting afresh. A resumed step
+    budget ends with the very parameters of a run never stopped (tested); the clock adds
+    the training time of every part, so a minutes budget counts them all.
     """
     if (steps is None) == (minutes is None):
         raise ValueError(f"expected exactly one budget, got steps={steps}, minutes={minutes}")
@@ -176,6 +187,15 @@ def run_recipe(recipe, train_samples, val_samples, seed=0, steps=None, minutes=N
     next_eval = interval
     step, train_seconds, eval_seconds = 0, 0.0, 0.0
     curve, losses, lrs, momenta = [], [], [], []
+    budget = {"recipe": recipe.to_dict(), "seed": seed, "steps": steps, "minutes": minutes,
+              "eval_every_minutes": eval_every_minutes}
+    if resume:
+        clock = load_run_state(state_path, budget, net, optimizer, sampler_rng, cfg)
+        step, train_seconds, eval_seconds = clock["step"], clock["train_seconds"], \
+            clock["eval_seconds"]
+        next_eval, curve, losses = clock["next_eval"], clock["curve"], clock["losses"]
+        lrs, momenta = clock["lr"], clock["momentum"]
+        log(f"resumed from {state_path} at step {step}, {train_seconds / 60:.1f} min")
 
     def evaluation_row():
         nonlocal eval_seconds
@@ -188,6 +208,11 @@ def run_recipe(recipe, train_samples, val_samples, seed=0, steps=None, minutes=N
             f"{k} {v:.4f}" for k, v in row.items() if k not in ("step", "minutes")))
         if on_eval is not None:
             on_eval(net, row)
+        if state_path is not None:
+            save_run_state(state_path, budget, net, optimizer, sampler_rng, cfg, {
+                "step": step, "train_seconds": train_seconds, "eval_seconds": eval_seconds,
+                "next_eval": next_eval, "curve": curve, "losses": losses, "lr": lrs,
+                "momentum": momenta})
         return row
 
     while True:
@@ -230,3 +255,36 @@ def run_recipe(recipe, train_samples, val_samples, seed=0, steps=None, minutes=N
             "train_config": dataclasses.asdict(cfg), "curve": curve, "final": final,
             "paper_way": paper, "losses": losses, "lr": lrs, "momentum": momenta,
             "net": net}
+
+
+# ----- stopping and resuming a run ----------------------------------------------------------
+
+def save_run_state(path, budget, net, optimizer, sampler_rng, cfg, clock):
+    """Write everything `run_recipe` needs to continue, atomically, to `path` (.npz).
+
+    train.training_state's checkpoint (parameters, optimiser, both random generators,
+    configs), with the run's budget and clock (steps, training and evaluation seconds, the
+    next evaluation's time, the curve and the per-step logs) as its "history"."""
+    history = {"budget": budget, **clock}
+    checkpoint.save_checkpoint(path, training_state(net, optimizer, sampler_rng, cfg,
+                                                    clock["step"], history))
+
+
+def load_run_state(path, budget, net, optimizer, sampler_rng, cfg):
+    """Load a state written by `save_run_state` into net, optimiser and sampler; returns its
+    clock. The state must come from the same recipe, seed and budget: else a ValueError
+    naming both sides (nothing loaded)."""
+    if path is None or not Path(path).is_file():
+        raise FileNotFoundError(f"resume: expected a saved run state at {path}, found none")
+    state = checkpoint.load_checkpoint(path)
+    saved = (state.get("history") or {}).get("budget") if isinstance(state, dict) else None
+    if saved != budget:
+        raise ValueError(f"{path}: holds a run with {saved}, this run is {budget}; resume "
+                         f"with the same recipe, seed and budget")
+    step, clock = restore_state(state, net, optimizer, sampler_rng, cfg, source=str(path))
+    return {**clock, "step": step}
+
+
+def saved_curve(path):
+    """The curve (evaluation rows) of the run state saved at `path`."""
+    return checkpoint.load_checkpoint(path)["history"]["curve"]

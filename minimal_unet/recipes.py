@@ -169,6 +169,10 @@ RECIPES = {r.name: r for r in [
            "balance put the best validation threshold near 0.35, not 0.5)",
            weight_map="balanced", balance_power=0.5, optimizer="adam", lr=3e-4,
            schedule="cosine", **_ISBI),
+    Recipe("isbi-adam-border", "as isbi-adam-half-balance plus the paper's border term (w0 "
+           "10, sigma 5): its errors were cells merged through thin membranes",
+           weight_map="paper", w0=10.0, sigma=5.0, balance_power=0.5, optimizer="adam",
+           lr=3e-4, schedule="cosine", **_ISBI),
     Recipe("isbi-mild-elastic", "class balance, elastic sigma 5 px instead of 10",
            weight_map="balanced", elastic_sigma=5.0, **_ISBI),
     Recipe("isbi-dataset-norm", "class balance, normalised by the training set's mean/std",
@@ -194,7 +198,8 @@ RECIPES = {r.name: r for r in [
 # The recipes a `--study` runs by default, per data set (two seeds each in the issue).
 STUDIES = {
     "isbi2012": ["isbi-peers", "isbi-paper-map", "isbi-border-w0-3", "isbi-cosine",
-                 "isbi-step", "isbi-adam", "isbi-adam-3e-4", "isbi-adam-half-balance"],
+                 "isbi-step", "isbi-adam", "isbi-adam-3e-4", "isbi-adam-half-balance",
+                 "isbi-adam-border"],
     "dsb2018": ["dsb-paper-map", "dsb-separated", "dsb-adam-half-balance",
                 "dsb-adam-separated"],
 }

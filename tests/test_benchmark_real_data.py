@@ -177,3 +177,40 @@ def test_study_means_average_finished_runs_only(real_data):
     lines = study.table(means)
     assert lines[0] == "| recipe | runs | finished | pixel_error | foreground_iou |"
     assert lines[2].startswith("| a | 3 | 2 | 0.2000 | 0.7000 |")
+
+
+def test_resume_continues_a_killed_run_to_the_model_of_one_never_stopped(real_data, dsb_like,
+                                                                        tmp_path, monkeypatch):
+    def argv(where):
+        return ["--data", str(dsb_like), "--dataset", "dsb2018", "--recipe", "smoke",
+                "--steps", "4", "--eval-every", "1e-9", "--no-paper-way",
+                "--results", str(where / "results"), "--runs", str(where / "runs")]
+    assert real_data.main(argv(tmp_path / "whole")) == 0
+    stem = "real_data_dsb2018_smoke_seed0"
+    write_run = real_data.write_run
+
+    def killed_at_step_three(record, results_dir, stem):
+        if record.get("steps") == 3:
+            raise KeyboardInterrupt
+        write_run(record, results_dir, stem)
+    monkeypatch.setattr(real_data, "write_run", killed_at_step_three)
+    with pytest.raises(KeyboardInterrupt):
+        real_data.main(argv(tmp_path / "parts"))
+    monkeypatch.setattr(real_data, "write_run", write_run)
+    path = tmp_path / "parts" / "results" / f"{stem}.json"
+    first = json.loads(path.read_text())
+    assert first["status"] == "running" and first["steps"] == 2
+    with pytest.raises(SystemExit, match="exists; pass --overwrite"):  # never silently
+        real_data.main(argv(tmp_path / "parts"))
+    assert real_data.main(argv(tmp_path / "parts") + ["--resume"]) == 0
+    record = json.loads(path.read_text())
+    assert record["status"] == "finished" and record["steps"] == 4
+    assert [row["step"] for row in record["curve"]] == [1, 2, 3, 4]
+    assert record["started"] == first["started"] and record["resumed"][0]["step"] == 2
+    whole = np.load(tmp_path / "whole" / "runs" / stem / "model.npz", allow_pickle=False)
+    parts = np.load(tmp_path / "parts" / "runs" / stem / "model.npz", allow_pickle=False)
+    assert sorted(whole.files) == sorted(parts.files)
+    for name in whole.files:
+        np.testing.assert_array_equal(parts[name], whole[name], err_msg=name)
+    assert real_data.main(argv(tmp_path / "parts") + ["--resume"]) == 0  # finished: kept
+    assert json.loads(path.read_text()) == record

@@ -143,3 +143,49 @@ def test_isbi_smoke_run_with_the_paper_way_scoring():
     for metric in ("pixel_error", "adapted_rand_error"):
         assert paper[metric]["threshold"] in paper["train_sweep"]["thresholds"]
         assert 0.0 <= paper[metric]["validation"] <= 1.0
+
+
+class _Stop(Exception):
+    """Stands for a run killed right after an evaluation."""
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_a_stopped_run_resumes_to_the_parameters_of_one_never_stopped(cells, tmp_path,
+                                                                      optimizer):
+    recipe = dataclasses.replace(SMOKE, optimizer=optimizer, schedule="cosine",
+                                 lr=0.01 if optimizer == "sgd" else 1e-3)
+    every_step = dict(seed=1, steps=6, eval_every_minutes=1e-9, log=lambda line: None)
+    whole = recipe_run.run_recipe(recipe, *cells, **every_step)
+
+    def stop_at_four(net, row):
+        if row["step"] == 4:
+            raise _Stop
+    state = tmp_path / "state.npz"
+    with pytest.raises(_Stop):
+        recipe_run.run_recipe(recipe, *cells, state_path=state, on_eval=stop_at_four,
+                              **every_step)
+    assert [row["step"] for row in recipe_run.saved_curve(state)] == [1, 2, 3]
+    resumed = recipe_run.run_recipe(recipe, *cells, state_path=state, resume=True,
+                                    **every_step)
+    assert resumed["steps"] == 6
+    assert resumed["losses"] == whole["losses"] and resumed["lr"] == whole["lr"]
+    assert [r["step"] for r in resumed["curve"]] == [r["step"] for r in whole["curve"]]
+    assert resumed["curve"][-1]["pixel_error"] == whole["curve"][-1]["pixel_error"]
+    for name, p in whole["net"].params.items():
+        np.testing.assert_array_equal(resumed["net"].params[name], p, err_msg=name)
+    assert resumed["train_seconds"] > resumed["curve"][2]["minutes"] * 60  # the clock adds up
+
+
+def test_resuming_refuses_another_seed_or_budget_and_a_missing_state(cells, tmp_path):
+    state = tmp_path / "state.npz"
+    quiet = dict(eval_every_minutes=1e-9, log=lambda line: None)
+    recipe_run.run_recipe(SMOKE, *cells, seed=0, steps=2, state_path=state, **quiet)
+    with pytest.raises(ValueError, match="'seed': 0.*'seed': 1"):
+        recipe_run.run_recipe(SMOKE, *cells, seed=1, steps=2, state_path=state, resume=True,
+                              **quiet)
+    with pytest.raises(ValueError, match="'steps': 2.*'steps': 3"):
+        recipe_run.run_recipe(SMOKE, *cells, seed=0, steps=3, state_path=state, resume=True,
+                              **quiet)
+    with pytest.raises(FileNotFoundError, match="saved run state"):
+        recipe_run.run_recipe(SMOKE, *cells, seed=0, steps=2, state_path=tmp_path / "no.npz",
+                              resume=True, **quiet)
