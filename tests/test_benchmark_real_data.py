@@ -207,6 +207,7 @@ def test_resume_continues_a_killed_run_to_the_model_of_one_never_stopped(real_da
     assert record["status"] == "finished" and record["steps"] == 4
     assert [row["step"] for row in record["curve"]] == [1, 2, 3, 4]
     assert record["started"] == first["started"] and record["resumed"][0]["step"] == 2
+    assert "at step 2 on" in (path.parent / f"{stem}.md").read_text()
     whole = np.load(tmp_path / "whole" / "runs" / stem / "model.npz", allow_pickle=False)
     parts = np.load(tmp_path / "parts" / "runs" / stem / "model.npz", allow_pickle=False)
     assert sorted(whole.files) == sorted(parts.files)

@@ -1,0 +1,96 @@
+"""The record of one real-data run as markdown and as a plot (benchmarks/real_data.py).
+
+    run_markdown(record) -> str      recipe, machine, budget, the curve, the challenge's way
+    plot_curve(record, path)         four panels against training minutes, peers as crosses
+
+`record` is the JSON-able dict real_data.one_run writes (status "running" records, with
+a partial curve, too).
+"""
+
+import json
+
+CURVE_METRICS = (("pixel_error", "pixel error"), ("foreground_iou", "foreground IoU"),
+                 ("adapted_rand_error", "adapted Rand error"),
+                 ("warping_error", "warping error"))
+
+
+def run_markdown(record):
+    lines = [f"# Real data: {record['dataset']}, recipe {record['recipe_name']}, "
+             f"seed {record['seed']}", ""]
+    recipe = record.get("recipe", {})
+    lines += [f"Recipe: {recipe.get('note', '')}", "", "`" + json.dumps(
+        {k: v for k, v in recipe.items() if k not in ("name", "note")}) + "`", ""]
+    m = record["machine"]
+    blas = m["blas"] if isinstance(m["blas"], str) else ", ".join(
+        f"{b['internal_api']} {b['architecture']} x{b['num_threads']}" for b in m["blas"])
+    lines += [f"Started {record['started']} on {m['platform']}, {m['cpus']} CPUs, NumPy "
+              f"{m['numpy']} ({blas}), load average at start "
+              f"{m['load_average_at_start'][0]:.1f}. Data: {record['data']}.", ""]
+    for part in record.get("resumed", []):  # real_data.py --resume: the later sittings
+        lines += [f"Resumed {part['at']} at step {part['step']} on "
+                  f"{part['machine'].get('cpu', '?')}, load average at start "
+                  f"{part['machine']['load_average_at_start'][0]:.1f}.", ""]
+    if record["status"] != "finished":
+        lines += [f"**{record['status']}** {record.get('error', '')}", ""]
+    else:
+        lines += [f"Budget: {record['budget']}. Trained {record['steps']} steps in "
+                  f"{record['train_seconds'] / 60:.1f} min ({record['seconds_per_step']:.2f} "
+                  f"s/step); evaluations took {record['eval_seconds'] / 60:.1f} min more.", ""]
+    if not record.get("curve"):
+        return "\n".join(lines) + "\n"
+    instances = "instance_rand_error" in record["curve"][-1]
+    lines += ["## Curve (validation, threshold 0.5, no flips)", "",
+              "| step | minutes | pixel error | foreground IoU | adapted Rand | warping |"
+              + (" instance Rand |" if instances else ""),
+              "|---|---|---|---|---|---|" + ("---|" if instances else "")]
+    for row in record["curve"]:
+        cells = [f"{row[k]:.4f}" for k, _ in CURVE_METRICS]
+        if "instance_rand_error" in row:
+            cells.append(f"{row['instance_rand_error']:.4f}")
+        lines.append(f"| {row['step']} | {row['minutes']:.1f} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for peer in record["peer_curve"]:
+        lines.append(f"Peers (PyTorch, benchmarks/results/peers.md), {peer['minutes']} min, "
+                     f"{peer['steps']} steps: pixel error {peer['pixel_error']}, IoU "
+                     f"{peer['foreground_iou']}, adapted Rand {peer['adapted_rand_error']}.")
+    paper = record.get("paper_way")
+    if paper:
+        lines += ["", "## The challenge's way (8 flips/rotations averaged; threshold chosen "
+                  "on the training slices, applied to validation)", "",
+                  "| metric | threshold (from training) | training | validation | "
+                  "validation at 0.5 |", "|---|---|---|---|---|"]
+        for metric in ("pixel_error", "adapted_rand_error"):
+            p = paper[metric]
+            lines.append(f"| {metric} | {p['threshold']:.2f} | {p['train']:.4f} | "
+                         f"{p['validation']:.4f} | {paper['at_0.5'][metric]:.4f} |")
+        lines.append(f"\n8-fold at 0.5: foreground IoU {paper['at_0.5']['foreground_iou']:.4f}"
+                     f", warping error {paper['at_0.5']['warping_error']:.4f}.")
+    return "\n".join(lines) + "\n"
+
+
+def plot_curve(record, path):
+    """Four panels against training minutes; the peers' points as crosses."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(12, 3.2))
+    axes = fig.subplots(1, len(CURVE_METRICS))
+    minutes = [r["minutes"] for r in record["curve"]]
+    for ax, (key, label) in zip(axes, CURVE_METRICS):
+        ax.plot(minutes, [r[key] for r in record["curve"]], "o-", label="ours")
+        peers = [p for p in record["peer_curve"] if key in p]
+        if peers:
+            ax.plot([p["minutes"] for p in peers], [p[key] for p in peers], "kx", ms=9,
+                    label="peers (PyTorch)")
+        paper = record.get("paper_way")
+        if paper and key in ("pixel_error", "adapted_rand_error"):
+            ax.plot([minutes[-1]], [paper[key]["validation"]], "r*", ms=11,
+                    label="ours, 8-fold, threshold from training")
+        ax.set_title(label)
+        ax.set_xlabel("training minutes")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"{record['dataset']}: {record['recipe_name']}, seed {record['seed']}")
+    fig.tight_layout()
+    FigureCanvasAgg(fig)
+    fig.savefig(path, dpi=90)
