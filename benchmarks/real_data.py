@@ -90,7 +90,6 @@ STATE_NAME = "state.npz"  # in --runs/<stem>/: the run's saved state, for --resu
 FOLDERS = {"isbi2012": "isbi2012-em", "dsb2018": "dsb2018-nuclei"}
 
 
-
 def machine():
     """Where the run ran: platform, CPU model and count, NumPy, BLAS kernel and threads, load
     average."""
