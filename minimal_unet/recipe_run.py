@@ -195,6 +195,8 @@ def run_recipe(recipe, train_samples, val_samples, seed=0, steps=None, minutes=N
             clock["eval_seconds"]
         next_eval, curve, losses = clock["next_eval"], clock["curve"], clock["losses"]
         lrs, momenta = clock["lr"], clock["momentum"]
+        while next_eval <= train_seconds:  # states saved before this was kept up to date
+            next_eval += interval
         log(f"resumed from {state_path} at step {step}, {train_seconds / 60:.1f} min")
 
     def evaluation_row():
@@ -239,9 +241,9 @@ def run_recipe(recipe, train_samples, val_samples, seed=0, steps=None, minutes=N
         lrs.append(optimizer.lr)
         momenta.append(getattr(optimizer, "momentum", None))
         if train_seconds >= next_eval:
-            evaluation_row()
-            while next_eval <= train_seconds:
+            while next_eval <= train_seconds:  # before the row: its saved state has it
                 next_eval += interval
+            evaluation_row()
     final = curve[-1] if curve and curve[-1]["step"] == step else evaluation_row()
     paper = None
     if paper_way:

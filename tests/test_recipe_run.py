@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from minimal_unet import recipe_run, recipes
+from minimal_unet import checkpoint, recipe_run, recipes
 from minimal_unet.data.readers import Sample
 from minimal_unet.data.synthetic import make_synthetic
 from minimal_unet.infer import normalize_image, predict_proba_tiled
@@ -165,6 +165,8 @@ def test_a_stopped_run_resumes_to_the_parameters_of_one_never_stopped(cells, tmp
         recipe_run.run_recipe(recipe, *cells, state_path=state, on_eval=stop_at_four,
                               **every_step)
     assert [row["step"] for row in recipe_run.saved_curve(state)] == [1, 2, 3]
+    clock = checkpoint.load_checkpoint(state)["history"]  # the next evaluation is ahead:
+    assert clock["next_eval"] > clock["train_seconds"]  # no extra one right after resuming
     resumed = recipe_run.run_recipe(recipe, *cells, state_path=state, resume=True,
                                     **every_step)
     assert resumed["steps"] == 6
