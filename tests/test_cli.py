@@ -153,6 +153,34 @@ def test_predict_then_evaluate(trained, dataset, tmp_path, capsys):
     assert mean["warping_error"] == 0 and mean["adapted_rand_error"] == 0
 
 
+def test_predict_writes_objects_with_a_seed_threshold(trained, dataset, tmp_path, capsys):
+    import tifffile
+    from scipy import ndimage
+
+    out = tmp_path / "pred"
+    args = ["predict", str(trained / "model.npz"), str(dataset / "images"), "--out", str(out),
+            "--tile-size", "48", "--threshold", "0.3", "--seed-threshold", "0.8"]
+    assert main(args) == 0
+    assert "objects" in capsys.readouterr().out
+    for name in ("synthetic_000", "synthetic_001", "synthetic_002"):
+        ids = tifffile.imread(out / "objects" / f"{name}.tif")
+        prob = tifffile.imread(out / "probabilities" / f"{name}.tif")
+        mask = np.array(Image.open(out / "masks" / f"{name}.png"))
+        assert ids.dtype == np.uint16 and ids.shape == prob.shape
+        np.testing.assert_array_equal(ids > 0, mask == 255)  # the --threshold foreground
+        np.testing.assert_array_equal(mask == 255, prob >= 0.3)
+        four = ndimage.generate_binary_structure(2, 1)
+        for k in np.unique(ids[ids > 0]):
+            assert ndimage.label(ids == k, structure=four)[1] == 1  # one region each
+            # each object holds at most one seed region (none: a faint object on its own)
+            assert ndimage.label((ids == k) & (prob >= 0.8), structure=four)[1] <= 1
+    assert main(args) == 2  # existing outputs are refused
+    one_line_error(capsys, "exist")
+    assert main([*args[:-4], "--threshold", "0.6", "--seed-threshold", "0.5",
+                 "--out", str(tmp_path / "other")]) == 2
+    one_line_error(capsys, "--seed-threshold: expected a value >= --threshold")
+
+
 def test_predict_and_evaluate_errors(trained, dataset, tmp_path, capsys):
     model = str(trained / "model.npz")
     assert main(["predict", model, str(dataset / "images"), "--tile-size", "50",

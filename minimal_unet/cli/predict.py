@@ -5,6 +5,10 @@ line), every input image (readable, grey or RGB, finite pixels), the tile size, 
 output names, and the outputs (never onto an input, never over an existing file unless
 --overwrite). Memory is bounded by the tile: one image at a time, normalised in place of
 its float copy, and only P(class 1) (two classes) is kept image-sized.
+
+With --seed-threshold S (two classes) it also writes OUT/objects/<name>.tif: one id per
+object (uint16 or int32 when there are more than 65535), touching objects cut apart by
+the seeded watershed of instances.py: seeds where P >= S grown over P >= --threshold.
 """
 
 from pathlib import Path
@@ -31,8 +35,10 @@ def add_predict_parser(subparsers):
         "predict", help="segment images with a saved model (overlap-tile)",
         description="Writes OUT/masks/<name>.png (0/255 for two classes, else class ids) "
                     "and OUT/probabilities/<name>.tif (float32; P(class 1) for two "
-                    "classes, else all K maps). Existing outputs are refused unless "
-                    "--overwrite; outputs inside an input folder are always refused.")
+                    "classes, else all K maps); with --seed-threshold also "
+                    "OUT/objects/<name>.tif (object ids, 0 = background). Existing outputs "
+                    "are refused unless --overwrite; outputs inside an input folder are "
+                    "always refused.")
     p.add_argument("model", help="model .npz written by train/demo")
     p.add_argument("inputs", nargs="+", help="image files (PNG/TIFF) or folders of them "
                                              "(hidden files such as ._x.png are skipped)")
@@ -43,6 +49,11 @@ def add_predict_parser(subparsers):
     p.add_argument("--flips", action="store_true", help="average the 8 flips/rotations")
     p.add_argument("--threshold", type=probability, default=0.5,
                    help="foreground where P(class 1) >= threshold, in [0, 1] (two classes)")
+    p.add_argument("--seed-threshold", type=probability,
+                   help="also write objects/<name>.tif: seeds where P(class 1) >= this, "
+                        "grown over the foreground by a watershed, so touching objects stay "
+                        "apart (>= --threshold; two classes; choose both on labelled images, "
+                        "see benchmarks/instances.py)")
     p.add_argument("--backend", choices=BACKENDS, default="numpy")
     p.set_defaults(func=run_predict)
 
@@ -95,6 +106,7 @@ def run_predict(args):
     from PIL import Image
 
     from minimal_unet.infer import normalize_image, predict_proba_tiled, tile_geometry
+    from minimal_unet.instances import seeded_watershed
 
     net = load_model(args.model, args.backend)
     files = image_files(args.inputs)
@@ -102,10 +114,18 @@ def run_predict(args):
     check_out_folder(out)
     masks = [out / "masks" / f"{f.stem}.png" for f in files]
     maps = [out / "probabilities" / f"{f.stem}.tif" for f in files]
-    refuse_into_inputs([out / "masks", out / "probabilities", *masks, *maps],
-                       [*args.inputs, args.model])
+    objects = ([out / "objects" / f"{f.stem}.tif" for f in files]
+               if args.seed_threshold is not None else [])
+    folders = [out / "masks", out / "probabilities"] + ([out / "objects"] if objects else [])
+    refuse_into_inputs([*folders, *masks, *maps, *objects], [*args.inputs, args.model])
     if not args.overwrite:
-        refuse_existing([*masks, *maps])
+        refuse_existing([*masks, *maps, *objects])
+    if objects and net.config.n_classes != 2:
+        raise CLIError(f"--seed-threshold: expected a two-class model, {args.model} has "
+                       f"{net.config.n_classes} classes")
+    if objects and args.seed_threshold < args.threshold:
+        raise CLIError(f"--seed-threshold: expected a value >= --threshold "
+                       f"({args.threshold}), got {args.seed_threshold}")
     if args.tile_size is not None:
         tile_geometry(net.config, args.tile_size)  # ValueError naming the nearest legal
     if net.config.in_channels != 1:
@@ -113,10 +133,10 @@ def run_predict(args):
                        f"predict reads grey (or RGB averaged to grey) images")
     for f in files:  # every input readable and finite before the first prediction
         read_image(f)
-    (out / "masks").mkdir(parents=True, exist_ok=True)
-    (out / "probabilities").mkdir(parents=True, exist_ok=True)
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
     two = net.config.n_classes == 2
-    for f, mask_path, map_path in zip(files, masks, maps):
+    for i, (f, mask_path, map_path) in enumerate(zip(files, masks, maps)):
         image = read_image(f)
         x = normalize_image(image, dtype=net.dtype)  # (H, W)
         del image
@@ -134,7 +154,14 @@ def run_predict(args):
             foreground = float(np.count_nonzero(mask)) / mask.size
         Image.fromarray(mask).save(mask_path)
         tifffile.imwrite(map_path, prob_map.astype(np.float32, copy=False))
-        print(f"{f}: {mask.shape[0]}x{mask.shape[1]}, foreground {foreground:.3f} -> "
-              f"{mask_path}")
+        counted = ""
+        if objects:
+            ids = seeded_watershed(prob_map, args.threshold, args.seed_threshold)  # (H, W)
+            n_objects = int(ids.max(initial=0))
+            small = np.uint16 if n_objects <= np.iinfo(np.uint16).max else np.int32
+            tifffile.imwrite(objects[i], ids.astype(small))
+            counted = f", {n_objects} objects"
+        print(f"{f}: {mask.shape[0]}x{mask.shape[1]}, foreground {foreground:.3f}{counted} "
+              f"-> {mask_path}")
         del probs, prob_map, mask
     return 0
