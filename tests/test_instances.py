@@ -92,6 +92,13 @@ def test_choose_takes_both_thresholds_from_the_training_images():
     assert [ws["threshold"], ws["seed_threshold"]] == train_sweep["pairs"][first_best]
     assert (ws["threshold"], ws["seed_threshold"]) == (0.1, 0.4)
     assert ws["train"] < result["components"]["train"]
+    on_mask = result["watershed_on_mask"]  # t fixed at 0.5, only the seeds chosen
+    assert on_mask["threshold"] == 0.5 and on_mask["seed_threshold"] >= 0.5
+    j = train_sweep["pairs"].index([0.5, on_mask["seed_threshold"]])
+    assert on_mask["train"] == min(e for (t, _), e in zip(train_sweep["pairs"],
+                                                            train_sweep["adapted_rand_error"])
+                                   if t == 0.5)
+    assert on_mask["validation"] == result["validation_sweep"]["adapted_rand_error"][j]
     j = result["validation_sweep"]["pairs"].index([ws["threshold"], ws["seed_threshold"]])
     assert ws["validation"] == result["validation_sweep"]["adapted_rand_error"][j]
     best_val = min(result["validation_sweep"]["adapted_rand_error"])
@@ -109,3 +116,6 @@ def test_bad_input_is_refused_naming_what_was_expected():
         instances.seeded_watershed(np.zeros((4, 4), dtype=np.int64), 0.5, 0.5)
     with pytest.raises(ValueError, match="one length"):
         instances.sweep([np.zeros((4, 4))], [])
+    with pytest.raises(ValueError, match="mask_threshold: expected a threshold of the grid"):
+        instances.choose([np.zeros((4, 4))], [np.ones((4, 4), int)], [np.zeros((4, 4))],
+                         [np.ones((4, 4), int)], mask_threshold=0.55)
