@@ -176,6 +176,32 @@ def test_predict_writes_objects_with_a_seed_threshold(trained, dataset, tmp_path
             assert ndimage.label((ids == k) & (prob >= 0.8), structure=four)[1] <= 1
     assert main(args) == 2  # existing outputs are refused
     one_line_error(capsys, "exist")
+    # evaluate --objects: the objects against the instance ids
+    report = tmp_path / "objects.json"
+    assert main(["evaluate", str(out / "objects"), str(dataset / "instances"), "--objects",
+                 "--out", str(report)]) == 0
+    per_image = json.loads(report.read_text())["per_image"]
+    for name, row in per_image.items():
+        ids = tifffile.imread(out / "objects" / f"{name}.tif")
+        truth = np.array(Image.open(dataset / "instances" / f"{name}.png"))
+        assert row["objects"] == len(np.unique(ids[ids > 0]))
+        assert row["true_objects"] == len(np.unique(truth[truth > 0]))
+        assert row["pixel_error"] == np.mean((ids > 0) != (truth > 0))
+    # the instance ids against themselves: a perfect score; against the 0/255 masks
+    # (touching cells one object) not, so the ids are really compared as ids
+    assert main(["evaluate", str(dataset / "instances"), str(dataset / "instances"),
+                 "--objects", "--out", str(tmp_path / "self.json")]) == 0
+    mean = json.loads((tmp_path / "self.json").read_text())["mean"]
+    assert mean["adapted_rand_error"] == 0 and mean["foreground_iou"] == 1
+    assert main(["evaluate", str(dataset / "masks"), str(dataset / "instances"), "--objects",
+                 "--out", str(tmp_path / "merged.json")]) == 0
+    merged = json.loads((tmp_path / "merged.json").read_text())["mean"]
+    assert merged["adapted_rand_error"] > 0 and merged["rand_recall"] == 1
+    (tmp_path / "grey").mkdir()
+    tifffile.imwrite(tmp_path / "grey" / "synthetic_000.tif", np.full((48, 48), 0.5, np.float32))
+    assert main(["evaluate", str(tmp_path / "grey"), str(dataset / "instances"), "--objects",
+                 "--out", str(tmp_path / "grey.json")]) == 2
+    one_line_error(capsys, "expected (H, W) non-negative integer object ids")
     assert main([*args[:-4], "--threshold", "0.6", "--seed-threshold", "0.5",
                  "--out", str(tmp_path / "other")]) == 2
     one_line_error(capsys, "--seed-threshold: expected a value >= --threshold")

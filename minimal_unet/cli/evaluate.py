@@ -1,4 +1,10 @@
-"""`minimal-unet evaluate`: a folder of predicted masks against label masks -> metrics."""
+"""`minimal-unet evaluate`: a folder of predicted masks against label masks -> metrics.
+
+With --objects, predicted object ids (`predict --seed-threshold`'s objects/) against
+instance ids: the adapted Rand error of the objects (touching objects count apart), and
+the pixel error and foreground IoU of their union, since the Rand error ignores the true
+background and cannot see objects grown into it.
+"""
 
 import json
 from pathlib import Path
@@ -24,6 +30,10 @@ def add_evaluate_parser(subparsers):
                                  "PREDICTIONS folder, never inside an input folder)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     p.add_argument("--no-warping", action="store_true", help="skip the (slow) warping error")
+    p.add_argument("--objects", action="store_true",
+                   help="PREDICTIONS are object ids and LABELS instance ids (0 = background, "
+                        "integer PNG/TIFF): adapted Rand error of the objects, pixel error "
+                        "and IoU of their foreground")
     p.set_defaults(func=run_evaluate)
 
 
@@ -37,6 +47,34 @@ def _nan_to_null(tree):
     if isinstance(tree, float) and tree != tree:
         return None
     return tree
+
+
+def object_ids(path):
+    """(H, W) int64 ids read from an integer PNG/TIFF; a clear error for anything else."""
+    import numpy as np
+
+    from minimal_unet.data.readers import read_array
+
+    ids = read_array(path, kind="mask")
+    if ids.ndim != 2 or not np.issubdtype(ids.dtype, np.integer) or ids.min(initial=0) < 0:
+        raise CLIError(f"{path}: expected (H, W) non-negative integer object ids, got "
+                       f"{ids.dtype} of shape {ids.shape}")
+    return ids.astype(np.int64)
+
+
+def score_objects(pred, gt):
+    """Adapted Rand error of object ids against instance ids, and their foregrounds."""
+    import numpy as np
+
+    from minimal_unet import metrics
+
+    error, precision, recall = metrics.adapted_rand_error(pred, gt)
+    foreground = (pred > 0).astype(np.int64), (gt > 0).astype(np.int64)
+    return {"adapted_rand_error": error, "rand_precision": precision, "rand_recall": recall,
+            "pixel_error": metrics.pixel_error(*foreground),
+            "foreground_iou": metrics.foreground_iou(*foreground),
+            "objects": int(len(np.unique(pred[pred > 0]))),
+            "true_objects": int(len(np.unique(gt[gt > 0])))}
 
 
 def run_evaluate(args):
@@ -54,20 +92,20 @@ def run_evaluate(args):
     if not args.overwrite:
         refuse_existing([out])
     check_out_folder(out.parent)
+    read = object_ids if args.objects else (
+        lambda path: to_classes(read_array(path, kind="mask"), source=str(path)))
     pairs = []
     for stem, f in preds.items():  # every pair readable and of equal shape before work
-        pred = to_classes(read_array(f, kind="mask"), source=str(f))
-        gt = to_classes(read_array(labels[stem], kind="mask"), source=str(labels[stem]))
+        pred, gt = read(f), read(labels[stem])
         if pred.shape != gt.shape:
             raise CLIError(f"{f}: shape {pred.shape} differs from its label {labels[stem]} "
                            f"{gt.shape}")
         pairs.append(stem)
     per_image = {}
     for stem in pairs:
-        f = preds[stem]
-        pred = to_classes(read_array(f, kind="mask"), source=str(f))
-        gt = to_classes(read_array(labels[stem], kind="mask"), source=str(labels[stem]))
-        per_image[stem] = evaluate(pred, gt, warping=not args.no_warping)
+        pred, gt = read(preds[stem]), read(labels[stem])
+        per_image[stem] = (score_objects(pred, gt) if args.objects
+                           else evaluate(pred, gt, warping=not args.no_warping))
     result = {"per_image": per_image, "mean": mean_metrics(per_image.values())}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(_nan_to_null(result), indent=1))
