@@ -187,6 +187,9 @@ RECIPES = {r.name: r for r in [
            "0.5, Adam lr 3e-4 cosine to 0 (ISBI's best optimiser and balance)",
            weight_map="paper", balance_power=0.5, optimizer="adam", lr=3e-4,
            schedule="cosine", **_DSB),
+    Recipe("dsb-adam-balance", "as dsb-adam-half-balance with the full class term (power "
+           "1): its errors were faint nuclei called background", weight_map="paper",
+           balance_power=1.0, optimizer="adam", lr=3e-4, schedule="cosine", **_DSB),
     Recipe("dsb-adam-separated", "as dsb-adam-half-balance, touching nuclei cut apart by a "
            "1 px gap", weight_map="paper", balance_power=0.5, optimizer="adam", lr=3e-4,
            schedule="cosine", separate_touching=True, **_DSB),
@@ -201,7 +204,7 @@ STUDIES = {
                  "isbi-step", "isbi-adam", "isbi-adam-3e-4", "isbi-adam-half-balance",
                  "isbi-adam-border"],
     "dsb2018": ["dsb-paper-map", "dsb-separated", "dsb-adam-half-balance",
-                "dsb-adam-separated"],
+                "dsb-adam-separated", "dsb-adam-balance"],
 }
 
 # `minimal-unet train --preset NAME` -> the recipe it takes: the best recipe of the study so
