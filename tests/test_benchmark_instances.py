@@ -1,49 +1,27 @@
 """benchmarks/instances.py end to end: runs trained by real_data.py on a tiny synthetic data
 set in the DSB layout, scored with thresholds chosen on the training images only."""
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
-from minimal_unet.data.synthetic import make_synthetic
-
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-
-
-def load_script(name):
-    sys.path.insert(0, str(BENCHMARKS))  # instances.py imports real_data
-    spec = importlib.util.spec_from_file_location(f"{name}_benchmark", BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """22 synthetic 64x64 images (2 train, 20 validation) and two finished smoke runs."""
+def trained(real_data, dsb_like, tmp_path_factory):
+    """Two finished smoke runs on the DSB-like data set (2 train, 20 validation images)."""
     root = tmp_path_factory.mktemp("instances")
-    data = root / "dsb"
-    for folder in ("images", "masks", "instances"):
-        (data / folder).mkdir(parents=True)
-    for s in make_synthetic(22, size=(64, 64), seed=0):
-        Image.fromarray((s.image * 255).astype(np.uint8)).save(data / "images" / f"{s.name}.png")
-        Image.fromarray((s.mask * 255).astype(np.uint8)).save(data / "masks" / f"{s.name}.png")
-        Image.fromarray(s.instances.astype(np.uint16)).save(data / "instances" / f"{s.name}.png")
-    argv = ["--data", str(data), "--dataset", "dsb2018", "--study", "--recipes", "smoke",
+    argv = ["--data", str(dsb_like), "--dataset", "dsb2018", "--study", "--recipes", "smoke",
             "--seeds", "0,1", "--steps", "3", "--eval-every", "0",
             "--results", str(root / "results"), "--runs", str(root / "runs")]
-    assert load_script("real_data").main(argv) == 0
+    assert real_data.main(argv) == 0
     return root
 
 
-def test_scores_finished_runs_with_thresholds_from_training_images(trained, capsys):
-    instances_script = load_script("instances")
-    argv = ["--data", str(trained / "dsb"), "--dataset", "dsb2018", "--recipe", "smoke",
+def test_scores_finished_runs_with_thresholds_from_training_images(trained, dsb_like,
+                                                                   load_benchmark, capsys):
+    instances_script = load_benchmark("instances")
+    argv = ["--data", str(dsb_like), "--dataset", "dsb2018", "--recipe", "smoke",
             "--seeds", "0,1", "--results", str(trained / "results"),
             "--runs", str(trained / "runs")]
     assert instances_script.main(argv) == 0
@@ -75,15 +53,15 @@ def test_scores_finished_runs_with_thresholds_from_training_images(trained, caps
     assert "exists" in capsys.readouterr().err
 
 
-def test_refuses_a_run_that_is_not_finished(trained, tmp_path):
-    instances_script = load_script("instances")
+def test_refuses_a_run_that_is_not_finished(trained, dsb_like, load_benchmark, tmp_path):
+    instances_script = load_benchmark("instances")
     results = tmp_path / "results"
     results.mkdir()
     record = json.loads(
         (trained / "results" / "real_data_dsb2018_smoke_seed0.json").read_text())
     record["status"] = "running"
     (results / "real_data_dsb2018_smoke_seed0.json").write_text(json.dumps(record))
-    argv = ["--data", str(trained / "dsb"), "--dataset", "dsb2018", "--recipe", "smoke",
+    argv = ["--data", str(dsb_like), "--dataset", "dsb2018", "--recipe", "smoke",
             "--seeds", "0", "--results", str(results), "--runs", str(trained / "runs")]
     with pytest.raises(SystemExit, match="expected status 'finished', got 'running'"):
         instances_script.main(argv)

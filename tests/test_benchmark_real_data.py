@@ -1,37 +1,9 @@
 """benchmarks/real_data.py end to end on a tiny synthetic data set in the DSB layout."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
-from minimal_unet.data.synthetic import make_synthetic
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "real_data.py"
-
-
-@pytest.fixture(scope="module")
-def real_data():
-    spec = importlib.util.spec_from_file_location("real_data_benchmark", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def dsb_like(tmp_path_factory):
-    """22 synthetic 64x64 images: the DSB split keeps the last 20 for validation."""
-    root = tmp_path_factory.mktemp("dsb")
-    for folder in ("images", "masks", "instances"):
-        (root / folder).mkdir()
-    for s in make_synthetic(22, size=(64, 64), seed=0):
-        Image.fromarray((s.image * 255).astype(np.uint8)).save(root / "images" / f"{s.name}.png")
-        Image.fromarray((s.mask * 255).astype(np.uint8)).save(root / "masks" / f"{s.name}.png")
-        Image.fromarray(s.instances.astype(np.uint16)).save(root / "instances" / f"{s.name}.png")
-    return root
 
 
 def test_study_records_every_run_and_a_summary_and_never_overwrites(real_data, dsb_like,
@@ -97,7 +69,7 @@ def test_floors_score_the_labels_themselves(real_data, dsb_like, tmp_path):
 
 
 def test_peer_numbers_in_the_script_are_those_of_peers_md(real_data):
-    text = (SCRIPT.parent / "results" / "peers.md").read_text()
+    text = (real_data.REPO / "benchmarks" / "results" / "peers.md").read_text()
     rows = [line for line in text.splitlines() if " steps |" in line  # the quality rows
             and (line.startswith("| ISBI 2012 EM") or line.startswith("| DSB 2018 nuclei"))]
     for dataset, prefix in (("isbi2012", "| ISBI"), ("dsb2018", "| DSB")):
