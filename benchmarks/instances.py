@@ -26,8 +26,8 @@ they are recorded beside the thresholded scores, never in their place.
     python benchmarks/instances.py --data PATH/dsb2018-nuclei --dataset dsb2018 \
         --recipe dsb-adam-half-balance --seeds 0,1
 
-Writes --results/instances_<dataset>_<recipe>[_<tag>].json / .md; an existing file is
-refused unless --overwrite.
+Writes --results/instances_<dataset>_<recipe>[_<tag>][_flips].json / .md; an existing
+file is refused unless --overwrite.
 """
 
 import argparse
@@ -168,7 +168,8 @@ def main(argv=None):
     if (Path(args.data) / FOLDERS[args.dataset]).is_dir():  # a folder holding both sets
         args.data = str(Path(args.data) / FOLDERS[args.dataset])
     seeds = [int(s) for s in args.seeds.split(",")]
-    stem = f"instances_{args.dataset}_{args.recipe}" + (f"_{args.tag}" if args.tag else "")
+    stem = (f"instances_{args.dataset}_{args.recipe}" + (f"_{args.tag}" if args.tag else "")
+            + ("_flips" if args.flips else ""))
     outputs = [Path(args.results) / f"{stem}{ext}" for ext in (".json", ".md")]
     for path in outputs:
         if path.exists() and not args.overwrite:

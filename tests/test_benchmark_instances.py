@@ -51,6 +51,11 @@ def test_scores_finished_runs_with_thresholds_from_training_images(trained, dsb_
     with pytest.raises(SystemExit):  # an existing result is refused without --overwrite
         instances_script.main(argv)
     assert "exists" in capsys.readouterr().err
+    assert instances_script.main([*argv, "--flips"]) == 0  # its own file, 8-fold maps
+    flipped = json.loads(
+        (trained / "results" / "instances_dsb2018_smoke_flips.json").read_text())
+    assert flipped["flips"] and not result["flips"]
+    assert flipped["seeds"][0]["validation_sweep"] != result["seeds"][0]["validation_sweep"]
 
 
 def test_refuses_a_run_that_is_not_finished(trained, dsb_like, load_benchmark, tmp_path):
