@@ -34,15 +34,14 @@ import numpy as np
 from scipy import ndimage
 
 from minimal_unet import metrics
+from minimal_unet.thresholds import FOUR, foreground_segments  # 4-connected, as everywhere
 
-FOUR = ndimage.generate_binary_structure(2, 1)  # 4-connectivity, as every segment here
 GRID_THRESHOLDS = tuple(round(0.1 * k, 1) for k in range(1, 10))  # 0.1, 0.2, .., 0.9
 
 
 def components(prob, threshold=0.5):
     """(H, W) int32 ids of the 4-connected components of prob >= threshold."""
-    ids, _ = ndimage.label(np.asarray(prob) >= threshold, structure=FOUR)
-    return ids.astype(np.int32, copy=False)
+    return foreground_segments(np.asarray(prob) >= threshold).astype(np.int32, copy=False)
 
 
 def check_thresholds(threshold, seed_threshold):
@@ -61,7 +60,8 @@ def seeded_watershed(prob, threshold=0.5, seed_threshold=0.9):
     check_thresholds(threshold, seed_threshold)
     foreground = prob >= threshold  # (H, W) bool
     seeds, n_seeds = ndimage.label(prob >= seed_threshold, structure=FOUR)  # inside fg
-    parts, n_parts = ndimage.label(foreground, structure=FOUR)
+    parts = foreground_segments(foreground)  # (H, W) ids of the foreground's components
+    n_parts = int(parts.max(initial=0))
     seeded = np.zeros(n_parts + 1, dtype=bool)
     seeded[parts[seeds > 0]] = True  # foreground components holding a seed
     lone = foreground & ~seeded[parts]  # components without one: each its own object
