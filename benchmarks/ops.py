@@ -234,8 +234,10 @@ def child(args):
     """Time every case in this process; print each row as a JSON line as it is measured."""
     import torch
 
+    from minimal_unet.memory import keep_freed_memory
     from minimal_unet.ops import _threads, conv2d
 
+    keep_freed_memory()  # as in training (train.train); PyTorch, in this process, gains too
     if args.conv_block_mib is not None:
         conv2d._BLOCK_BYTES = int(args.conv_block_mib * 2**20)
     if args.conv_workers is not None:

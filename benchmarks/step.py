@@ -18,6 +18,12 @@ the resident set just before the first step ("base": interpreter, libraries, par
 input); their difference is the step's own peak. VmHWM counts every byte touched, NumPy
 and PyTorch alike, so the two are comparable.
 
+Allocator: ours runs as `train.train` runs it, with `memory.keep_freed_memory()` (glibc
+keeps freed blocks for the next step instead of page-faulting fresh ones in). In the
+timing child that setting is process-wide, so PyTorch's steps get it as well (it gains
+0.3 s a step at 572 / base 32): the ratio is the conservative one. The memory children
+are separate: ours with the setting, PyTorch with glibc's defaults.
+
 Every child runs with the same thread count for OpenBLAS, OpenMP and PyTorch (`--threads`,
 default all cores) and records the BLAS it ran (library, version, kernel, threads) with
 threadpoolctl; see benchmarks/machine.py for OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE.
@@ -77,7 +83,10 @@ def build_step(framework, size, dtype_name, threads):
     out = tile - 184  # depth 4, valid convolutions (minimal_unet/sizes.py)
     target = rng.integers(0, 2, (1, out, out))
     if framework == "ours":
+        from minimal_unet.memory import keep_freed_memory
         from minimal_unet.optim import SGD
+
+        keep_freed_memory()  # as train.train does: the allocator keeps freed pages
 
         net = UNet(config, seed=0, dtype=dtype)
         opt = SGD(net.params, lr=1e-4, momentum=0.99)

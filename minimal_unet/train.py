@@ -49,6 +49,7 @@ from minimal_unet.infer import (
     predict_proba_tiled,
     tile_geometry,
 )
+from minimal_unet.memory import keep_freed_memory
 from minimal_unet.sizes import output_size
 from minimal_unet.weight_map import (
     class_weights_map,
@@ -473,6 +474,7 @@ def train(net, train_samples, val_samples, cfg, resume=False, checkpoint_dir=Non
                                       source=str(existing))
         initial_norm = float(state.get("initial_param_norm") or parameter_norm(net))
     saved_step = step if resume else None
+    keep_freed_memory()  # each step reuses the pages the last one freed (memory.py)
     first_loss = history["train"][0]["loss"] if history["train"] else None
 
     def save():

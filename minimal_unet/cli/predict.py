@@ -107,6 +107,7 @@ def run_predict(args):
 
     from minimal_unet.infer import normalize_image, predict_proba_tiled, tile_geometry
     from minimal_unet.instances import seeded_watershed
+    from minimal_unet.memory import keep_freed_memory
 
     net = load_model(args.model, args.backend)
     files = image_files(args.inputs)
@@ -135,6 +136,7 @@ def run_predict(args):
         read_image(f)
     for folder in folders:
         folder.mkdir(parents=True, exist_ok=True)
+    keep_freed_memory()  # every tile allocates the same arrays again (memory.py)
     two = net.config.n_classes == 2
     for i, (f, mask_path, map_path) in enumerate(zip(files, masks, maps)):
         image = read_image(f)
