@@ -35,6 +35,7 @@ import numpy as np
 from minimal_unet import checkpoint, metrics, thresholds
 from minimal_unet.data.readers import read_dataset, split_samples
 from minimal_unet.infer import default_tile_size, normalize_image, predict_proba_tiled
+from minimal_unet.memory import keep_freed_memory
 from minimal_unet.model import UNet
 from minimal_unet.recipes import scheduled_lr, scheduled_momentum, train_config, unet_config
 from minimal_unet.sizes import output_size
@@ -198,6 +199,7 @@ def run_recipe(recipe, train_samples, val_samples, seed=0, steps=None, minutes=N
         while next_eval <= train_seconds:  # states saved before this was kept up to date
             next_eval += interval
         log(f"resumed from {state_path} at step {step}, {train_seconds / 60:.1f} min")
+    keep_freed_memory()  # as train.train: each step reuses the pages the last one freed
 
     def evaluation_row():
         nonlocal eval_seconds
