@@ -13,15 +13,16 @@ beside ours waiting for work, and a product gives the same bits whichever thread
 Callers that sum block results add them in block order, so every result has the same
 bits on 1, 2 or 16 threads (tested against the one-thread run).
 
-workers(): `MINIMAL_UNET_THREADS` if set, else 1: OFF by default, because measured on the
-2-core machine (benchmarks/results/threads_cpu.md) it did not pay: a big layer's
-convolution got faster (32->32 at 570x570, forward + backward: 0.25 -> 0.195 s), but a
-whole training step did not (572 / base 32: 2.34 s serial, 2.34-2.46 s threaded; 252 /
-base 16: 0.140 -> 0.148 s). Products held to one BLAS thread each run no faster than one
-product on two BLAS threads, the elementwise passes are bound by memory bandwidth and
-page faults, and small arrays pay the hand-off. Try it on a machine with more cores:
-`MINIMAL_UNET_THREADS=8`. With one worker, or one block, or without threadpoolctl, the
-blocks run in order on the calling thread and BLAS keeps its own threads.
+workers(): `MINIMAL_UNET_THREADS` if set, else the cores this process may run on. On the
+2-core machine (2026-12-04, EPYC, benchmarks/results/epyc_2026-12-04_threads/) two
+threads over 4 MiB conv blocks made the base-32 and paper steps faster than one product
+on two BLAS threads; the Xeon record of 2026-12-01 (benchmarks/results/threads_cpu.md,
+16 MiB blocks) had found no gain: the gain is in the small blocks each core keeps in its
+cache, which a product on two BLAS threads cannot use (conv2d's trick 2). Small layers
+and small arrays stay on the calling thread (conv2d._THREAD_BYTES, `_MIN_BYTES`).
+MINIMAL_UNET_THREADS=1 gives BLAS its own threads back. Without threadpoolctl (a
+dependency; absent only in a broken install) the blocks run in order on the calling
+thread.
 
 Elementwise fast paths (ReLU, max-pool, crop-and-concatenate, ...) cut their arrays with
 `chunks` into one part per worker along a leading axis and write each part of a fresh
@@ -31,18 +32,20 @@ output in place; elementwise results cannot depend on the cutting.
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-_MIN_BYTES = 2 << 20  # `chunks`: no part smaller than this (a thread hand-off costs)
+_MIN_BYTES = 8 << 20  # `chunks`: no part smaller than this (a thread hand-off costs)
 _POOL = None  # the ThreadPoolExecutor, started on first use
 _POOL_KEY = None  # (process id, size) it was started for: a forked child starts its own
 _BLAS = None  # threadpoolctl's controller of the loaded BLAS libraries (False: none)
 
 
 def workers():
-    """How many threads `run` uses: MINIMAL_UNET_THREADS, else 1 (see the module docstring:
-    on the 2-core machine we measure on, more threads made a whole training step slower)."""
+    """How many threads `run` uses: MINIMAL_UNET_THREADS, else the cores this process may
+    use (os.sched_getaffinity where there is one, else os.cpu_count())."""
     setting = os.environ.get("MINIMAL_UNET_THREADS", "").strip()
     if not setting:
-        return 1
+        if hasattr(os, "sched_getaffinity"):
+            return max(1, len(os.sched_getaffinity(0)))
+        return max(1, os.cpu_count() or 1)
     try:
         count = int(setting)
     except ValueError:

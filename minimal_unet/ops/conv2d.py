@@ -36,27 +36,31 @@ The tricks, each measured on the 2-core AVX-512 machine (OpenBLAS SkylakeX kerne
    `np.copyto` from a strided *view* (`as_strided`, no Python loop over c, i, j): element
    (c, i, j, r, v) of the view is xp[n, c, r0+r+i, v+j], and every copied run is a
    contiguous stretch of oW values. An im2col of the whole 570x570, 64-channel image
-   would take 750 MB (1.5 GB in float64); a block is about `_BLOCK_BYTES`.
-2. Block size 16 MiB (`_BLOCK_BYTES`; 24 blocks of 23-24 rows at the base-32 net's
-   32->32 570x570 layer in float32), cut into an even number of blocks of equal size
-   (`_row_blocks`). Smaller blocks stay in cache between gather and product (one core,
-   CPU time of that layer's forward + backward: 4 MiB blocks 0.34 s, 16 MiB 0.42 s,
-   64 MiB 0.47 s), but every product makes the BLAS threads synchronise, which costs up
-   to a scheduler time slice when other processes hold the cores. The 18 conv layers of
-   the base-32 net, ours / PyTorch, two threads, `benchmarks/ops.py`: with the machine
-   lightly loaded (load 2), 0.79x with 16 MiB blocks, 0.93x with 64 MiB, 1.58x with 4 MiB;
-   heavily loaded (load 4-7), 64 MiB did best (1.2-1.4x) and 16 MiB worst (up to 2.0x).
-   `benchmarks/ops.py --conv-block-mib` measures it on another machine.
-3. Blocks may run on several threads (`_run_blocks`, ops/_threads.py; opt-in with
-   MINIMAL_UNET_THREADS=N, and only for a layer whose whole im2col is at least
-   `_THREAD_BYTES`). NumPy releases the GIL in the gather copy and in the product, so the
-   threads really run at once, each product held to one BLAS thread. Each block writes
-   its own rows of y or dx, and the dw products are added in block order, so the result
-   has the same bits on any number of threads (tested). It is off by default: on the
-   2-core machine the big 32->32 570x570 layer got faster (0.25 -> 0.195 s), the whole
-   step did not (benchmarks/results/threads_cpu.md). (With threads off, OpenBLAS itself
-   may split a product across its threads differently for another OPENBLAS_NUM_THREADS,
-   which can change the last bit of dw, as PyTorch's results can change.)
+   would take 750 MB (1.5 GB in float64); a block is a few MiB (trick 2).
+2. Block size, by layer. A layer whose whole im2col is at least `_THREAD_BYTES` (64 MiB;
+   the base-32 net's layers down to 128 channels) is cut into blocks of about
+   `_THREAD_BLOCK_BYTES` (4 MiB; 95 blocks of 6 rows at the 32->32 570x570 layer in
+   float32) for our threads (trick 3); a smaller layer into blocks of about `_BLOCK_BYTES`
+   (16 MiB, usually one block) for one product on BLAS's own threads. Always an even
+   number of blocks of equal size (`_row_blocks`). Small blocks stay in the core's cache
+   between gather and product (one thread, CPU time of forward + backward on the EPYC
+   machine, 2026-12-04: 32->32 @570 0.29 s with 2-4 MiB blocks, 0.40 s with 16 MiB;
+   64->64 @282 0.21 vs 0.27 s), but a product on two BLAS threads makes them synchronise,
+   which small blocks pay for over and over: the paper step with 4 MiB blocks on BLAS's
+   threads was 16 % slower than with 16 MiB. On our own threads each product runs on one
+   BLAS thread and nothing synchronises per block. The cutting depends on the shapes
+   only. `benchmarks/ops.py --conv-block-mib` measures one size for every layer.
+3. Blocks run on several threads (`_run_blocks`, ops/_threads.py; one per core unless
+   MINIMAL_UNET_THREADS=N says otherwise, and only for a layer whose whole im2col is at
+   least `_THREAD_BYTES`: smaller layers lost time to the hand-off). NumPy releases the
+   GIL in the gather copy and in the product, so the threads really run at once, each
+   product held to one BLAS thread. Each block writes its own rows of y or dx, and the dw
+   products are added in block order, so the result has the same bits on any number of
+   threads (tested). Measured (benchmarks/results/epyc_2026-12-04_threads/, both cores):
+   the paper step 1.74x -> 1.61x PyTorch's time, 572 / base 32 1.93x -> 1.70x, the small
+   step (no layer that large) unchanged. (With one thread, OpenBLAS itself may split a
+   product across its threads differently for another OPENBLAS_NUM_THREADS, which can
+   change the last bit of dw, as PyTorch's results can change.)
 4. The dw product is computed transposed, cols @ dy_rows^T (K, F), not dy_rows @ cols^T
    (F, K): the same numbers, but OpenBLAS runs this orientation of a product with a long
    inner dimension (R*oW) and a small output several times faster (e.g. 1.9 ms instead
@@ -69,8 +73,9 @@ The tricks, each measured on the 2-core AVX-512 machine (OpenBLAS SkylakeX kerne
 
 Scratch buffers: `cols` and the padded slab live in one flat buffer per (purpose, dtype),
 kept per thread in `_SCRATCH` and grown to the largest block seen. Each is bounded by one
-block (about `_BLOCK_BYTES`, or one row of im2col if a single row is larger), so memory
-stays bounded however many layer shapes a network has (per thread, two buffers).
+block (about `_BLOCK_BYTES` or `_THREAD_BLOCK_BYTES`, or one row of im2col if a single row
+is larger), so memory stays bounded however many layer shapes a network has (per thread,
+two buffers).
 Outputs (y, dx, dw, db) are always fresh arrays; nothing returned aliases a scratch buffer.
 
 Why channels-first (NCHW) blocks and not channels-last (H, W, C): measured at the paper's
@@ -87,6 +92,7 @@ from minimal_unet.ops import _threads
 from minimal_unet.ops._checks import check_float_array, check_same_dtype, check_shape
 
 _BLOCK_BYTES = 16 * 2**20  # target size of one im2col block `cols` (see docstring)
+_THREAD_BLOCK_BYTES = 4 * 2**20  # ... in a layer whose blocks go to our threads (trick 3)
 _SPLIT_BYTES = 2**20  # a whole im2col smaller than this stays one block, on this thread
 _SCRATCH = threading.local()  # per-thread flat scratch buffers, see the module docstring
 _WORKERS = None  # threads that share the row blocks; None: _threads.workers() (trick 3)
@@ -215,15 +221,22 @@ def conv2d_backward_naive(dy, cache):
 # --------------------------------------------------------------------------- fast path
 
 
-def _row_blocks(K, oH, oW, itemsize):
+def _block_bytes(cols_bytes):
+    """The target block size of a layer whose whole im2col is `cols_bytes`: _THREAD_BLOCK_BYTES
+    for the layers that may run on our threads (trick 3), else _BLOCK_BYTES. Shapes only."""
+    return _THREAD_BLOCK_BYTES if cols_bytes >= _THREAD_BYTES else _BLOCK_BYTES
+
+
+def _row_blocks(K, oH, oW, itemsize, block_bytes=None):
     """[(row0, rows)]: the oH output rows cut into blocks whose `cols` (K, rows*oW) is about
-    _BLOCK_BYTES, their sizes differing by one row at most, and an even number of them (so
-    that the two threads get the same work) unless the whole im2col is under _SPLIT_BYTES,
-    where one block and no thread is cheaper. Depends on the shapes only, never on the
-    thread count.
+    `block_bytes` (default _BLOCK_BYTES), their sizes differing by one row at most, and an
+    even number of them (so that two threads get the same work) unless the whole im2col is
+    under _SPLIT_BYTES, where one block and no thread is cheaper. Depends on the shapes
+    only, never on the thread count.
     """
+    block_bytes = _BLOCK_BYTES if block_bytes is None else block_bytes
     row_bytes = K * oW * itemsize  # one output row of cols
-    n_blocks = min(oH, max(1, -(-oH * row_bytes // _BLOCK_BYTES)))  # ceil, at most oH
+    n_blocks = min(oH, max(1, -(-oH * row_bytes // block_bytes)))  # ceil, at most oH
     if n_blocks % 2 == 1 and n_blocks < oH and oH * row_bytes >= _SPLIT_BYTES:
         n_blocks += 1
     rows, extra = divmod(oH, n_blocks)  # the first `extra` blocks get one row more
@@ -300,7 +313,8 @@ def _correlate(src, top, left, w2, kH, kW, out, bias=None):
     """
     N, C, _, _ = src.shape
     _, F, oH, oW = out.shape
-    row_blocks = _row_blocks(C * kH * kW, oH, oW, src.itemsize)
+    cols_bytes = N * C * kH * kW * oH * oW * src.itemsize  # the whole im2col
+    row_blocks = _row_blocks(C * kH * kW, oH, oW, src.itemsize, _block_bytes(cols_bytes))
 
     def one_block(block):
         n, row0, rows = block
@@ -312,7 +326,7 @@ def _correlate(src, top, left, w2, kH, kW, out, bias=None):
             out_rows += bias[:, None]  # (F, 1) broadcast over the block's pixels
 
     _run_blocks(one_block, [(n, row0, rows) for n in range(N) for row0, rows in row_blocks],
-                N * C * kH * kW * oH * oW * src.itemsize)
+                cols_bytes)
 
 
 def conv2d_forward(x, w, b, pad=0):
@@ -356,7 +370,8 @@ def conv2d_backward(dy, cache):
     # several times faster (see the module docstring). The block products are summed in
     # block order (whichever thread computed them), so the sum has the same bits on one
     # thread or two.
-    row_blocks = _row_blocks(K, oH, oW, x.itemsize)
+    cols_bytes = N * K * oH * oW * x.itemsize  # the whole im2col
+    row_blocks = _row_blocks(K, oH, oW, x.itemsize, _block_bytes(cols_bytes))
     blocks = [(n, row0, rows) for n in range(N) for row0, rows in row_blocks]
 
     def one_block(block):
@@ -369,7 +384,7 @@ def conv2d_backward(dy, cache):
 
     dw2_t = np.zeros((K, F), dtype=x.dtype)  # (K, F), dw transposed
     db = np.zeros(F, dtype=x.dtype)
-    for dw_t_block, db_block in _run_blocks(one_block, blocks, N * K * oH * oW * x.itemsize):
+    for dw_t_block, db_block in _run_blocks(one_block, blocks, cols_bytes):
         dw2_t += dw_t_block
         db += db_block
     dw2 = dw2_t.T  # (F, K), a view; the reshape below copies it to (F, C, kH, kW)

@@ -155,7 +155,8 @@ def test_row_blocks_match_pytorch(rng, torch, monkeypatch, shape, kernel, pad, b
 def test_same_bits_on_one_or_two_threads(rng, monkeypatch, dtype):
     # many small blocks (5 rows of 20), so both threads get several and dw sums 4+ blocks
     x, w, b, dy = make_inputs(rng, (2, 6, 5, 22, 21), (3, 3), 0, dtype=dtype)
-    monkeypatch.setattr(conv2d_module, "_BLOCK_BYTES", 5 * 54 * 19 * np.dtype(dtype).itemsize)
+    monkeypatch.setattr(conv2d_module, "_THREAD_BLOCK_BYTES",
+                        5 * 54 * 19 * np.dtype(dtype).itemsize)
     monkeypatch.setattr(conv2d_module, "_SPLIT_BYTES", 0)
     monkeypatch.setattr(conv2d_module, "_THREAD_BYTES", 0)
     results = {}
@@ -331,7 +332,7 @@ def test_public_im2col_matches_the_formula_and_the_conv():
 def test_two_threads_work_in_a_forked_child(rng, monkeypatch):
     # the thread pool of the parent does not survive fork(); the child must start its own
     multiprocessing = pytest.importorskip("multiprocessing")
-    monkeypatch.setattr(conv2d_module, "_BLOCK_BYTES", 2 * 54 * 19 * 8)
+    monkeypatch.setattr(conv2d_module, "_THREAD_BLOCK_BYTES", 2 * 54 * 19 * 8)
     monkeypatch.setattr(conv2d_module, "_SPLIT_BYTES", 0)
     monkeypatch.setattr(conv2d_module, "_WORKERS", 2)
     monkeypatch.setattr(conv2d_module, "_THREAD_BYTES", 0)
@@ -344,7 +345,7 @@ def test_two_threads_work_in_a_forked_child(rng, monkeypatch):
 
 
 def _forward_in_child(x, w, b):
-    conv2d_module._BLOCK_BYTES = 2 * 54 * 19 * 8
+    conv2d_module._THREAD_BLOCK_BYTES = 2 * 54 * 19 * 8
     conv2d_module._SPLIT_BYTES = 0
     conv2d_module._WORKERS = 2
     conv2d_module._THREAD_BYTES = 0

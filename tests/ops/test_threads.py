@@ -45,9 +45,9 @@ def every_op(rng, dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_many_threads_give_the_bits_of_one(monkeypatch, dtype):
     monkeypatch.setattr(_threads, "_MIN_BYTES", 16)  # cut even these tiny arrays into parts
-    monkeypatch.setattr(conv2d, "_BLOCK_BYTES", 256)  # and the convolutions into many blocks
+    monkeypatch.setattr(conv2d, "_THREAD_BLOCK_BYTES", 256)  # and the convolutions into many
     monkeypatch.setattr(conv2d, "_SPLIT_BYTES", 0)
-    monkeypatch.setattr(conv2d, "_THREAD_BYTES", 0)
+    monkeypatch.setattr(conv2d, "_THREAD_BYTES", 0)  # blocks, on our threads
     monkeypatch.setattr(conv2d, "_WORKERS", None)  # conv2d follows MINIMAL_UNET_THREADS
     results = {}
     for threads in ("1", "3"):
@@ -96,6 +96,30 @@ def test_run_keeps_block_order_and_holds_blas_to_one_thread():
     assert all(counts == [1] * len(before) for _, counts in results)
     after = threadpoolctl.ThreadpoolController().select(user_api="blas")
     assert [lib.num_threads for lib in after.lib_controllers] == before  # restored
+
+
+def test_default_is_one_thread_per_usable_core(monkeypatch):
+    monkeypatch.delenv("MINIMAL_UNET_THREADS", raising=False)
+    monkeypatch.setattr(_threads.os, "sched_getaffinity", lambda pid: {0, 3, 5}, raising=False)
+    assert _threads.workers() == 3  # the cores this process may use, not the machine's
+    monkeypatch.delattr(_threads.os, "sched_getaffinity")
+    monkeypatch.setattr(_threads.os, "cpu_count", lambda: 6)
+    assert _threads.workers() == 6
+    monkeypatch.setenv("MINIMAL_UNET_THREADS", "1")
+    assert _threads.workers() == 1
+
+
+def test_big_layers_get_small_blocks_by_shape_alone():
+    # a layer whose whole im2col reaches _THREAD_BYTES is cut for the threads, whatever
+    # the thread count; the cut depends on the shapes only, so the bits do too
+    small = conv2d._block_bytes(conv2d._THREAD_BYTES - 1)
+    big = conv2d._block_bytes(conv2d._THREAD_BYTES)
+    assert (small, big) == (conv2d._BLOCK_BYTES, conv2d._THREAD_BLOCK_BYTES)
+    assert big < small
+    K, oH, oW = 288, 568, 568  # 32 -> 32 at 570x570, float32: 372 MB of im2col
+    blocks = conv2d._row_blocks(K, oH, oW, 4, big)
+    assert len(blocks) % 2 == 0 and sum(rows for _, rows in blocks) == oH
+    assert max(rows for _, rows in blocks) * K * oW * 4 <= 1.2 * conv2d._THREAD_BLOCK_BYTES
 
 
 @pytest.mark.parametrize("setting", ["0", "-2", "two"])
