@@ -30,7 +30,9 @@ output in place; elementwise results cannot depend on the cutting.
 """
 
 import os
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
 
 _MIN_BYTES = 8 << 20  # `chunks`: no part smaller than this (a thread hand-off costs)
 _POOL = None  # the ThreadPoolExecutor, started on first use
@@ -86,14 +88,28 @@ def run(task, blocks, threads=None):
     same shapes on whichever thread, BLAS single-threaded, so the bits do not depend on
     the number of threads.
     """
+    return list(results_in_order(task, blocks, threads))
+
+
+def results_in_order(task, blocks, threads=None):
+    """Yield task(block) for each block in block order, computed over `threads` (default
+    `workers()`), no more than 2 * threads blocks ahead of the caller: a caller that sums
+    big block results (conv2d's dw) holds a few of them at a time, never all of them."""
     threads = workers() if threads is None else threads
-    if threads == 1 or len(blocks) < 2:
-        return [task(block) for block in blocks]
-    blas = _blas_controller()
-    if blas is None:  # cannot hold BLAS to one thread: our threads would oversubscribe
-        return [task(block) for block in blocks]
+    blas = _blas_controller() if threads > 1 and len(blocks) > 1 else None
+    if blas is None:  # one thread, one block, or BLAS cannot be held to one thread
+        for block in blocks:
+            yield task(block)
+        return
+    pool = _pool(min(threads, len(blocks)))
+    waiting = iter(blocks)
     with blas.limit(limits=1):
-        return list(_pool(min(threads, len(blocks))).map(task, blocks))
+        ahead = deque(pool.submit(task, block) for block in islice(waiting, 2 * threads))
+        while ahead:
+            result = ahead.popleft().result()
+            for block in islice(waiting, 1):
+                ahead.append(pool.submit(task, block))
+            yield result
 
 
 def chunks(length, bytes_per_item, threads=None):

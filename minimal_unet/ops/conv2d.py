@@ -369,7 +369,8 @@ def conv2d_backward(dy, cache):
     # same numbers, but OpenBLAS runs this orientation of a long-inner-dimension product
     # several times faster (see the module docstring). The block products are summed in
     # block order (whichever thread computed them), so the sum has the same bits on one
-    # thread or two.
+    # thread or two; they arrive one at a time (results_in_order), so only a few of the
+    # (K, F) block products exist at once, not one per block.
     cols_bytes = N * K * oH * oW * x.itemsize  # the whole im2col
     row_blocks = _row_blocks(K, oH, oW, x.itemsize, _block_bytes(cols_bytes))
     blocks = [(n, row0, rows) for n in range(N) for row0, rows in row_blocks]
@@ -384,7 +385,8 @@ def conv2d_backward(dy, cache):
 
     dw2_t = np.zeros((K, F), dtype=x.dtype)  # (K, F), dw transposed
     db = np.zeros(F, dtype=x.dtype)
-    for dw_t_block, db_block in _run_blocks(one_block, blocks, cols_bytes):
+    threads = _WORKERS if cols_bytes >= _THREAD_BYTES else 1  # as _run_blocks
+    for dw_t_block, db_block in _threads.results_in_order(one_block, blocks, threads):
         dw2_t += dw_t_block
         db += db_block
     dw2 = dw2_t.T  # (F, K), a view; the reshape below copies it to (F, C, kH, kW)

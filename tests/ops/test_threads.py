@@ -98,6 +98,22 @@ def test_run_keeps_block_order_and_holds_blas_to_one_thread():
     assert [lib.num_threads for lib in after.lib_controllers] == before  # restored
 
 
+def test_results_in_order_runs_a_few_blocks_ahead_not_all():
+    pytest.importorskip("threadpoolctl")
+    consumed, lead = [0], []
+
+    def task(block):
+        lead.append(block - consumed[0])  # how far ahead of the caller this block starts
+        return block
+
+    got = []
+    for result in _threads.results_in_order(task, list(range(40)), threads=2):
+        got.append(result)
+        consumed[0] += 1
+    assert got == list(range(40))
+    assert max(lead) <= 4  # 2 * threads ahead at most: conv2d's dw blocks are not all held
+
+
 def test_default_is_one_thread_per_usable_core(monkeypatch):
     monkeypatch.delenv("MINIMAL_UNET_THREADS", raising=False)
     monkeypatch.setattr(_threads.os, "sched_getaffinity", lambda pid: {0, 3, 5}, raising=False)
