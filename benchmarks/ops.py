@@ -238,13 +238,15 @@ def child(args):
     from minimal_unet.ops import _threads, conv2d
 
     keep_freed_memory()  # as in training (train.train); PyTorch, in this process, gains too
-    if args.conv_block_mib is not None:
-        conv2d._BLOCK_BYTES = int(args.conv_block_mib * 2**20)
+    if args.conv_block_mib is not None:  # one block size for every layer
+        conv2d._BLOCK_BYTES = conv2d._THREAD_BLOCK_BYTES = int(args.conv_block_mib * 2**20)
     if args.conv_workers is not None:
         conv2d._WORKERS = args.conv_workers
     torch.set_num_threads(args.threads)
     print(json.dumps({"blas": machine.blas_info(), "load_before": os.getloadavg(),
                       "conv_block_mib": conv2d._BLOCK_BYTES / 2**20,
+                      "conv_thread_block_mib": conv2d._THREAD_BLOCK_BYTES / 2**20,
+                      "conv_thread_mib": conv2d._THREAD_BYTES / 2**20,
                       "conv_workers": conv2d._WORKERS or _threads.workers()}), flush=True)
     for dtype_name in args.dtype or ["float32", "float64"]:
         cases = make_cases(np.dtype(dtype_name), torch, args.op or list(CASES), args.quick)
@@ -338,7 +340,10 @@ def main(argv=None):
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
         head = json.loads(proc.stdout.readline())
         blas = (f"{machine.blas_line(head['blas'])}; conv2d blocks of "
-                f"{head['conv_block_mib']:g} MiB on {head['conv_workers']} thread(s)")
+                f"{head['conv_block_mib']:g} MiB on BLAS's threads, "
+                f"{head['conv_thread_block_mib']:g} MiB on "
+                f"{head['conv_workers']} thread(s) of ours in layers of >= "
+                f"{head['conv_thread_mib']:g} MiB of im2col")
         print(f"BLAS (threadpoolctl, in the timing process): {blas}\n\n{HEADER}", flush=True)
         rows = []
         for line in proc.stdout:
