@@ -56,11 +56,11 @@ The tricks, each measured on the 2-core AVX-512 machine (OpenBLAS SkylakeX kerne
    GIL in the gather copy and in the product, so the threads really run at once, each
    product held to one BLAS thread. Each block writes its own rows of y or dx, and the dw
    products are added in block order, so the result has the same bits on any number of
-   threads (tested). Measured (benchmarks/results/epyc_2026-12-04_threads/, both cores):
-   the paper step 1.74x -> 1.61x PyTorch's time, 572 / base 32 1.93x -> 1.70x, the small
-   step (no layer that large) unchanged. (With one thread, OpenBLAS itself may split a
-   product across its threads differently for another OPENBLAS_NUM_THREADS, which can
-   change the last bit of dw, as PyTorch's results can change.)
+   threads (tested). Measured (benchmarks/results/epyc_2026-12-04_threads/, both cores,
+   one-process A/B): the paper step 1.74x -> 1.56x PyTorch's time, 572 / base 32
+   2.13-2.20x -> 1.67-1.74x, the small step (no layer that large) level. (With one
+   thread, OpenBLAS itself may split a product across its threads differently for another
+   OPENBLAS_NUM_THREADS, which can change the last bit of dw, as PyTorch's can.)
 4. The dw product is computed transposed, cols @ dy_rows^T (K, F), not dy_rows @ cols^T
    (F, K): the same numbers, but OpenBLAS runs this orientation of a product with a long
    inner dimension (R*oW) and a small output several times faster (e.g. 1.9 ms instead
@@ -298,10 +298,16 @@ def im2col(x, kH, kW, pad=0):
     return _im2col_rows(xp, kH, kW, oH, oW).copy()  # (K, oH*oW); copy: leave the scratch
 
 
+def _block_threads(cols_bytes):
+    """Threads for a layer whose whole im2col is `cols_bytes`: _WORKERS (None: _threads'
+    default) when it is at least _THREAD_BYTES, else 1 (trick 3)."""
+    return _WORKERS if cols_bytes >= _THREAD_BYTES else 1
+
+
 def _run_blocks(task, blocks, cols_bytes):
     """[task(block) for block in blocks] in block order, over `_WORKERS` threads (_threads)
     when the whole im2col (`cols_bytes`) is at least _THREAD_BYTES, else on this thread."""
-    return _threads.run(task, blocks, _WORKERS if cols_bytes >= _THREAD_BYTES else 1)
+    return _threads.run(task, blocks, _block_threads(cols_bytes))
 
 
 def _correlate(src, top, left, w2, kH, kW, out, bias=None):
@@ -385,8 +391,8 @@ def conv2d_backward(dy, cache):
 
     dw2_t = np.zeros((K, F), dtype=x.dtype)  # (K, F), dw transposed
     db = np.zeros(F, dtype=x.dtype)
-    threads = _WORKERS if cols_bytes >= _THREAD_BYTES else 1  # as _run_blocks
-    for dw_t_block, db_block in _threads.results_in_order(one_block, blocks, threads):
+    block_results = _threads.results_in_order(one_block, blocks, _block_threads(cols_bytes))
+    for dw_t_block, db_block in block_results:
         dw2_t += dw_t_block
         db += db_block
     dw2 = dw2_t.T  # (F, K), a view; the reshape below copies it to (F, C, kH, kW)
