@@ -240,6 +240,8 @@ def child(args):
     keep_freed_memory()  # as in training (train.train); PyTorch, in this process, gains too
     if args.conv_block_mib is not None:  # one block size for every layer
         conv2d._BLOCK_BYTES = conv2d._THREAD_BLOCK_BYTES = int(args.conv_block_mib * 2**20)
+    if args.conv_thread_mib is not None:  # layers with this much im2col go to our threads
+        conv2d._THREAD_BYTES = int(args.conv_thread_mib * 2**20)
     if args.conv_workers is not None:
         conv2d._WORKERS = args.conv_workers
     torch.set_num_threads(args.threads)
@@ -306,6 +308,9 @@ def main(argv=None):
                         help="replace ops_cpu.json / .md in --out if they exist")
     parser.add_argument("--conv-block-mib", type=float,
                         help="override conv2d's im2col block size (MiB), to compare settings")
+    parser.add_argument("--conv-thread-mib", type=float,
+                        help="override the whole-im2col size (MiB) from which a conv layer "
+                             "runs on our threads, to compare settings")
     parser.add_argument("--conv-workers", type=int, choices=(1, 2),
                         help="override conv2d's thread count, to compare settings")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
