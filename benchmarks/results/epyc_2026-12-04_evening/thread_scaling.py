@@ -10,26 +10,18 @@ Numbers in README.md here.
 
 import os
 import sys
-import time
+from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, ".")  # run from the repository root
+sys.path.insert(0, str(Path(__file__).parent))  # dw_shift.py beside this file
+
+from dw_shift import median_seconds  # noqa: E402
 
 from minimal_unet.memory import keep_freed_memory  # noqa: E402
 from minimal_unet.ops import conv2d  # noqa: E402
-
-
-def median_seconds(f, *args, reps=7, **kwargs):
-    """Median seconds of f(*args, **kwargs) over `reps` calls after one warm-up."""
-    f(*args, **kwargs)
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        f(*args, **kwargs)
-        times.append(time.perf_counter() - start)
-    return sorted(times)[reps // 2]
 
 
 def main():
@@ -47,8 +39,8 @@ def main():
         for threads in ("1", "2"):
             os.environ["MINIMAL_UNET_THREADS"] = threads
             with threadpool_limits(1, user_api="blas"):
-                tf = median_seconds(conv2d.conv2d_forward, x, w, b, 0)
-                tb = median_seconds(conv2d.conv2d_backward, dy, cache)
+                tf = median_seconds(conv2d.conv2d_forward, x, w, b, 0, reps=7)
+                tb = median_seconds(conv2d.conv2d_backward, dy, cache, reps=7)
             parts.append(f"{threads} thread(s): forward {tf * 1e3:.1f} ms "
                          f"{gflop / tf:.0f} GFLOP/s, backward {tb * 1e3:.1f} ms "
                          f"{2 * gflop / tb:.0f} GFLOP/s")
