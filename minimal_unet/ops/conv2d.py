@@ -52,7 +52,8 @@ The tricks, each measured on the 2-core AVX-512 machine (OpenBLAS SkylakeX kerne
    only. `benchmarks/ops.py --conv-block-mib` measures one size for every layer.
 3. Blocks run on several threads (`_run_blocks`, ops/_threads.py; one per core unless
    MINIMAL_UNET_THREADS=N says otherwise, and only for a layer whose whole im2col is at
-   least `_THREAD_BYTES`: smaller layers lost time to the hand-off). NumPy releases the
+   least `_THREAD_BYTES`: thresholds of 8-32 MiB and thread blocks of 1-8 MiB measured no
+   better, benchmarks/results/epyc_2026-12-04_evening/). NumPy releases the
    GIL in the gather copy and in the product, so the threads really run at once, each
    product held to one BLAS thread. Each block writes its own rows of y or dx, and the dw
    products are added in block order, so the result has the same bits on any number of
