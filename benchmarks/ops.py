@@ -317,6 +317,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error(f"--repeat: expected an int >= 1, got {args.repeat}")
+    if args.conv_block_mib is not None and not args.conv_block_mib > 0:
+        parser.error(f"--conv-block-mib: expected a number > 0, got {args.conv_block_mib}")
+    if args.conv_thread_mib is not None and not args.conv_thread_mib >= 0:
+        parser.error(f"--conv-thread-mib: expected a number >= 0, got {args.conv_thread_mib}")
     if args.child:
         return child(args)
 
