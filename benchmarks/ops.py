@@ -287,7 +287,9 @@ def total_lines(rows):
             ours = sum(r["ours_median"] for r in convs)
             theirs = sum(r["torch_median"] for r in convs)
             worst = max(convs, key=lambda r: r["ratio"])
-            lines.append(f"- {dtype_name}: all {len(convs)} conv layers {ours:.3f} s vs "
+            gflop = sum(r["gflops"] for r in convs)
+            lines.append(f"- {dtype_name}: all {len(convs)} conv layers ({gflop:.1f} GFLOP) "
+                         f"{ours:.3f} s vs "
                          f"PyTorch {theirs:.3f} s (**{ours / theirs:.2f}x**); worst layer "
                          f"{worst['op']} {worst['ratio']:.2f}x")
     return lines

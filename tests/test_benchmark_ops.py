@@ -17,3 +17,15 @@ def test_refuses_bad_settings_before_timing(load_benchmark, tmp_path, capsys, ar
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_total_line_sums_the_conv_layers_work_and_times(load_benchmark):
+    ops_script = load_benchmark("ops")
+    rows = [dict(op="conv2d a", dtype="float32", gflops=2.0, ours_median=0.3,
+                 torch_median=0.1, ratio=3.0),
+            dict(op="conv2d b", dtype="float32", gflops=5.5, ours_median=0.1,
+                 torch_median=0.2, ratio=0.5),
+            dict(op="relu", dtype="float32", ours_median=9.0, torch_median=1.0, ratio=9.0)]
+    (line,) = ops_script.total_lines(rows)
+    assert line == ("- float32: all 2 conv layers (7.5 GFLOP) 0.400 s vs PyTorch 0.300 s "
+                    "(**1.33x**); worst layer conv2d a 3.00x")
