@@ -74,13 +74,29 @@ def make_normalizer(recipe, train_samples):
     """image (H, W) -> float64 normalised image, the same for training and inference.
 
     "image": each image to zero mean, unit std (infer.normalize_image); "dataset": the
-    training images' pooled mean and std, x' = (x - mean) / std.
+    training images' pooled mean and std, x' = (x - mean) / std; "percentile": each image
+    by its own percentiles, x' = (x - p_lo) / (p_hi - p_lo) with p_lo, p_hi the
+    PERCENTILES below (CSBDeep's / StarDist's defaults for fluorescence): the same nucleus
+    rim gets the same value in a crowded image as in a sparse one, where a mean and std
+    move with the share of nuclei in the picture.
     """
     if recipe.normalization == "image":
         return lambda image: normalize_image(image, dtype=np.float64)
+    if recipe.normalization == "percentile":
+        return normalize_percentile
     pooled = np.concatenate([np.asarray(s.image, np.float64).ravel() for s in train_samples])
     mean, std = float(pooled.mean()), float(max(pooled.std(), 1e-8))
     return lambda image: (np.asarray(image, np.float64) - mean) / std
+
+
+PERCENTILES = (1.0, 99.8)  # "percentile" normalisation: these map to 0 and 1
+
+
+def normalize_percentile(image, eps=1e-8):
+    """(x - p_lo) / max(p_hi - p_lo, eps), float64; p_lo, p_hi: the image's PERCENTILES."""
+    x = np.asarray(image, np.float64)
+    lo, hi = np.percentile(x, PERCENTILES)
+    return (x - lo) / max(hi - lo, eps)
 
 
 def prepare(samples, recipe, cfg, normalize):

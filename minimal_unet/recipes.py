@@ -19,7 +19,8 @@ Knobs (defaults: the peers' PyTorch recipe, arXiv 1505.04597 Sec. 3 for the net)
                 momentum_warmup_steps: momentum grows linearly from momentum_start to
                 momentum over that many steps (0: off)
     data        normalization: "image" (each image to zero mean, unit std) or "dataset"
-                (the training images' pooled mean and std, for training and inference);
+                (the training images' pooled mean and std, for training and inference)
+                or "percentile" (each image's 1st and 99.8th percentiles to 0 and 1);
                 augment, elastic_sigma, elastic_grid (Sec. 3.1: 3x3 grid, 10 px),
                 gray_values; separate_touching: cut a 1 px gap where two instances touch
                 before the mask and weight map are made (data sets with instance ids)
@@ -40,7 +41,7 @@ from minimal_unet import optim
 from minimal_unet.model import UNetConfig
 from minimal_unet.sizes import output_size
 
-NORMALIZATIONS = ("image", "dataset")
+NORMALIZATIONS = ("image", "dataset", "percentile")
 
 # Recipe fields that are not TrainConfig / UNetConfig fields, with their "off" values.
 TRAINER_EXTRAS = {"normalization": "image"}
@@ -197,6 +198,10 @@ RECIPES = {r.name: r for r in [
            "shrank crowded nuclei (a 0.5 mask missed 22-38 % of their pixels in the worst "
            "images)", weight_map="paper", w0=3.0, balance_power=0.5, optimizer="adam",
            lr=3e-4, schedule="cosine", **_DSB),
+    Recipe("dsb-adam-percentile", "as dsb-adam-half-balance, each image normalised by its "
+           "1st and 99.8th percentiles: the under-called images are the crowded ones, whose "
+           "mean and std the nuclei raise", weight_map="paper", balance_power=0.5,
+           optimizer="adam", lr=3e-4, schedule="cosine", normalization="percentile", **_DSB),
     Recipe("dsb-adam-balance-w0-3", "as dsb-adam-w0-3 with the full class term (power 1)",
            weight_map="paper", w0=3.0, balance_power=1.0, optimizer="adam", lr=3e-4,
            schedule="cosine", **_DSB),
@@ -212,7 +217,7 @@ STUDIES = {
                  "isbi-adam-border"],
     "dsb2018": ["dsb-paper-map", "dsb-separated", "dsb-adam-half-balance",
                 "dsb-adam-separated", "dsb-adam-balance", "dsb-adam-w0-3",
-                "dsb-adam-balance-w0-3"],
+                "dsb-adam-balance-w0-3", "dsb-adam-percentile"],
 }
 
 # `minimal-unet train --preset NAME` -> the recipe it takes: the best recipe of the study so

@@ -191,3 +191,29 @@ def test_resuming_refuses_another_seed_or_budget_and_a_missing_state(cells, tmp_
     with pytest.raises(FileNotFoundError, match="saved run state"):
         recipe_run.run_recipe(SMOKE, *cells, seed=0, steps=2, state_path=tmp_path / "no.npz",
                               resume=True, **quiet)
+
+
+def test_percentile_normalisation_maps_each_images_percentiles_to_0_and_1():
+    recipe = dataclasses.replace(SMOKE, name="p", normalization="percentile")
+    normalize = recipe_run.make_normalizer(recipe, [])
+    rng = np.random.default_rng(3)
+    crowded = rng.random((64, 64)).astype(np.float32)
+    out = normalize(crowded)
+    assert out.dtype == np.float64
+    lo, hi = np.percentile(crowded.astype(np.float64), recipe_run.PERCENTILES)
+    np.testing.assert_allclose(out, (crowded - lo) / (hi - lo), rtol=1e-12)
+    # Affine changes of the grey values (gain, offset) give the same normalised image,
+    # which image-wise mean/std also does; a constant image gives zeros, not NaN.
+    np.testing.assert_allclose(normalize(3.0 * crowded.astype(np.float64) + 7.0), out,
+                               rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(normalize(np.full((4, 4), 0.3)), np.zeros((4, 4)))
+    # Unlike mean/std, the share of bright pixels does not move the dark ones: the same
+    # background (0.1) and nuclei (0.9) with 5 % or 40 % nuclei keep their values.
+    sparse = np.full((20, 20), 0.1)
+    sparse[:, :1] = 0.0  # a dark corner sets the low percentile in both images
+    dense = sparse.copy()
+    sparse[:1, 1:] = 0.9  # 5 % nuclei
+    dense[:8, 1:] = 0.9  # 40 % nuclei
+    assert normalize(sparse)[10, 10] == pytest.approx(normalize(dense)[10, 10])
+    assert recipe_run.make_normalizer(SMOKE, [])(sparse)[10, 10] != pytest.approx(
+        recipe_run.make_normalizer(SMOKE, [])(dense)[10, 10], abs=1e-3)
