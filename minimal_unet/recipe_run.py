@@ -41,6 +41,7 @@ from minimal_unet.recipes import scheduled_lr, scheduled_momentum, train_config,
 from minimal_unet.sizes import output_size
 from minimal_unet.train import (
     TrainingDiverged,
+    dataset_class_weights,
     make_optimizer,
     restore_state,
     sample_batch,
@@ -102,9 +103,10 @@ def normalize_percentile(image, eps=1e-8):
 def prepare(samples, recipe, cfg, normalize):
     """[(image float64, mask int64, weight float64)] as train.prepare_sample makes them."""
     prepared = []
+    table = dataset_class_weights(samples, cfg)  # cfg.balance_over "dataset"; None: per image
     for s in samples:
         s = training_sample(s, cfg)  # cfg.separate_touching, as train.prepare_sample
-        weight = sample_weight_map(s, cfg, n_classes=2)
+        weight = sample_weight_map(s, cfg, n_classes=2, class_weights=table)
         prepared.append((normalize(s.image), np.asarray(s.mask, dtype=np.int64), weight))
     return prepared
 

@@ -27,15 +27,24 @@ def cells():
     return samples[0:3], samples[3:4]
 
 
-def test_step_budget_gives_train_trains_parameters_exactly(cells):
+POOLED = dataclasses.replace(SMOKE, name="pooled", weight_map="paper", balance_over="dataset")
+
+
+@pytest.mark.parametrize("recipe", [SMOKE, POOLED], ids=lambda r: r.name)
+def test_step_budget_gives_train_trains_parameters_exactly(cells, recipe):
     train_samples, val_samples = cells
-    run = recipe_run.run_recipe(SMOKE, train_samples, val_samples, seed=2, steps=3,
+    run = recipe_run.run_recipe(recipe, train_samples, val_samples, seed=2, steps=3,
                                 eval_every_minutes=0, log=lambda line: None)
-    reference = UNet(recipes.unet_config(SMOKE), seed=2, dtype=np.float32)
-    cfg = recipes.train_config(SMOKE, seed=2, steps=3, val_every=0, checkpoint_every=0,
+    reference = UNet(recipes.unet_config(recipe), seed=2, dtype=np.float32)
+    cfg = recipes.train_config(recipe, seed=2, steps=3, val_every=0, checkpoint_every=0,
                                out_dir=None, progress=False)
     history = train(reference, train_samples, [], cfg)
     assert run["steps"] == 3 and run["losses"] == [r["loss"] for r in history["train"]]
+    if recipe.balance_over == "dataset":  # the pooled class term is not the per-image one
+        per_image = recipe_run.run_recipe(dataclasses.replace(recipe, balance_over="image"),
+                                          train_samples, val_samples, seed=2, steps=3,
+                                          eval_every_minutes=0, log=lambda line: None)
+        assert per_image["losses"][0] != run["losses"][0]
     for name, p in reference.params.items():
         np.testing.assert_array_equal(run["net"].params[name], p, err_msg=name)
     assert [row["step"] for row in run["curve"]] == [3] and run["final"]["step"] == 3

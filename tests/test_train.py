@@ -298,6 +298,34 @@ def test_separate_touching_cuts_training_masks_only_where_instances_touch():
     assert weight[3, 6] != plain_weight[3, 6] and plain_mask[3, 6] == 1
 
 
+def test_balance_over_dataset_pools_the_class_counts_of_every_training_mask():
+    # A sparse image (2 object pixels of 16) and a crowded one (6 of 16): pooled, 8 object
+    # and 24 background pixels, so every image weighs background 32 / (2 * 24) and objects
+    # 32 / (2 * 8); per image, the sparse one weighs its objects 16 / 4 and the crowded
+    # one 16 / 12.
+    sparse_ids, crowded_ids = np.zeros((4, 4), np.int32), np.zeros((4, 4), np.int32)
+    sparse_ids[0, :2] = 1
+    crowded_ids[0, :3], crowded_ids[3, 1:4] = 1, 2
+    samples = [Sample(np.zeros((4, 4), np.float32), (ids > 0).astype(np.int64), ids, name)
+               for ids, name in ((sparse_ids, "sparse"), (crowded_ids, "crowded"))]
+    for power in (1.0, 0.5):
+        cfg = TrainConfig(weight_map="balanced", balance_power=power, balance_over="dataset")
+        table = train_module.dataset_class_weights(samples, cfg)
+        np.testing.assert_allclose(table, np.array([32 / 48, 32 / 16]) ** power, rtol=1e-12)
+        for s in samples:
+            got = train_module.sample_weight_map(s, cfg, class_weights=table)
+            np.testing.assert_allclose(got, table[s.mask], rtol=1e-12)
+            _, _, prepared = prepare_sample(s, cfg, class_weights=table)
+            np.testing.assert_array_equal(prepared, got)
+    per_image = TrainConfig(weight_map="balanced")
+    assert train_module.dataset_class_weights(samples, per_image) is None
+    sparse = train_module.sample_weight_map(samples[0], per_image)
+    crowded = train_module.sample_weight_map(samples[1], per_image)
+    assert sparse[0, 0] == pytest.approx(16 / 4) and crowded[0, 0] == pytest.approx(16 / 12)
+    with pytest.raises(ValueError, match="TrainConfig.balance_over"):
+        TrainConfig(balance_over="batch")
+
+
 def test_balance_power_raises_the_class_term_only():
     # 4 object pixels of 16: full balance weighs background 16 / (2 * 12), objects 16 / (2 * 4)
     ids = np.zeros((4, 4), np.int32)
