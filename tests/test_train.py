@@ -326,6 +326,29 @@ def test_balance_over_dataset_pools_the_class_counts_of_every_training_mask():
         TrainConfig(balance_over="batch")
 
 
+def test_rim_term_weighs_object_pixels_by_their_distance_to_background():
+    # A 5x5 square: its outer ring is 1 px from background, the next ring 2 px (EDT), the
+    # centre 3 px; background gets nothing. rim_w exp(-(d - 1)^2 / (2 rim_sigma^2)).
+    mask = np.zeros((7, 7), np.int64)
+    mask[1:6, 1:6] = 1
+    d = np.zeros((7, 7))
+    d[1:6, 1:6] = 1.0
+    d[2:5, 2:5] = 2.0
+    d[3, 3] = 3.0
+    expected = np.where(mask == 1, 3.0 * np.exp(-((d - 1.0) ** 2) / (2.0 * 2.0**2)), 0.0)
+    np.testing.assert_allclose(train_module.rim_term(mask, 3.0, 2.0), expected, rtol=1e-12)
+    assert not train_module.rim_term(np.ones((3, 3), np.int64), 3.0, 2.0).any()  # no edge
+    # In the loss weights: added to the weight map, off (unchanged map) when rim_w is 0.
+    sample = Sample(np.zeros((7, 7), np.float32), mask, None, "square")
+    plain = train_module.sample_weight_map(sample, TrainConfig(weight_map="balanced"))
+    rim = train_module.sample_weight_map(
+        sample, TrainConfig(weight_map="balanced", rim_w=3.0, rim_sigma=2.0))
+    np.testing.assert_allclose(rim - plain, expected, rtol=1e-12)
+    for field, value in (("rim_w", -1.0), ("rim_sigma", 0.0)):
+        with pytest.raises(ValueError, match=f"TrainConfig.{field}"):
+            TrainConfig(**{field: value})
+
+
 def test_balance_power_raises_the_class_term_only():
     # 4 object pixels of 16: full balance weighs background 16 / (2 * 12), objects 16 / (2 * 4)
     ids = np.zeros((4, 4), np.int32)
