@@ -164,11 +164,11 @@ def sample_weight_map(sample, cfg, n_classes=2, class_weights=None):
     class_weights: the class term's table (one weight per class) when it is shared by the
     whole training set (`dataset_class_weights`); None: from this sample's own mask.
     """
-    if cfg.weight_map == "none":
-        return np.ones(sample.mask.shape)
-    if class_weights is None:
+    if class_weights is None and cfg.weight_map != "none":
         class_weights = balanced_class_weights(sample.mask, cfg.balance_power)
-    if cfg.weight_map == "balanced" or n_classes != 2:
+    if cfg.weight_map == "none":
+        weight = np.ones(sample.mask.shape)
+    elif cfg.weight_map == "balanced" or n_classes != 2:
         weight = class_weights_map(sample.mask, class_weights)
     else:
         labels = sample.instances if sample.instances is not None else sample.mask
@@ -227,7 +227,7 @@ def dataset_class_weights(samples, cfg, n_classes=2):
         mask = np.asarray(training_sample(s, cfg).mask)
         counts += np.bincount(mask.ravel(), minlength=n_classes)[:n_classes]
     table = np.ones(n_classes)
-    present = counts > 0
+    present = counts > 0  # class_weights_map's "balanced" formula, over the pooled counts
     table[present] = (counts.sum() / (present.sum() * counts[present])) ** cfg.balance_power
     return table
 

@@ -344,6 +344,8 @@ def test_rim_term_weighs_object_pixels_by_their_distance_to_background():
     rim = train_module.sample_weight_map(
         sample, TrainConfig(weight_map="balanced", rim_w=3.0, rim_sigma=2.0))
     np.testing.assert_allclose(rim - plain, expected, rtol=1e-12)
+    unweighted = train_module.sample_weight_map(sample, TrainConfig(weight_map="none", rim_w=3.0))
+    np.testing.assert_allclose(unweighted - 1.0, expected, rtol=1e-12)  # on every map
     for field, value in (("rim_w", -1.0), ("rim_sigma", 0.0)):
         with pytest.raises(ValueError, match=f"TrainConfig.{field}"):
             TrainConfig(**{field: value})
