@@ -119,3 +119,57 @@ def test_bad_input_is_refused_naming_what_was_expected():
     with pytest.raises(ValueError, match="mask_threshold: expected a threshold of the grid"):
         instances.choose([np.zeros((4, 4))], [np.ones((4, 4), int)], [np.zeros((4, 4))],
                          [np.ones((4, 4), int)], mask_threshold=0.55)
+
+
+def near_by_brute_force(objects, radius):
+    """(H, W) bool: within `radius` (Euclidean) of some object pixel, pixel by pixel."""
+    points = np.argwhere(objects > 0)  # (n, 2)
+    near = np.zeros(objects.shape, dtype=bool)
+    for r in range(objects.shape[0]):
+        for c in range(objects.shape[1]):
+            near[r, c] = np.min((points[:, 0] - r) ** 2 + (points[:, 1] - c) ** 2) <= radius**2
+    return near
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("threshold, radius", [(0.2, 2), (0.3, 3.5), (0.0, 1)])
+def test_grow_takes_pixels_near_objects_above_threshold_split_by_watershed(seed, threshold,
+                                                                           radius):
+    prob = smooth_map(seed)
+    objects = instances.seeded_watershed(prob, 0.6, 0.8)
+    grown = instances.grow(objects, prob, threshold, radius)
+    reach = (objects > 0) | (near_by_brute_force(objects, radius) & (prob >= threshold))
+    expected = segmentation.watershed(1.0 - prob, objects, mask=reach, connectivity=1)
+    assert np.array_equal(grown, expected) and grown.dtype == np.int32
+    assert np.array_equal(grown[objects > 0], objects[objects > 0])  # objects kept
+    assert np.count_nonzero(grown) > np.count_nonzero(objects)  # and grown
+    for k in range(1, objects.max() + 1):  # each object still one region
+        assert ndimage.label(grown == k, structure=instances.FOUR)[1] == 1
+
+
+def test_grow_takes_back_a_dim_rim_but_not_a_halo_farther_out():
+    shape = (40, 40)
+    rows, cols = np.indices(shape)
+    d = np.hypot(rows - 20, cols - 20)
+    truth = (d <= 8).astype(np.int64)  # a nucleus of radius 8
+    prob = np.where(d <= 6, 0.9, 0.0)  # the core sure, its outer 2 px at 0.4 (a missed rim)
+    prob = np.where((d > 6) & (d <= 8), 0.4, prob)
+    prob = np.where((d > 11) & (d <= 14), 0.4, prob)  # a faint halo 3 px outside it
+    objects = instances.components(prob, 0.5)
+    assert metrics.foreground_iou(objects > 0, truth) < 0.6
+    grown = instances.grow(objects, prob, 0.3, 2.5)
+    assert np.array_equal(grown > 0, truth > 0)  # the rim back, the halo left out
+    assert np.array_equal(instances.components(prob, 0.3) > 0, prob >= 0.3)  # a plain
+    assert np.count_nonzero(prob >= 0.3) > np.count_nonzero(truth)  # lower t takes both
+    assert np.array_equal(instances.grow(objects, prob, 0.3, 0), objects)  # radius 0
+
+
+def test_grow_refuses_bad_input_naming_what_was_expected():
+    with pytest.raises(ValueError, match=r"one shape, got \(4, 4\) and \(4, 5\)"):
+        instances.grow(np.zeros((4, 4), int), np.zeros((4, 5)), 0.3, 2)
+    with pytest.raises(ValueError, match="radius >= 0, got 0.3 and -1"):
+        instances.grow(np.zeros((4, 4), int), np.zeros((4, 4)), 0.3, -1)
+    with pytest.raises(ValueError, match="0 <= threshold <= 1"):
+        instances.grow(np.zeros((4, 4), int), np.zeros((4, 4)), 1.5, 2)
+    empty = instances.grow(np.zeros((4, 4), int), np.ones((4, 4)), 0.3, 2)
+    assert not empty.any() and empty.dtype == np.int32  # nothing to grow
