@@ -46,6 +46,7 @@ from minimal_unet.train import (
     restore_state,
     sample_batch,
     sample_weight_map,
+    sampling_odds,
     training_sample,
     training_state,
 )
@@ -199,6 +200,7 @@ def run_recipe(recipe, train_samples, val_samples, seed=0, steps=None, minutes=N
     out_size = output_size(net.config, in_size)
     normalize = make_normalizer(recipe, train_samples)
     prepared = prepare(train_samples, recipe, cfg, normalize)
+    odds = sampling_odds(prepared, cfg)  # None: uniform
     sampler_rng = np.random.default_rng(seed)  # as train.train: the one sampler Generator
     optimizer = make_optimizer(net, cfg)
     budget_seconds = None if minutes is None else 60.0 * minutes
@@ -246,7 +248,7 @@ def run_recipe(recipe, train_samples, val_samples, seed=0, steps=None, minutes=N
         if hasattr(optimizer, "momentum"):
             optimizer.momentum = scheduled_momentum(recipe, step)
         x, target, weight = sample_batch(prepared, cfg, in_size, out_size, sampler_rng,
-                                         net.dtype)
+                                         net.dtype, odds)
         logits = net.forward(net.ops.asarray(x), train=True)
         loss, dlogits = net.ops.softmax_cross_entropy(logits, net.ops.asarray(target),
                                                       net.ops.asarray(weight))

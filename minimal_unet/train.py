@@ -99,6 +99,7 @@ class TrainConfig:
     sigma: float = 5.0  # paper, px
     rim_w: float = 0.0  # extra weight on object pixels at the object's edge (0: off)
     rim_sigma: float = 2.0  # px: rim_w exp(-(d - 1)^2 / (2 rim_sigma^2)), d to background
+    sample_power: float = 0.0  # pick images with odds (object share)^power; 0: uniform
     val_every: int = 100  # 0: only at the end
     checkpoint_every: int = 100  # 0: only at the end
     flips: bool = False  # validation: average over the 8 flips/rotations
@@ -142,7 +143,7 @@ class TrainConfig:
                 bracket = "]" if closed else ")"
                 raise ValueError(f"TrainConfig.{field}: expected a number in [{lo:g}, {hi:g}"
                                  f"{bracket}, got {value!r}")
-        for field in ("w0", "elastic_sigma", "balance_power", "rim_w"):
+        for field in ("w0", "elastic_sigma", "balance_power", "rim_w", "sample_power"):
             value = getattr(self, field)
             if not (_is_real(value) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"TrainConfig.{field}: expected a finite number >= 0, "
@@ -257,16 +258,33 @@ def prepare_sample(sample, cfg, n_classes=2, class_weights=None):
     return image, np.asarray(sample.mask, dtype=np.int64), weight
 
 
-def sample_batch(prepared, cfg, in_size, out_size, rng, dtype):
+def sampling_odds(prepared, cfg):
+    """Probabilities of picking each prepared image, or None for uniform (sample_power 0).
+
+    With sample_power p > 0 an image is picked with odds (share of its pixels in objects)^p,
+    so crowded pictures come more often; an image without objects gets the smallest
+    nonzero share of the set (never zero: it still teaches background).
+    """
+    if cfg.sample_power == 0:
+        return None
+    shares = np.array([np.count_nonzero(mask) / mask.size for _, mask, _ in prepared])
+    floor = shares[shares > 0].min() if np.any(shares > 0) else 1.0
+    odds = np.maximum(shares, floor) ** cfg.sample_power
+    return odds / odds.sum()
+
+
+def sample_batch(prepared, cfg, in_size, out_size, rng, dtype, odds=None):
     """One training batch from the prepared images, every random choice from `rng`.
 
+    odds: `sampling_odds` (None: uniform, one rng.integers draw as always).
     Returns x (B, 1, in, in) in `dtype`, target (B, out, out) int64, weight (B, out, out).
     """
     aug = AugmentConfig(flip_rot90=True, elastic=True, elastic_grid=cfg.elastic_grid,
                         elastic_sigma=cfg.elastic_sigma, gray_values=cfg.gray_values)
     xs, ys, ws = [], [], []
     for _ in range(cfg.batch_size):
-        image, mask, weight = prepared[int(rng.integers(len(prepared)))]
+        pick = rng.integers(len(prepared)) if odds is None else rng.choice(len(prepared), p=odds)
+        image, mask, weight = prepared[int(pick)]
         if cfg.augment:
             image, mask, weight = augment(image, mask, weight, rng=rng, config=aug)
         x, y, w = random_training_tile(image, mask, weight, in_size, out_size, rng)
@@ -516,6 +534,7 @@ def train(net, train_samples, val_samples, cfg, resume=False, checkpoint_dir=Non
     n_classes = net.config.n_classes
     table = dataset_class_weights(train_samples, cfg, n_classes)  # None: per image
     prepared = [prepare_sample(s, cfg, n_classes, table) for s in train_samples]
+    odds = sampling_odds(prepared, cfg)  # None: uniform
     prepared_val = [prepare_sample(s, cfg, n_classes, table) for s in val_samples]
     sampler_rng = np.random.default_rng(cfg.seed)
     optimizer = make_optimizer(net, cfg)
@@ -566,7 +585,7 @@ def train(net, train_samples, val_samples, cfg, resume=False, checkpoint_dir=Non
             optimizer.momentum = optim.momentum_warmup(step, cfg.momentum, cfg.momentum_start,
                                                        cfg.momentum_warmup_steps)
         x, target, weight = sample_batch(prepared, cfg, in_size, out_size, sampler_rng,
-                                         net.dtype)
+                                         net.dtype, odds)
         logits = net.forward(net.ops.asarray(x), train=True)
         loss, dlogits = net.ops.softmax_cross_entropy(logits, net.ops.asarray(target),
                                                       net.ops.asarray(weight))

@@ -28,9 +28,10 @@ def cells():
 
 
 POOLED = dataclasses.replace(SMOKE, name="pooled", weight_map="paper", balance_over="dataset")
+CROWDED = dataclasses.replace(SMOKE, name="crowded-first", sample_power=2.0)
 
 
-@pytest.mark.parametrize("recipe", [SMOKE, POOLED], ids=lambda r: r.name)
+@pytest.mark.parametrize("recipe", [SMOKE, POOLED, CROWDED], ids=lambda r: r.name)
 def test_step_budget_gives_train_trains_parameters_exactly(cells, recipe):
     train_samples, val_samples = cells
     run = recipe_run.run_recipe(recipe, train_samples, val_samples, seed=2, steps=3,
@@ -45,6 +46,11 @@ def test_step_budget_gives_train_trains_parameters_exactly(cells, recipe):
                                           train_samples, val_samples, seed=2, steps=3,
                                           eval_every_minutes=0, log=lambda line: None)
         assert per_image["losses"][0] != run["losses"][0]
+    if recipe.sample_power:  # both loops draw the images by their odds, not uniformly
+        uniform = recipe_run.run_recipe(dataclasses.replace(recipe, sample_power=0.0),
+                                        train_samples, val_samples, seed=2, steps=3,
+                                        eval_every_minutes=0, log=lambda line: None)
+        assert uniform["losses"] != run["losses"]
     for name, p in reference.params.items():
         np.testing.assert_array_equal(run["net"].params[name], p, err_msg=name)
     assert [row["step"] for row in run["curve"]] == [3] and run["final"]["step"] == 3

@@ -368,3 +368,30 @@ def test_balance_power_raises_the_class_term_only():
         paper = train_module.sample_weight_map(
             sample, TrainConfig(weight_map="paper", balance_power=power))
         np.testing.assert_allclose(paper - full ** power, border_full, rtol=1e-12, atol=1e-12)
+
+
+def test_sample_power_picks_images_by_their_object_share():
+    # Object shares 8/16, 2/16 and 0: odds share^p, the empty image at the smallest
+    # nonzero share (it still teaches background).
+    masks = [np.zeros((4, 4), np.int64) for _ in range(3)]
+    masks[0][:2], masks[1][0, :2] = 1, 1
+    prepared = [(np.full((4, 4), float(k), np.float32), m, np.ones((4, 4), np.float32))
+                for k, m in enumerate(masks)]
+    for power in (1.0, 0.5):
+        odds = train_module.sampling_odds(prepared, TrainConfig(sample_power=power))
+        expected = np.array([0.5, 0.125, 0.125]) ** power
+        np.testing.assert_allclose(odds, expected / expected.sum(), rtol=1e-12)
+    assert train_module.sampling_odds(prepared, TrainConfig()) is None  # 0: uniform
+    # sample_batch draws by those odds: image k is the tile of constant value k
+    cfg = TrainConfig(sample_power=1.0, augment=False, tile_size=4)
+    odds = train_module.sampling_odds(prepared, cfg)
+    rng = np.random.default_rng(0)
+    picks = [int(train_module.sample_batch(prepared, cfg, 4, 4, rng, np.float32, odds)[0]
+                 [0, 0, 0, 0]) for _ in range(600)]
+    np.testing.assert_allclose(np.bincount(picks, minlength=3) / 600, odds, atol=0.06)
+    rng = np.random.default_rng(0)
+    uniform = [int(train_module.sample_batch(prepared, cfg, 4, 4, rng, np.float32)[0]
+                   [0, 0, 0, 0]) for _ in range(600)]
+    np.testing.assert_allclose(np.bincount(uniform, minlength=3) / 600, 1 / 3, atol=0.06)
+    with pytest.raises(ValueError, match="TrainConfig.sample_power: expected a finite number"):
+        TrainConfig(sample_power=-1.0)
