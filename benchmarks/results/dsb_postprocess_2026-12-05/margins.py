@@ -10,7 +10,8 @@ d = 0 the first background pixel outside, negative farther out). If the annotato
 the nuclei's visible edge, the gradient peaks at d = 0 or 1; a peak at d = 3 says the
 masks reach 2 px beyond what the picture shows. Printed per group: crowded pictures
 (nuclei >= 20 % of the pixels) and the others, the mean profiles and how many images
-peak at each d. Prints only.
+peak at each d; then the share of training steps the crowded training pictures get at
+each TrainConfig.sample_power of recipe dsb-adam-crowded. Prints only.
 """
 
 import sys
@@ -22,12 +23,13 @@ from scipy import ndimage
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
 from minimal_unet.recipe_run import load_split  # noqa: E402
+from minimal_unet.train import TrainConfig, sampling_odds  # noqa: E402
 
 BANDS = np.arange(-4, 7)  # signed distance, -4 .. 6
 
 
 def profile(sample):
-    """Mean gradient magnitude at each signed distance in BANDS."""
+    """(mean gradient magnitude, mean normalised grey value) at each distance in BANDS."""
     image = np.asarray(sample.image, dtype=np.float64)
     image = (image - image.mean()) / (image.std() + 1e-12)
     smooth = ndimage.gaussian_filter(image, 1.0)
@@ -56,6 +58,13 @@ def main(data):
         for table in (grads, levels):
             print("                   " + " ".join(f"{v:6.3f}" for v in np.nanmean(table, 0)))
         print(f"  images whose gradient peaks at: {counts}")
+    crowded = np.array([np.mean(s.mask > 0) >= 0.2 for s in train])
+    prepared = [(None, s.mask, None) for s in train]  # sampling_odds reads the masks only
+    for power in (0.0, 0.5, 1.0):
+        odds = sampling_odds(prepared, TrainConfig(sample_power=power))
+        share = crowded.mean() if odds is None else odds[crowded].sum()
+        print(f"sample_power {power:g}: the {crowded.sum()} crowded of {len(train)} training "
+              f"pictures are picked in {100 * share:.1f} % of the steps")
     return 0
 
 
