@@ -240,13 +240,18 @@ class UNet:
 
     # ----- backward --------------------------------------------------------------------
 
-    def _block_backward(self, name, d_out, cache, grads, trace):
-        """Backward of conv1 -> ReLU -> conv2 -> ReLU; returns dL/d(block input)."""
+    def _block_backward(self, name, d_out, cache, grads, trace, need_dx=True):
+        """Backward of conv1 -> ReLU -> conv2 -> ReLU; returns dL/d(block input).
+
+        need_dx False (the first block, whose input is the image, when nobody asked for
+        dL/dx) skips conv1's dx product and returns None.
+        """
         ops = self.ops
         c_conv1, c_relu1, c_conv2, c_relu2 = cache
         del cache
         # BEGIN SOLUTION
-        # HINT: relu2, conv2, relu1, conv1 in reverse; each conv's dW, db go into grads
+        # HINT: relu2, conv2, relu1, conv1 in reverse; each conv's dW, db go into grads;
+        # HINT: conv1's dx only if need_dx (ops.conv2d_backward(..., need_dx=need_dx))
         _record(trace, f"{name}.relu2.grad_in", d_out)
         d = ops.relu_backward(d_out, c_relu2)
         del d_out, c_relu2
@@ -259,7 +264,7 @@ class UNet:
         del c_relu1
         _record(trace, f"{name}.conv1.grad_in", d)
         d, grads[f"{name}.conv1.weight"], grads[f"{name}.conv1.bias"] = (
-            ops.conv2d_backward(d, c_conv1))
+            ops.conv2d_backward(d, c_conv1, need_dx=need_dx))
         return d
         # END SOLUTION
 
@@ -275,7 +280,8 @@ class UNet:
 
         Consumes the caches of the last `forward` (freeing each as it goes).
         Returns grads (dict with net.params' keys, in order), or (grads, dL/dx) when
-        return_dx is True.
+        return_dx is True. dL/dx (the image's gradient) is computed only then, or when a
+        trace records it: a training step never needs it.
         """
         if self._caches is None:
             raise RuntimeError("backward: no forward caches; call net.forward(x) first "
@@ -315,7 +321,10 @@ class UNet:
             d_enc = self._sum_skip_gradient(d_from_pool, d_from_skip.pop(i))
             del d_from_pool
             _record(trace, f"enc{i}.grad", d_enc)
-            d = self._block_backward(f"enc{i}", d_enc, caches.pop(f"enc{i}"), grads, trace)
+            # enc0's input is the image: its dx is needed only when asked for (or traced).
+            need_dx = i > 0 or return_dx or trace is not None
+            d = self._block_backward(f"enc{i}", d_enc, caches.pop(f"enc{i}"), grads, trace,
+                                     need_dx=need_dx)
             del d_enc
 
         _record(trace, "input.grad", d)

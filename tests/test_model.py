@@ -143,6 +143,34 @@ def test_backward_needs_one_forward():
         net.backward(np.ones_like(logits))
 
 
+def test_backward_skips_the_images_gradient_unless_asked(monkeypatch):
+    # A training step never needs dL/dx of the image: enc0.conv1's backward runs with
+    # need_dx=False (every other conv with True), and the gradients keep their bits.
+    net = UNet(SMALL, dtype=np.float64)
+    x = small_batch()
+    dlogits = np.random.default_rng(9).standard_normal(net.forward(x).shape)
+    with_dx, dx = net.backward(dlogits, return_dx=True)
+    assert dx.shape == x.shape and np.abs(dx).max() > 0
+    calls = []
+    real = net.ops.conv2d_backward
+
+    def spy(dy, cache, need_dx=True):
+        calls.append((cache[0].shape, need_dx))
+        return real(dy, cache, need_dx=need_dx)
+
+    monkeypatch.setattr(net.ops, "conv2d_backward", spy)
+    net.forward(x)
+    without = net.backward(dlogits)
+    assert [need for _, need in calls].count(False) == 1
+    assert calls[-1] == (x.shape, False)  # the last conv back is enc0.conv1, on the image
+    for name in net.params:
+        np.testing.assert_array_equal(without[name], with_dx[name])
+    calls.clear()
+    net.forward(x)
+    net.backward(dlogits, trace=Trace())  # a trace records input.grad: dx is computed
+    assert all(need for _, need in calls)
+
+
 # ----- traces and caches -----------------------------------------------------------------
 
 def test_trace_holds_the_very_arrays_the_computation_used():

@@ -3,7 +3,8 @@
 A backend is a module with these names (the signatures of `minimal_unet.ops`):
 
     OPS      conv2d_forward(x, w, b, pad=0) -> y, cache
-             conv2d_backward(dy, cache) -> dx, dw, db
+             conv2d_backward(dy, cache, need_dx=True) -> dx, dw, db   (dx None when
+                                                           need_dx is False)
              relu_forward(x) -> y, cache                    relu_backward(dy, cache) -> dx
              maxpool2d_forward(x) -> y, cache               maxpool2d_backward(dy, cache) -> dx
              upconv2d_forward(x, w, b) -> y, cache
@@ -182,7 +183,20 @@ def check_parity(ops, op, dtype, size="blocks", seed=0):
 
     if op == "conv2d":
         (N, C, H, W), F, k, pad = shapes["conv"]
-        forward_backward("conv2d", (rand(N, C, H, W), rand(F, C, k, k), rand(F)), {"pad": pad})
+        inputs = (rand(N, C, H, W), rand(F, C, k, k), rand(F))
+        forward_backward("conv2d", inputs, {"pad": pad})
+        # need_dx=False (the first layer of a training step): no dx, the same dw and db bits
+        y, cache = ops.conv2d_forward(*(dev(a) for a in inputs), pad=pad)
+        dy = dev(rand(*host(y).shape))
+        _, dw_full, db_full = ops.conv2d_backward(dy, cache)
+        dx, dw, db = ops.conv2d_backward(dy, cache, need_dx=False)
+        if dx is not None:
+            raise AssertionError(f"conv2d backward, need_dx=False: expected dx None, "
+                                 f"got {type(dx).__name__}")
+        for label, got, want in (("dw", dw, dw_full), ("db", db, db_full)):
+            if not np.array_equal(host(got), host(want)):
+                raise AssertionError(f"conv2d backward, need_dx=False: {label} differs from "
+                                     f"the need_dx=True call's")
     elif op == "relu":
         x = rand(*shapes["map"])
         x.flat[::7] = np.nan  # NaN stays NaN, its gradient is 0 (as PyTorch)

@@ -237,10 +237,11 @@ def _bias_grad(dy):
     return db
 
 
-def conv2d_backward(dy, cache):
+def conv2d_backward(dy, cache, need_dx=True):
     """dx, dw, db of conv2d_forward; im2col is recomputed from the cached x.
 
     dw = sum_n dy[n] @ cols[n]^T;  dcols = w^T @ dy[n], scattered back by col2im (a gather).
+    dx is None when need_dx is False (the first layer's input is the image).
     """
     x, w, b, pad = cache
     N, C, H, W = x.shape
@@ -252,6 +253,8 @@ def conv2d_backward(dy, cache):
     dy_rows = dy.reshape(N, F, oH * oW)  # (N, F, S)
     cols = _im2col(x, kH, kW, pad)  # (N, K, S)
     dw = cp.matmul(dy_rows, cols.transpose(0, 2, 1)).sum(axis=0)  # (N, F, K) -> (F, K)
+    if not need_dx:
+        return None, dw.reshape(w.shape), _bias_grad(dy)
     dcols = cp.matmul(w.reshape(F, C * kH * kW).T, dy_rows)  # (K, F) @ (N, F, S) -> (N, K, S)
     dx = cp.empty_like(x)  # (N, C, H, W)
     _launch_1d("im2col", "col2im", x.dtype, dx.size, (dcols, dx, *_i32(N, C, H, W, kH, kW, pad)))

@@ -270,8 +270,9 @@ def conv2d_forward(x, w, b, pad=0):
     return y, (x, w, b, pad)
 
 
-def conv2d_backward(dy, cache):
-    """(dx, dw, db) from dy (N, F, oH, oW); cols is recomputed from the cached x."""
+def conv2d_backward(dy, cache, need_dx=True):
+    """(dx, dw, db) from dy (N, F, oH, oW); cols is recomputed from the cached x.
+    dx is None when need_dx is False (the first layer's input is the image)."""
     x, w, b, pad = cache
     oH, oW = _conv2d_check(x, w, b, pad)
     N = x.shape[0]
@@ -286,6 +287,8 @@ def conv2d_backward(dy, cache):
     dw_mat = _empty((F, K), x.dtype)
     for n in range(N):  # dL/dw = sum_n dy[n] cols[n]^T
         _matmul(dy_mat[n], cols[n], dw_mat, trans_b=True, accumulate=n > 0)  # (F,S)@(S,K)
+    if not need_dx:
+        return None, dw_mat.reshape(F, C, kH, kW), db
     w_mat = w.reshape(F, K)  # (F, K)
     dcols = _empty((N, K, S), x.dtype)
     for n in range(N):  # dL/dcols = w^T dy, scattered back by col2im

@@ -64,6 +64,14 @@ def test_direct_conv_with_shared_memory_matches_numpy(backend, dtype, shape, k, 
     assert_close(y, y_ref, dtype)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv2d_backward_without_dx(backend, dtype):
+    # need_dx=False skips dcols and col2im: dx None, dw and db as with dx
+    from minimal_unet.backends import contract
+
+    contract.check_parity(backend, "conv2d", dtype, size="tiny")
+
+
 def test_conv2d_bad_inputs(backend):
     x = np.zeros((1, 2, 5, 5))
     with pytest.raises(TypeError, match="float32 or float64"):

@@ -350,3 +350,38 @@ def _forward_in_child(x, w, b):
     conv2d_module._WORKERS = 2
     conv2d_module._THREAD_BYTES = 0
     return conv2d_forward(x, w, b, 0)[0]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("pad", [0, 1])
+def test_backward_without_dx_gives_the_same_dw_and_db(rng, dtype, pad):
+    # need_dx=False (the network's first layer): dx is not computed, dw and db keep their bits
+    x, w, b, dy = make_inputs(rng, (2, 3, 4, 9, 8), (3, 3), pad, dtype=dtype)
+    y, cache = conv2d_forward(x, w, b, pad)
+    dx_full, dw_full, db_full = conv2d_backward(dy, cache)
+    dx, dw, db = conv2d_backward(dy, cache, need_dx=False)
+    assert dx is None
+    np.testing.assert_array_equal(dw, dw_full)
+    np.testing.assert_array_equal(db, db_full)
+    _, dw_naive, db_naive = conv2d_backward_naive(dy, conv2d_forward_naive(x, w, b, pad)[1])
+    tolerance = 1e-5 if dtype == np.float32 else 1e-12
+    assert rel_error(dw, dw_naive) < tolerance and rel_error(db, db_naive) < tolerance
+
+
+@pytest.mark.parametrize("shape", [(130, 7), (64, 3), (1, 5), (200, 64), (65, 1)])
+def test_transposed_copies_the_transpose_in_slabs(rng, shape):
+    # the dw^T -> dw copy runs in slabs of 64 rows: ragged last slab, one slab, many
+    a = rng.standard_normal(shape).astype(np.float32)
+    t = conv2d_module._transposed(a)
+    assert t.flags.c_contiguous and t.shape == shape[::-1] and t.dtype == a.dtype
+    np.testing.assert_array_equal(t, a.T)
+    assert not np.shares_memory(t, a)
+
+
+def test_fast_matches_naive_with_many_dw_rows(rng):
+    # K = 8 * 9 = 72 rows of dw^T: two slabs in _transposed, the second ragged
+    x, w, b, dy = make_inputs(rng, (1, 8, 5, 7, 9), (3, 3), 1)
+    grads = conv2d_backward(dy, conv2d_forward(x, w, b, 1)[1])
+    grads_naive = conv2d_backward_naive(dy, conv2d_forward_naive(x, w, b, 1)[1])
+    for grad, grad_naive in zip(grads, grads_naive):
+        assert np.max(np.abs(grad - grad_naive)) < 1e-12
