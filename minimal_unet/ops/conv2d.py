@@ -39,7 +39,7 @@ The tricks, each measured on the 2-core AVX-512 machine (OpenBLAS SkylakeX kerne
    would take 750 MB (1.5 GB in float64); a block is a few MiB (trick 2).
 2. Block size, by layer. A layer whose whole im2col is at least `_THREAD_BYTES` (64 MiB;
    the base-32 net's layers down to 128 channels) is cut into blocks of about
-   `_THREAD_BLOCK_BYTES` (4 MiB; 95 blocks of 6 rows at the 32->32 570x570 layer in
+   `_THREAD_BLOCK_BYTES` (8 MiB; 46 blocks of 12-13 rows at the 32->32 570x570 layer in
    float32) for our threads (trick 3); a smaller layer into blocks of about `_BLOCK_BYTES`
    (16 MiB, usually one block) for one product on BLAS's own threads. Always an even
    number of blocks of equal size (`_row_blocks`). Small blocks stay in the core's cache
@@ -48,8 +48,12 @@ The tricks, each measured on the 2-core AVX-512 machine (OpenBLAS SkylakeX kerne
    64->64 @282 0.21 vs 0.27 s), but a product on two BLAS threads makes them synchronise,
    which small blocks pay for over and over: the paper step with 4 MiB blocks on BLAS's
    threads was 16 % slower than with 16 MiB. On our own threads each product runs on one
-   BLAS thread and nothing synchronises per block. The cutting depends on the shapes
-   only. `benchmarks/ops.py --conv-block-mib` measures one size for every layer.
+   BLAS thread and nothing synchronises per block. 8 MiB rather than 4: on the EPYC
+   machine the two were level (paper step 1.64x vs 1.65x PyTorch's time), on the Xeon
+   machine 8 MiB was 5-6 % faster (one-process A/B, 2026-12-05: 572 / base 32 1.71 vs
+   1.83 s, paper step 5.14 vs 5.45 s; 16 MiB level with 8; benchmarks/results/
+   xeon_2026-12-05/). The cutting depends on the shapes only. `benchmarks/ops.py
+   --conv-block-mib` measures one size for every layer.
 3. Blocks run on several threads (`_run_blocks`, ops/_threads.py; one per core unless
    MINIMAL_UNET_THREADS=N says otherwise, and only for a layer whose whole im2col is at
    least `_THREAD_BYTES`: thresholds of 8-32 MiB and thread blocks of 1-8 MiB measured no
@@ -96,7 +100,7 @@ from minimal_unet.ops import _threads
 from minimal_unet.ops._checks import check_float_array, check_same_dtype, check_shape
 
 _BLOCK_BYTES = 16 * 2**20  # target size of one im2col block `cols` (see docstring)
-_THREAD_BLOCK_BYTES = 4 * 2**20  # ... in a layer whose blocks go to our threads (trick 3)
+_THREAD_BLOCK_BYTES = 8 * 2**20  # ... in a layer whose blocks go to our threads (trick 3)
 _SPLIT_BYTES = 2**20  # a whole im2col smaller than this stays one block, on this thread
 _SCRATCH = threading.local()  # per-thread flat scratch buffers, see the module docstring
 _WORKERS = None  # threads that share the row blocks; None: _threads.workers() (trick 3)
