@@ -19,9 +19,9 @@ threads over 4 MiB conv blocks made the base-32 and paper steps faster than one 
 on two BLAS threads; the Xeon record of 2026-12-01 (benchmarks/results/threads_cpu.md,
 16 MiB blocks) had found no gain: the gain is in the small blocks each core keeps in its
 cache, which a product on two BLAS threads cannot use (conv2d's trick 2). On the Xeon VM of
-2026-12-05 (benchmarks/results/xeon_2026-12-05/) the 8 MiB blocks ran ~4 % faster on
-BLAS's two threads (MINIMAL_UNET_THREADS=1) than on ours, where the EPYC VM was 20 % slower
-so: the default stays ours, the cheaper mistake. Small layers
+2026-12-05 (benchmarks/results/xeon_2026-12-05/), with 8 MiB blocks, BLAS's two threads
+(MINIMAL_UNET_THREADS=1) were 4 % faster than ours at 572 / base 32 and 8 % slower at the
+paper step, where the EPYC VM had them 20 % slower: the default stays ours. Small layers
 and small arrays stay on the calling thread (conv2d._THREAD_BYTES, `_MIN_BYTES`).
 MINIMAL_UNET_THREADS=1 gives BLAS its own threads back. Without threadpoolctl (a
 dependency; absent only in a broken install) the blocks run in order on the calling

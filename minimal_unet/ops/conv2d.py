@@ -50,8 +50,8 @@ The tricks, each measured on the 2-core AVX-512 machine (OpenBLAS SkylakeX kerne
    threads was 16 % slower than with 16 MiB. On our own threads each product runs on one
    BLAS thread and nothing synchronises per block. 8 MiB rather than 4: on the EPYC
    machine the two were level (paper step 1.64x vs 1.65x PyTorch's time), on the Xeon
-   machine 8 MiB was 5-6 % faster (one-process A/B, 2026-12-05: 572 / base 32 1.71 vs
-   1.83 s, paper step 5.14 vs 5.45 s; 16 MiB level with 8; benchmarks/results/
+   machine 8 MiB was 6-7 % faster (one-process A/B, 2026-12-05: 572 / base 32 1.63 vs
+   1.76 s, paper step 5.18 vs 5.50 s; 16 MiB level with 8; benchmarks/results/
    xeon_2026-12-05/). The cutting depends on the shapes only. `benchmarks/ops.py
    --conv-block-mib` measures one size for every layer.
 3. Blocks run on several threads (`_run_blocks`, ops/_threads.py; one per core unless
