@@ -7,7 +7,8 @@ repository root, e.g.
     python benchmarks/results/epyc_2026-12-04_threads/ab_variants.py 572-b32 9
 A variant is [MINIMAL_UNET_THREADS, conv2d._THREAD_BLOCK_BYTES in MiB, conv2d._THREAD_BYTES
 in MiB]; ["1", 16, 64] is the conv setting before this change (one product on BLAS's two
-threads, 16 MiB blocks everywhere). Both frameworks' steps come from benchmarks/step.py's
+threads, 16 MiB blocks everywhere). An optional fourth field sets conv2d._BLOCK_BYTES in
+MiB (default 16; added 2026-12-05 for ../xeon_2026-12-05/, which ran this script). Both frameworks' steps come from benchmarks/step.py's
 build_step (so ours keeps freed memory, and PyTorch, in the same process, does too).
 """
 
@@ -31,10 +32,11 @@ def main():
     theirs = step.build_step("torch", size, "float32", 2)
 
     def use(name):
-        threads, block_mib, thread_mib = variants[name]
+        threads, block_mib, thread_mib, big_mib = (variants[name] + [16])[:4]
         os.environ["MINIMAL_UNET_THREADS"] = threads
         conv2d._THREAD_BLOCK_BYTES = int(block_mib * 2**20)
         conv2d._THREAD_BYTES = int(thread_mib * 2**20)
+        conv2d._BLOCK_BYTES = int(big_mib * 2**20)
 
     for name in variants:  # warm-up: scratch buffers, pages
         use(name)
