@@ -76,8 +76,8 @@ The tricks, each measured on the 2-core AVX-512 machine (OpenBLAS SkylakeX kerne
    made; a block that lies inside the input (every block of a "valid" conv's forward) is
    gathered from the input directly.
 6. dw^T (K, F) is turned back into dw (F, K) by `_transposed`, a copy in slabs of 64
-   rows: one whole transposed copy was the slowest part of the deep layers' backward
-   (17 of 53 ms at 512->512, 30x30, on the 2-core Xeon, 2026-12-05).
+   rows: one whole transposed copy had been a third of the deep layers' backward (17 of
+   53 ms at 512->512, 30x30, on the 2-core Xeon, 2026-12-05).
 
 Scratch buffers: `cols` and the padded slab live in one flat buffer per (purpose, dtype),
 kept per thread in `_SCRATCH` and grown to the largest block seen. Each is bounded by one
@@ -311,9 +311,9 @@ def _transposed(a, rows=64):
 
     The same values as np.ascontiguousarray(a.T). One transposed copy of a whole (K, F)
     matrix reads it a column at a time, K values a row length apart; with F a power of
-    two those reads fall into the same few cache sets, and the copy ran 10x slower than
-    in slabs of 64 rows (4608 x 512 float32 on the 2-core Xeon, 2026-12-05: 17.7 ms vs
-    1.75 ms; 16 rows 2.0 ms, 256 rows 2.8 ms).
+    two those reads fall into the same few cache sets, and the copy ran ~10x slower than
+    in slabs of 64 rows (4608 x 512 float32 on the 2-core Xeon, 2026-12-05: 15.8 ms vs
+    1.7 ms, benchmarks/results/xeon_2026-12-05/; slabs of 16 rows 2.0 ms, of 256 2.8 ms).
     """
     out = np.empty(a.shape[::-1], dtype=a.dtype)  # (F, K)
     for row0 in range(0, a.shape[0], rows):
@@ -380,8 +380,9 @@ def conv2d_backward(dy, cache, need_dx=True):
 
     Returns (dx, dw, db) shaped and typed like (x, w, b); dx is None when need_dx is False
     (the network's first convolution, whose input is the image: PyTorch skips that product
-    too, for an input that does not require a gradient; it was 56 of the 572 / base-32
-    step's ~1900 ms on the 2-core Xeon, 2026-12-05). dw and db do not depend on it:
+    too, for an input that does not require a gradient; the 1->32 @572 layer's backward
+    takes 8 ms without it and 50 ms with it on the 2-core Xeon, benchmarks/results/
+    xeon_2026-12-05/). dw and db do not depend on it:
         db = sum of dy over n, h, w
         dw[f, (c,i,j)] = transpose of the sum over row blocks of cols (K, R*oW) @ dy_rows^T
                          (R*oW, F), the naive `dw[...] += xp * g` a block at a time
