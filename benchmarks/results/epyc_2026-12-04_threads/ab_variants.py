@@ -8,8 +8,9 @@ repository root, e.g.
 A variant is [MINIMAL_UNET_THREADS, conv2d._THREAD_BLOCK_BYTES in MiB, conv2d._THREAD_BYTES
 in MiB]; ["1", 16, 64] is the conv setting before this change (one product on BLAS's two
 threads, 16 MiB blocks everywhere). An optional fourth field sets conv2d._BLOCK_BYTES in
-MiB (default 16; added 2026-12-05 for ../xeon_2026-12-05/, which ran this script). Both frameworks' steps come from benchmarks/step.py's
-build_step (so ours keeps freed memory, and PyTorch, in the same process, does too).
+MiB (default 16; added 2026-12-05 for ../xeon_2026-12-05/, which ran this script).
+Both frameworks' steps come from benchmarks/step.py's build_step (so ours keeps freed
+memory, and PyTorch, in the same process, does too).
 """
 
 import json
