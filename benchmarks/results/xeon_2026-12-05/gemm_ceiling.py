@@ -15,12 +15,16 @@ Numbers in README.md here.
 
 import os
 import sys
-import time
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import torch
 from threadpoolctl import threadpool_info
+
+sys.path.insert(0, str(Path(__file__).parent))  # transpose.py beside this file
+
+from transpose import median_ms  # noqa: E402
 
 LAYERS = [(32, 32, 570), (32, 64, 284), (64, 64, 282), (64, 128, 140), (128, 128, 138),
           (128, 256, 68), (256, 256, 66), (512, 512, 30), (64, 32, 392), (32, 32, 390)]
@@ -28,14 +32,8 @@ LAYERS = [(32, 32, 570), (32, 64, 284), (64, 64, 282), (64, 128, 140), (128, 128
 
 
 def median_seconds(f, reps=7):
-    """Median wall seconds of f() over `reps` calls after one warm-up."""
-    f()
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - start)
-    return sorted(times)[reps // 2]
+    """Median wall seconds of f() over `reps` calls after one warm-up (transpose.py's)."""
+    return median_ms(f, reps) / 1e3
 
 
 def main():
