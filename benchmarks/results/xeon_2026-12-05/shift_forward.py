@@ -13,12 +13,14 @@ Output in shift_forward_output.txt; README.md here.
 """
 
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository root
+sys.path.insert(0, str(Path(__file__).parent))  # transpose.py beside this file
+
+from transpose import median_ms  # noqa: E402
 
 from minimal_unet.ops import conv2d  # noqa: E402
 
@@ -53,13 +55,8 @@ def forward_shift(x, w, b, R):
 
 
 def median_seconds(f, reps=7):
-    f()
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    """Median wall seconds of f() over `reps` calls after one warm-up (transpose.py's)."""
+    return median_ms(f, reps) / 1e3
 
 
 def main():
