@@ -27,10 +27,11 @@ im2col matrices (x's receptive fields for the forward and for dw, padded dy's fo
 a source block that stays in cache (again a lower bound). "floor + gathers" is then what
 an im2col layer costs at the very least, unless it keeps the forward's im2col for dw
 (memory: a whole im2col per layer).
-PyTorch's full training step (benchmarks/step.py's, SGD with momentum) is timed in the same
-process, after the products, each call after machine.SETTLE_S of rest, with glibc keeping
-freed memory (memory.keep_freed_memory, process-wide) as in benchmarks/step.py's timing child:
-it makes PyTorch's step faster (0.3 s at 572 / base 32), so the ratio is the conservative one.
+Then each layer, ours and PyTorch's, and the two full training steps (benchmarks/step.py's,
+SGD with momentum) alternate in the same process (benchmarks/ops.py's time_pair: each call
+after machine.SETTLE_S of rest), with glibc keeping freed memory (memory.keep_freed_memory,
+process-wide) as in benchmarks/step.py's timing child: it makes PyTorch's step faster (0.3 s
+at 572 / base 32), so the ratio is the conservative one.
 The bound says which step targets an im2col path with NumPy's BLAS can reach on this
 machine: floor / PyTorch must be under the target ratio, with room for everything else.
 float32 (the targets' dtype). Writes floor_cpu.json and floor_cpu.md into `--out`
@@ -43,7 +44,6 @@ import statistics
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -51,7 +51,7 @@ sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
 sys.path.insert(0, str(HERE))
 
 import machine  # noqa: E402
-from ops import unet_conv_layers  # noqa: E402
+from ops import seconds, time_pair, unet_conv_layers  # noqa: E402
 from step import SIZES, build_step  # noqa: E402
 
 PRODUCTS = ("forward", "dw", "dx")
@@ -61,12 +61,7 @@ BLOCK_MIB = (2, 8, 32)  # block sizes tried for the products on our threads
 def median_seconds(f, repeat):
     """Median wall seconds of f() over `repeat` calls, after one untimed call."""
     f()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(seconds(f) for _ in range(repeat))
 
 
 def operands(C, F, H, product, rng):
@@ -197,18 +192,6 @@ def layer_calls(C, F, H, first, rng):
     return ours, theirs
 
 
-def settled_median(f, repeat):
-    """median_seconds of f with machine.SETTLE_S of rest before each call (not counted)."""
-    def settled():
-        machine.settle()
-        start = time.perf_counter()
-        f()
-        return time.perf_counter() - start
-
-    settled()  # warm-up
-    return statistics.median(settled() for _ in range(repeat))
-
-
 def child(size, repeat, threads):
     """Time every product of every layer, the layers themselves (ours, PyTorch's), then the
     two steps; print one JSON line."""
@@ -241,23 +224,15 @@ def child(size, repeat, threads):
         gather_s = 2 * time_gather(C, oH, oH, threads, repeat)
         if index > 0:
             gather_s += time_gather(F, H, H, threads, repeat)
-        ours, theirs = layer_calls(C, F, H, index == 0, rng)
-        layer_rows.append({"layer": f"{C}->{F} @{H}", "ours_s": settled_median(ours, repeat),
-                           "torch_s": settled_median(theirs, repeat), "gather_s": gather_s})
-        del ours, theirs
-    steps = {fw: build_step(fw, size, "float32", threads) for fw in ("ours", "torch")}
-    times = {fw: [] for fw in steps}
-    for step in steps.values():
-        step()  # warm-up
-    for _ in range(repeat):  # alternating, as benchmarks/step.py
-        for fw, step in steps.items():
-            machine.settle()
-            start = time.perf_counter()
-            step()
-            times[fw].append(time.perf_counter() - start)
-    step_s = {fw: statistics.median(t) for fw, t in times.items()}
+        # Our layer and PyTorch's, alternating after the pause (benchmarks/ops.py's timing).
+        ours_s, torch_s = time_pair(*layer_calls(C, F, H, index == 0, rng), repeat)
+        layer_rows.append({"layer": f"{C}->{F} @{H}", "ours_s": statistics.median(ours_s),
+                           "torch_s": statistics.median(torch_s), "gather_s": gather_s})
+    step_s = time_pair(*(build_step(fw, size, "float32", threads) for fw in ("ours", "torch")),
+                       repeat)
     print(json.dumps({"size": size, "rows": rows, "layers": layer_rows,
-                      "ours_step_s": step_s["ours"], "torch_step_s": step_s["torch"],
+                      "ours_step_s": statistics.median(step_s[0]),
+                      "torch_step_s": statistics.median(step_s[1]),
                       "load_before": load_before, "load_after": machine.load()["loadavg"],
                       "blas": machine.blas_info()}))
 
