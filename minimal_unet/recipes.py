@@ -185,8 +185,9 @@ RECIPES = {r.name: r for r in [
     Recipe("isbi-adam-plain", "as isbi-adam-half-balance without class weights (power 0): "
            "with half balance the 35-min model called 5.2 % of the validation pixels "
            "membrane that are cell and 3.2 % the other way, and its pixel error was lowest "
-           "at threshold 0.35-0.4, not 0.5", weight_map="balanced", balance_power=0.0,
-           optimizer="adam", lr=3e-4, schedule="cosine", **_ISBI),
+           "at threshold 0.35-0.4, not 0.5 (benchmarks/results/isbi_errors_2026-12-05/)",
+           weight_map="balanced", balance_power=0.0, optimizer="adam", lr=3e-4,
+           schedule="cosine", **_ISBI),
     Recipe("isbi-mild-elastic", "class balance, elastic sigma 5 px instead of 10",
            weight_map="balanced", elastic_sigma=5.0, **_ISBI),
     Recipe("isbi-dataset-norm", "class balance, normalised by the training set's mean/std",
