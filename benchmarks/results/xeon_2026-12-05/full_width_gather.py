@@ -9,26 +9,26 @@ Medians of 21 calls. Run from the repository root:
 Output in full_width_gather_output.txt here.
 """
 
-import time
+import sys
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from minimal_unet.ops import conv2d
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository root
+sys.path.insert(0, str(Path(__file__).parent))  # transpose.py beside this file
+
+from transpose import median_ms  # noqa: E402
+
+from minimal_unet.ops import conv2d  # noqa: E402
 
 SHAPES = [(16, 250), (16, 124), (32, 122), (32, 60), (64, 58), (64, 28), (128, 26),
           (128, 12), (256, 10), (32, 570), (64, 282)]  # (C, input size)
 
 
-def median_us(f, n=21):
-    f()
-    times = []
-    for _ in range(n):
-        start = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - start)
-    return np.median(times) * 1e6
+def median_us(f, repeat=21):
+    return 1e3 * median_ms(f, repeat)  # transpose.py's: one warm-up, then the median
 
 
 def main():
