@@ -18,6 +18,7 @@ from minimal_unet.metrics import (
     iou,
     neighbourhood_codes,
     pixel_error,
+    pixel_f_error,
     simple_point_table,
     warping_error,
 )
@@ -36,6 +37,25 @@ def test_pixel_iou_dice_by_hand():
     np.testing.assert_allclose(iou(pred, gt), [2 / 5, 3 / 6])
     np.testing.assert_allclose(dice(pred, gt), [4 / 7, 6 / 9])
     assert foreground_iou(pred, gt) == pytest.approx(0.5)
+    # F-score of class 1: precision 3/4, recall 3/5, F = 2PR / (P + R) = 2/3
+    assert pixel_f_error(pred, gt) == pytest.approx(1 - 2 / 3)
+
+
+def test_pixel_f_error_is_the_harmonic_mean_of_precision_and_recall():
+    # The organizers' script: labels > 0 and predictions > 0 are positive, F = 2PR/(P+R).
+    rng = np.random.default_rng(1)
+    gt = (rng.random((30, 40)) < 0.75).astype(np.int64)  # cell-dominated, as ISBI
+    pred = np.where(rng.random(gt.shape) < 0.1, 1 - gt, gt)  # 10 % flipped
+    p, g = pred > 0, gt > 0
+    precision = np.count_nonzero(p & g) / np.count_nonzero(p)
+    recall = np.count_nonzero(p & g) / np.count_nonzero(g)
+    expected = 1 - 2 * precision * recall / (precision + recall)
+    assert pixel_f_error(pred, gt) == pytest.approx(expected, abs=1e-12)
+    # The two pixel errors differ on such labels: (fp + fn) / (2 tp + fp + fn) against
+    # (fp + fn) / N, and 2 tp > N when most pixels are true cells.
+    assert pixel_f_error(pred, gt) < 0.8 * pixel_error(pred, gt)
+    # Any positive id counts as foreground (a label image 0/255 scores as 0/1).
+    assert pixel_f_error(pred * 255, gt) == pixel_f_error(pred, gt)
 
 
 def test_iou_dice_multiclass_against_sets():

@@ -33,6 +33,10 @@ def test_scores_at_thresholds_match_scikit_image_and_a_hand_count():
     for i, t in enumerate(ts):
         pred = prob >= t
         assert got["pixel_error"][i] == np.count_nonzero(pred != (mask == 1)) / mask.size
+        tp = np.count_nonzero(pred & (mask == 1))
+        fp, fn = np.count_nonzero(pred) - tp, np.count_nonzero(mask == 1) - tp
+        assert tuple(got["foreground_counts"][i]) == (tp, fp, fn)
+        assert got["pixel_f_error"][i] == pytest.approx((fp + fn) / (2 * tp + fp + fn))
         seg, _ = ndimage.label(pred, structure=four)
         expected = skimage_metrics.adapted_rand_error(gt_segments, seg)[0]
         assert got["adapted_rand_error"][i] == pytest.approx(expected, abs=1e-12)
@@ -79,3 +83,17 @@ def test_segments_argument_scores_against_instances():
     by_instances = thresholds.scores_at_thresholds(prob, mask, (0.5,), segments=instances)
     assert by_components["adapted_rand_error"][0] == 0.0
     assert by_instances["adapted_rand_error"][0] > 0.3
+
+
+def test_sweep_pools_the_f_score_over_images_as_the_challenge_scores_a_stack():
+    mask = two_cells()
+    cells = int(np.count_nonzero(mask))
+    perfect = probs_for(mask, 0.9, 0.1)
+    all_cell = probs_for(mask, 0.9, 0.9)  # every membrane pixel called cell at 0.5
+    swept = thresholds.sweep([perfect, all_cell], [mask, mask], thresholds=(0.5,))
+    fp = mask.size - cells  # the second image's membrane pixels; no false negatives
+    assert swept["pixel_f_error"][0] == pytest.approx(fp / (2 * 2 * cells + fp))
+    per_image_mean = 0.5 * (0.0 + fp / (2 * cells + fp))
+    assert swept["pixel_f_error"][0] != pytest.approx(per_image_mean)  # pooled, not a mean
+    assert swept["pixel_error"][0] == pytest.approx(0.5 * fp / mask.size)  # a mean
+    assert list(swept) == ["thresholds", *thresholds.METRICS]

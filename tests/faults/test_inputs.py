@@ -8,7 +8,14 @@ import tifffile
 from PIL import Image
 
 from minimal_unet.data.readers import read_array, read_folder, to_float_image
-from minimal_unet.metrics import adapted_rand_error, dice, evaluate, foreground_iou, iou
+from minimal_unet.metrics import (
+    adapted_rand_error,
+    dice,
+    evaluate,
+    foreground_iou,
+    iou,
+    pixel_f_error,
+)
 
 from .conftest import assert_error, assert_unchanged, run_cli, snapshot
 
@@ -156,3 +163,6 @@ def test_empty_set_conventions_and_skimage_where_it_defines_them():
             assert abs(got - expected) < 1e-12
     result = evaluate(zero, zero)
     assert result["pixel_error"] == 0.0 and result["warping_error"] == 0.0
+    # F-score pixel error: no foreground anywhere is exactly right; in one only, all wrong.
+    assert result["pixel_f_error"] == 0.0
+    assert pixel_f_error(blob, zero) == 1.0 and pixel_f_error(zero, blob) == 1.0
