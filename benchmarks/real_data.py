@@ -39,6 +39,8 @@ net, optimiser, random generators, clock, curve), and `--resume` continues each
 unfinished run from it, to the same parameters as a run never stopped: a long run (the
 2-hour budget) may span several sittings, each resumed part recorded under "resumed".
 The peers' numbers and their source: benchmarks/results/peers.md.
+`--rescore` trains nothing: it scores finished runs' saved models the challenge's way
+again and adds the metrics their records lack (the ones recorded must come out the same).
 `--floors` trains nothing: it scores the labels themselves (and, with instance ids, the
 labels with touching instances cut apart) to show each metric's floor, in
 floors_<dataset>.md.
@@ -63,14 +65,17 @@ import machine as bench_machine  # noqa: E402
 import study  # noqa: E402
 from run_report import plot_curve, run_markdown  # noqa: E402
 
+from minimal_unet.model import UNet  # noqa: E402
 from minimal_unet.recipe_run import (  # noqa: E402
     SPLITS,
+    evaluate_paper_way,
     load_split,
+    make_normalizer,
     run_recipe,
     saved_curve,
     score,
 )
-from minimal_unet.recipes import RECIPES, STUDIES, get_recipe  # noqa: E402
+from minimal_unet.recipes import RECIPES, STUDIES, get_recipe, unet_config  # noqa: E402
 from minimal_unet.train import TrainingDiverged  # noqa: E402
 from minimal_unet.weight_map import separate_touching  # noqa: E402
 
@@ -179,7 +184,8 @@ def one_run(args, recipe_name, seed, split, results_dir):
               "budget": {"minutes": args.minutes, "steps": args.steps,
                          "eval_every_minutes": args.eval_every},
               "machine": machine(), "peer_curve": PEERS.get(args.dataset, []),
-              "started": now, "recipe": recipe.to_dict(), "curve": []}
+              "started": now, "recipe": recipe.to_dict(), "curve": [],
+              "paper_train_slices": args.paper_train_slices}  # None: all of them
     record["peers"] = record["peer_curve"][-1] if record["peer_curve"] else {}
     if resume:  # the first part's record (start, machine), the curve of the saved state
         old_path = results_dir / f"{stem}.json"
@@ -258,6 +264,62 @@ def summarize(args, names, seeds, results_dir):
     return 0
 
 
+# ----- scoring saved models again ------------------------------------------------------------
+
+def rescore(args, names, seeds, split, results_dir):
+    """Score each finished run's saved model the challenge's way again and add to its record
+    the metrics it lacks (pixel_f_error, scored since 2026-12-05); trains nothing.
+
+    The model is the run's final one (--runs/<stem>/model.npz), so every metric recorded
+    before must come out the same: a run where one differs is reported and left as it was
+    (returns 1). A rescored record lists the pass under "rescored"."""
+    train_samples, val_samples = split
+    failures = 0
+    for name in names:
+        for seed in seeds:
+            stem = run_stem(args.dataset, name, seed, args.tag)
+            path, model = results_dir / f"{stem}.json", Path(args.runs) / stem / "model.npz"
+            record = finished_record(results_dir, stem, args)
+            if record is None or not model.is_file():
+                print(f"{stem}: no finished record with its model ({path}, {model}); skipped")
+                failures += 1
+                continue
+            recipe = get_recipe(name)
+            knobs = {k: v for k, v in recipe.to_dict().items() if k != "note"}
+            ran = {k: v for k, v in record["recipe"].items() if k != "note"}
+            if ran != knobs:  # a note may have been reworded since; no knob may differ
+                raise SystemExit(f"real_data: error: {path} ran recipe {ran}, recipes.py "
+                                 f"now says {knobs}")
+            net = UNet.load(model, config=unet_config(recipe))
+            # The run's own choice where its record has it (older records: the argument).
+            slices = record.get("paper_train_slices", args.paper_train_slices)
+            t0 = time.perf_counter()
+            paper = evaluate_paper_way(net, paper_train_subset(train_samples, slices),
+                                       val_samples,
+                                       make_normalizer(recipe, train_samples))
+            old = record.get("paper_way") or {}
+            changed = [f"{metric}.{part}" for metric in old if isinstance(old[metric], dict)
+                       and metric in paper for part in ("threshold", "train", "validation")
+                       if part in old[metric]
+                       and not np.isclose(old[metric][part], paper[metric][part],
+                                          rtol=0, atol=1e-12)]
+            if changed:
+                print(f"{stem}: the saved model does not give the recorded scores "
+                      f"({', '.join(changed)} differ); record left unchanged")
+                failures += 1
+                continue
+            record["paper_way"] = paper
+            record.setdefault("rescored", []).append(
+                {"at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+                 "added": sorted(set(paper) - set(old)), "seconds": time.perf_counter() - t0,
+                 "paper_train_slices": slices, "machine": machine()})
+            write_run(record, results_dir, stem)
+            print(f"{stem}: rescored, the recorded scores reproduced; pixel_f_error "
+                  f"{paper['pixel_f_error']['validation']:.4f} at threshold "
+                  f"{paper['pixel_f_error']['threshold']:.2f}", flush=True)
+    return 1 if failures else 0
+
+
 # ----- what a perfect mask would score ------------------------------------------------------
 
 def label_floors(samples):
@@ -333,6 +395,10 @@ def build_parser():
     p.add_argument("--list", action="store_true", help="print the recipes and exit")
     p.add_argument("--floors", action="store_true",
                    help="score the labels themselves (no training): each metric's floor")
+    p.add_argument("--rescore", action="store_true",
+                   help="train nothing: score the finished runs' saved models the "
+                        "challenge's way again, adding the metrics their records lack "
+                        "(the recorded ones must come out the same); needs --overwrite")
     return p
 
 
@@ -370,6 +436,11 @@ def main(argv=None):
         if not args.study:
             parser.error("--summarize: expected --study (the recipes and seeds to summarise)")
         return summarize(args, names, seeds, results_dir)
+    if args.rescore:
+        if not args.overwrite:
+            raise SystemExit("real_data: error: --rescore rewrites the runs' records; pass "
+                             "--overwrite as well")
+        return rescore(args, names, seeds, load_split(args.data, args.dataset), results_dir)
     kept = {stem: finished_record(results_dir, stem, args) for stem in stems
             } if args.keep_finished or args.resume else {}
     todo = [stem for stem in stems if kept.get(stem) is None]

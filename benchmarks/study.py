@@ -30,6 +30,8 @@ def summary_rows(records):
         paper = r.get("paper_way")
         if paper:
             row["paper_pixel_error"] = paper["pixel_error"]["validation"]
+            if "pixel_f_error" in paper:  # records before it was scored lack it
+                row["paper_pixel_f_error"] = paper["pixel_f_error"]["validation"]
             row["paper_rand_error"] = paper["adapted_rand_error"]["validation"]
         rows.append(row)
     return rows

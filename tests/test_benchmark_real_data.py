@@ -62,7 +62,7 @@ def test_floors_score_the_labels_themselves(real_data, dsb_like, tmp_path):
             str(tmp_path)]
     assert real_data.main(argv) == 0
     text = (tmp_path / "floors_dsb2018.md").read_text()
-    assert "| the mask itself | 0.0000 | 1.0000 | 0.0000 | 0.0000 |" in text
+    assert "| the mask itself | 0.0000 | 0.0000 | 1.0000 | 0.0000 | 0.0000 |" in text
     assert "separate_touching, 1 px" in text
     with pytest.raises(SystemExit, match="exists"):
         real_data.main(argv)
@@ -135,12 +135,14 @@ def test_study_means_average_finished_runs_only(real_data):
                {"recipe_name": "a", "seed": 1, "status": "finished", "steps": 9,
                 "final": {"pixel_error": 0.3, "foreground_iou": 0.6},
                 "paper_way": {"pixel_error": {"validation": 0.2},
+                              "pixel_f_error": {"validation": 0.15},
                               "adapted_rand_error": {"validation": 0.4}}},
                {"recipe_name": "a", "seed": 2, "status": "diverged"},
                {"recipe_name": "b", "seed": 0, "status": "running", "steps": 3,
                 "final": {"pixel_error": 0.5}}]
     rows = study.summary_rows(records)
     assert rows[1]["paper_pixel_error"] == 0.2 and "paper_pixel_error" not in rows[0]
+    assert rows[1]["paper_pixel_f_error"] == 0.15 and "paper_pixel_f_error" not in rows[0]
     means = study.mean_rows(rows)
     assert means[0]["runs"] == 3 and means[0]["finished"] == 2
     assert means[0]["pixel_error"] == pytest.approx(0.2)  # (0.1 + 0.3) / 2, seed 2 left out
@@ -187,3 +189,33 @@ def test_resume_continues_a_killed_run_to_the_model_of_one_never_stopped(real_da
         np.testing.assert_array_equal(parts[name], whole[name], err_msg=name)
     assert real_data.main(argv(tmp_path / "parts") + ["--resume"]) == 0  # finished: kept
     assert json.loads(path.read_text()) == record
+
+
+def test_rescore_adds_what_a_record_lacks_and_refuses_a_model_that_disagrees(
+        real_data, dsb_like, tmp_path):
+    results = tmp_path / "results"
+    argv = ["--data", str(dsb_like), "--dataset", "dsb2018", "--recipe", "smoke", "--steps",
+            "1", "--eval-every", "0", "--paper-way", "--paper-train-slices", "2",
+            "--results", str(results), "--runs", str(tmp_path / "runs")]
+    assert real_data.main(argv) == 0
+    path = results / "real_data_dsb2018_smoke_seed0.json"
+    whole = json.loads(path.read_text())
+    # A record from before pixel_f_error was scored: the metric missing, the rest as run.
+    old = json.loads(path.read_text())
+    del old["paper_way"]["pixel_f_error"]
+    path.write_text(json.dumps(old))
+    with pytest.raises(SystemExit, match="--overwrite"):
+        real_data.main(argv + ["--rescore"])
+    assert real_data.main(argv + ["--rescore", "--overwrite"]) == 0
+    rescored = json.loads(path.read_text())
+    assert rescored["paper_way"]["pixel_f_error"] == whole["paper_way"]["pixel_f_error"]
+    assert rescored["paper_way"]["pixel_error"] == whole["paper_way"]["pixel_error"]
+    assert rescored["rescored"][0]["added"] == ["pixel_f_error"]
+    assert whole["paper_train_slices"] == rescored["rescored"][0]["paper_train_slices"] == 2
+    assert rescored["curve"] == whole["curve"]
+    # A recorded score the saved model does not give: reported, the record left alone.
+    tampered = {**rescored, "paper_way": {**rescored["paper_way"], "pixel_error": {
+        **rescored["paper_way"]["pixel_error"], "validation": 0.5}}}
+    path.write_text(json.dumps(tampered))
+    assert real_data.main(argv + ["--rescore", "--overwrite"]) == 1
+    assert json.loads(path.read_text()) == tampered
