@@ -63,6 +63,8 @@ import numpy as np
 
 from minimal_unet import checkpoint, sizes
 from minimal_unet.backends import get_backend
+from minimal_unet.ops import _threads
+from minimal_unet.ops.conv2d import runs_on_our_threads
 
 FORMAT = "minimal_unet.UNet/1"  # stored in every saved file, checked on load
 META_KEY = "__meta__"
@@ -122,6 +124,19 @@ def _record(trace, name, array):
 def _keep(caches, name, cache):
     if caches is not None:  # None: inference, caches dropped as soon as the op returns
         caches[name] = cache
+
+
+def _largest_im2col_bytes(config, x_shape, itemsize):
+    """Bytes of the largest whole im2col matrix (N * C_in * kH * kW * oH * oW values) of
+    any convolution of the net for an input of x_shape (N, C, H, W)."""
+    largest, c_in = 0, x_shape[1]
+    for row in sizes.layer_table(config, (int(x_shape[2]), int(x_shape[3]))):
+        c, h, w = row.shape
+        k = 1 if row.name == "head" else 3
+        if ".conv" in row.name or row.name == "head":
+            largest = max(largest, x_shape[0] * c_in * k * k * h * w * itemsize)
+        c_in = c
+    return largest
 
 
 class UNet:
@@ -200,6 +215,12 @@ class UNet:
 
     def _forward(self, x, train, trace, keep_caches):
         self.check_input(x)  # before any op runs
+        # A network with a layer large enough for our CPU threads runs every product of
+        # this pass, and of the backward pass after it, on them (ops/conv2d.py, trick 3):
+        # a step never wakes BLAS's own threads, which spin after use. Set until the next
+        # forward pass; NumPy backend only.
+        _threads.set_every_product(self.ops.name == "numpy" and runs_on_our_threads(
+            _largest_im2col_bytes(self.config, x.shape, self.dtype.itemsize)))
         ops, p, depth = self.ops, self.params, self.config.depth
         caches = {} if keep_caches else None
         self._caches = None  # a new forward invalidates an unused old one

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from minimal_unet.data.synthetic import make_synthetic
+from minimal_unet.ops import _threads
 from minimal_unet.torch_twin import build_torch_unet
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -22,6 +23,13 @@ def _load_benchmark(name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(autouse=True)
+def _ops_threading_starts_default(monkeypatch):
+    """Every test starts with conv2d / upconv2d in their default threading: a UNet forward
+    pass of a large network leaves `_threads.set_every_product(True)` behind it."""
+    monkeypatch.setattr(_threads, "_EVERY_PRODUCT", False)
 
 
 @pytest.fixture(scope="session")

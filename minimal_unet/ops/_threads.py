@@ -10,6 +10,19 @@ into blocks whose cutting depends on the shapes only (never on the thread count)
 Inside `run` OpenBLAS is held to one thread per call (threadpoolctl; restored on the way
 out): each of our threads runs its own single-threaded product, so no BLAS thread spins
 beside ours waiting for work, and a product gives the same bits whichever thread runs it.
+While `every_product()` the hold is there even when `run` gets a single
+block (outside it a single block runs as it is: holding and releasing BLAS costs a few
+microseconds, which a tiny network's step notices). A woken OpenBLAS thread does not
+sleep when its product ends: it spins, waiting for the next one, for
+OPENBLAS_THREAD_TIMEOUT (2^28 cycles by default, ~0.1 s), on a core our threads need. So
+a step must not mix the two: `set_every_product(True)` (set by `UNet` for a network that
+has a layer large enough for our threads) sends every product of conv2d and upconv2d to
+our threads, each on one BLAS thread, and BLAS's own threads are never woken.
+Mixed (the mid-size layers' products on BLAS's threads, the large layers' blocks on ours),
+the 572 / base-32 step took 1.93 s instead of 1.42 s and the paper step 5.80 s instead
+of 5.16 s (2-core Xeon VM, 2026-12-05, benchmarks/results/xeon_2026-12-05/blas_spin/);
+with OPENBLAS_THREAD_TIMEOUT=4 set before NumPy loads, the mixed step was as fast, which
+is what showed the cause. A network with no large layer keeps BLAS's threads throughout.
 Callers that sum block results add them in block order, so every result has the same
 bits on 1, 2 or 16 threads (tested against the one-thread run).
 
@@ -22,8 +35,10 @@ cache, which a product on two BLAS threads cannot use (conv2d's trick 2). On the
 2026-12-05 (benchmarks/results/xeon_2026-12-05/), with 8 MiB blocks, BLAS's two threads
 (MINIMAL_UNET_THREADS=1) were 4 % faster than ours at 572 / base 32 and 8 % slower at the
 paper step, where the EPYC VM had them 20 % slower: the default stays ours. Small layers
-and small arrays stay on the calling thread (conv2d._THREAD_BYTES, `_MIN_BYTES`).
-MINIMAL_UNET_THREADS=1 gives BLAS its own threads back. Without threadpoolctl (a
+(unless their network has a large one) and small arrays stay on the calling thread
+(conv2d._THREAD_BYTES, `_MIN_BYTES`).
+MINIMAL_UNET_THREADS=1 gives BLAS its own threads back (and every product is then one
+call on them). Without threadpoolctl (a
 dependency; absent only in a broken install) the blocks run in order on the calling
 thread.
 
@@ -35,9 +50,11 @@ output in place; elementwise results cannot depend on the cutting.
 import os
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from itertools import islice
 
 _MIN_BYTES = 8 << 20  # `chunks`: no part smaller than this (a thread hand-off costs)
+_PART_BYTES = 2 << 20  # `parts`: about this much output per part of a cut product
 _POOL = None  # the ThreadPoolExecutor, started on first use
 _POOL_KEY = None  # (process id, size) it was started for: a forked child starts its own
 _BLAS = None  # threadpoolctl's controller of the loaded BLAS libraries (False: none)
@@ -99,10 +116,18 @@ def results_in_order(task, blocks, threads=None):
     `workers()`), no more than 2 * threads blocks ahead of the caller: a caller that sums
     big block results (conv2d's dw) holds a few of them at a time, never all of them."""
     threads = workers() if threads is None else threads
-    blas = _blas_controller() if threads > 1 and len(blocks) > 1 else None
-    if blas is None:  # one thread, one block, or BLAS cannot be held to one thread
+    blas = _blas_controller() if threads > 1 else None
+    if blas is None:  # one thread (BLAS keeps its own), or BLAS cannot be held
         for block in blocks:
             yield task(block)
+        return
+    if len(blocks) <= 1:  # nothing to share: on this thread
+        if not every_product():
+            yield from (task(block) for block in blocks)
+            return
+        with blas.limit(limits=1):  # ... BLAS held to one, as in the rest of the step
+            results = [task(block) for block in blocks]
+        yield from results
         return
     pool = _pool(min(threads, len(blocks)))
     waiting = iter(blocks)
@@ -115,12 +140,56 @@ def results_in_order(task, blocks, threads=None):
             yield result
 
 
+_EVERY_PRODUCT = False  # `set_every_product`; process-wide
+
+
+def set_every_product(on):
+    """From now on, every product of conv2d and upconv2d runs on our threads (in blocks or
+    parts cut by shape, BLAS held to one thread), not only those of the large layers (on
+    True), or only those (False, the default). `UNet` sets it at each forward pass, for
+    that pass and the backward pass after it: True for a network with a large layer (see
+    the module docstring: mixing wakes BLAS's threads)."""
+    global _EVERY_PRODUCT
+    _EVERY_PRODUCT = bool(on)
+
+
+@contextmanager
+def every_product_on_our_threads(on=True):
+    """`with every_product_on_our_threads():` set_every_product(on) inside, the old value
+    restored on the way out."""
+    before = _EVERY_PRODUCT
+    set_every_product(on)
+    try:
+        yield
+    finally:
+        set_every_product(before)
+
+
+def every_product():
+    """True while every product goes to our threads (`set_every_product`) and our threads
+    are in use (workers() > 1)."""
+    return _EVERY_PRODUCT and workers() > 1
+
+
 def chunks(length, bytes_per_item, threads=None):
     """[slice]: range(length) cut into about `threads` (default `workers()`) equal parts,
     none under _MIN_BYTES (bytes_per_item bytes per index); one part for small arrays."""
     threads = workers() if threads is None else threads
     parts = int(max(1, min(threads, length, length * bytes_per_item // _MIN_BYTES)))
     bounds = [length * k // parts for k in range(parts + 1)]
+    return [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+
+def parts(length, bytes_per_item, part_bytes=None):
+    """[slice]: range(length) cut into parts of about `part_bytes` (default _PART_BYTES;
+    an even number of them when more than one), by the shape alone, never by the thread
+    count: for products cut between threads, whose bits must not depend on how many
+    threads there are."""
+    part_bytes = _PART_BYTES if part_bytes is None else part_bytes
+    n = int(min(length, max(1, -(-length * bytes_per_item // part_bytes))))  # ceil
+    if n > 1 and n % 2 == 1 and n < length:
+        n += 1
+    bounds = [length * k // n for k in range(n + 1)]
     return [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
 
 

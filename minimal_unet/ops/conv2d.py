@@ -66,6 +66,18 @@ The tricks, each measured on the 2-core AVX-512 machine (OpenBLAS SkylakeX kerne
    2.13-2.20x -> 1.67-1.74x, the small step (no layer that large) level. (With one
    thread, OpenBLAS itself may split a product across its threads differently for another
    OPENBLAS_NUM_THREADS, which can change the last bit of dw, as PyTorch's can.)
+   A network that has a layer from _THREAD_BYTES on runs EVERY layer on our threads
+   (`UNet` calls `_threads.set_every_product` at each forward pass, for it and the
+   backward pass after it; the up-convolutions follow it too), each product held to one
+   BLAS thread, so that
+   no product in the step wakes OpenBLAS's own threads: a woken OpenBLAS thread spins
+   for ~0.1 s after its product, on the core the next large layer's blocks need
+   (ops/_threads.py). Mixing the two (the mid-size layers on BLAS's threads) had cost the
+   572 / base-32 step 1.93 s instead of 1.42 s (1.89x -> 1.40x PyTorch's time) and the
+   paper step 5.80 s instead of 5.16 s (2-core Xeon VM, 2026-12-05, benchmarks/results/
+   xeon_2026-12-05/blas_spin/). A
+   network without such a layer (252 / base 16, the demo) keeps BLAS's threads for its
+   products: on our threads its small blocks cost more in hand-offs than they gain.
 4. The dw product is computed transposed, cols @ dy_rows^T (K, F), not dy_rows @ cols^T
    (F, K): the same numbers, but OpenBLAS runs this orientation of a product with a long
    inner dimension (R*oW) and a small output several times faster (e.g. 1.9 ms instead
@@ -229,10 +241,23 @@ def conv2d_backward_naive(dy, cache):
 # --------------------------------------------------------------------------- fast path
 
 
+def runs_on_our_threads(cols_bytes):
+    """Whether a layer whose whole im2col is `cols_bytes` is large enough for our threads
+    on its own (_THREAD_BYTES; a network with one such layer sends them all, trick 3)."""
+    return cols_bytes >= _THREAD_BYTES
+
+
+def _on_our_threads(cols_bytes):
+    """Whether a layer whose whole im2col is `cols_bytes` runs in blocks on our threads:
+    from _THREAD_BYTES on, or every layer while `_threads.every_product()` (a network that
+    has such a layer; trick 3)."""
+    return runs_on_our_threads(cols_bytes) or _threads.every_product()
+
+
 def _block_bytes(cols_bytes):
     """The target block size of a layer whose whole im2col is `cols_bytes`: _THREAD_BLOCK_BYTES
-    for the layers that may run on our threads (trick 3), else _BLOCK_BYTES. Shapes only."""
-    return _THREAD_BLOCK_BYTES if cols_bytes >= _THREAD_BYTES else _BLOCK_BYTES
+    for the layers that run on our threads (trick 3), else _BLOCK_BYTES."""
+    return _THREAD_BLOCK_BYTES if _on_our_threads(cols_bytes) else _BLOCK_BYTES
 
 
 def _row_blocks(K, oH, oW, itemsize, block_bytes=None):
@@ -323,13 +348,13 @@ def _transposed(a, rows=64):
 
 def _block_threads(cols_bytes):
     """Threads for a layer whose whole im2col is `cols_bytes`: _WORKERS (None: _threads'
-    default) when it is at least _THREAD_BYTES, else 1 (trick 3)."""
-    return _WORKERS if cols_bytes >= _THREAD_BYTES else 1
+    default) when it runs on our threads (`_on_our_threads`), else 1 (trick 3)."""
+    return _WORKERS if _on_our_threads(cols_bytes) else 1
 
 
 def _run_blocks(task, blocks, cols_bytes):
     """[task(block) for block in blocks] in block order, over `_WORKERS` threads (_threads)
-    when the whole im2col (`cols_bytes`) is at least _THREAD_BYTES, else on this thread."""
+    when the layer runs on our threads (`_on_our_threads`), else on this thread."""
     return _threads.run(task, blocks, _block_threads(cols_bytes))
 
 

@@ -12,7 +12,11 @@ Every input pixel (i, j) paints its own 2x2 block of the output, so blocks never
 
 For each input pixel that is one matrix-vector product, x[n, :, i, j] (C_in,) times the
 weight seen as a (C_in, C_out*4) matrix. The fast path does all pixels in one matmul and then
-scatters the (C_out, 2, 2) results into their blocks with a reshape/transpose. Backward:
+scatters the (C_out, 2, 2) results into their blocks with a reshape/transpose. While
+`_threads.every_product()` (a U-Net with a large layer, see ops/conv2d.py's trick 3) the
+products are cut into parts of output channels by the shapes alone
+(`_threads.parts`) and run on our threads, each on one BLAS thread; otherwise each is one
+product on BLAS's own threads. Backward:
 
     dL/dx[n, ci, i, j]   = sum_{o,a,c} w[ci, o, a, c] * dy[n, o, 2i + a, 2j + c]
     dL/dw[ci, o, a, c]   = sum_{n,i,j} x[n, ci, i, j] * dy[n, o, 2i + a, 2j + c]
@@ -64,22 +68,33 @@ def upconv2d_forward(x, w, b):
     w_mat = w.reshape(C_in, C_out * 4)  # (C_in, C_out*4), column index o*4 + a*2 + c
     # One batched matmul replaces the naive loop over pixels (n, i, j):
     # y_cols[n, o*4 + a*2 + c, i*W + j] = sum_ci w[ci, o, a, c] x[n, ci, i, j]
-    y_cols = np.matmul(w_mat.T, x_cols)  # (N, C_out*4, H*W)
+    w_t = w_mat.T  # (C_out*4, C_in), a view
+    y_cols = np.empty((N, C_out * 4, H * W), dtype=x.dtype)
     y_blocks = y_cols.reshape(N, C_out, 2, 2, H, W)  # (N, C_out, a, c, i, j)
     # Scatter each 2x2 block to rows 2i + a, columns 2j + c, adding the bias on the way.
     y = np.empty((N, C_out, 2 * H, 2 * W), dtype=x.dtype)
     y6 = y.reshape(N, C_out, H, 2, W, 2)  # (N, C_out, i, a, j, c), a view that writes into y
     bias = b.reshape(1, C_out, 1, 1)  # (1, C_out, 1, 1)
 
+    def product(o):  # output channels o (a slice): their rows o*4 + a*2 + c of y_cols
+        rows = slice(4 * o.start, 4 * o.stop)
+        # y_cols[n, o*4 + a*2 + c, i*W + j] = sum_ci w[ci, o, a, c] x[n, ci, i, j]
+        np.matmul(w_t[rows], x_cols, out=y_cols[:, rows])  # (rows, C_in) @ (C_in, H*W)
+
     def scatter(o):  # output channels o: one strided copy per block offset (a, c)
         for a in range(2):
             for c in range(2):  # y[:, o, 2i + a, 2j + c] = y_blocks[:, o, a, c, i, j] + b[o]
                 np.add(y_blocks[:, o, a, c], bias[:, o], out=y6[:, o, :, a, :, c])
 
-    # Four copies whose inner loop runs along j (a whole row), not one 6-D transposed copy
-    # whose inner loop is the 2 of c (2.4x faster). In parts of output channels, one per
-    # core (ops/_threads.py).
-    _threads.map_chunks(scatter, C_out, N * 4 * H * W * x.itemsize)
+    # The scatter: four copies whose inner loop runs along j (a whole row), not one 6-D
+    # transposed copy whose inner loop is the 2 of c (2.4x faster).
+    bytes_per_channel = N * 4 * H * W * x.itemsize
+    if _threads.every_product():  # product and scatter of a part on one of our threads
+        _threads.run(lambda o: (product(o), scatter(o)),
+                     _threads.parts(C_out, bytes_per_channel))
+    else:  # one product on BLAS's threads, the scatter in parts, one per core
+        product(slice(0, C_out))
+        _threads.map_chunks(scatter, C_out, bytes_per_channel)
     cache = (x, w, b)
     return y, cache
 
@@ -103,22 +118,37 @@ def upconv2d_backward(dy, cache):
     dy_cols = np.empty((N, C_out * 4, H * W), dtype=dy.dtype)
     dy_cols6 = dy_cols.reshape(N, C_out, 2, 2, H, W)  # (N, C_out, a, c, i, j), a view
 
-    def gather(o):  # output channels o: one strided copy per block offset (a, c)
+    x_cols = x.reshape(N, C_in, H * W)  # (N, C_in, H*W)
+    w_mat = w.reshape(C_in, C_out * 4)  # (C_in, C_out*4)
+    dw_t_per_image = np.empty((N, C_out * 4, C_in), dtype=dy.dtype)
+
+    dx = np.empty((N, C_in, H, W), dtype=dy.dtype)
+    dx_cols = dx.reshape(N, C_in, H * W)  # a view that writes into dx
+
+    def gather(o):  # output channels o: as the forward's scatter, four row-long copies
         for a in range(2):
             for c in range(2):
                 np.copyto(dy_cols6[:, o, a, c], dy6[:, o, :, a, :, c])
 
-    # As the forward's scatter: four row-long copies, in parts of channels (_threads.py).
-    _threads.map_chunks(gather, C_out, N * 4 * H * W * dy.itemsize)
-    x_cols = x.reshape(N, C_in, H * W)  # (N, C_in, H*W)
-    w_mat = w.reshape(C_in, C_out * 4)  # (C_in, C_out*4)
+    def dw_product(o):  # output channels o (a slice): their rows of dw^T
+        rows = slice(4 * o.start, 4 * o.stop)
+        # dL/dw = sum_n x_cols[n] dy_cols[n]^T, computed as its transpose dy_cols[n]
+        # x_cols[n]^T: (rows, H*W) @ (H*W, C_in). Same numbers; OpenBLAS runs this
+        # orientation of the long-inner-dimension product several times faster here.
+        np.matmul(dy_cols[:, rows], x_cols.transpose(0, 2, 1), out=dw_t_per_image[:, rows])
 
-    # dL/dx = W dy_cols, per image: (C_in, C_out*4) @ (C_out*4, H*W)
-    dx = np.matmul(w_mat, dy_cols).reshape(N, C_in, H, W)  # (N, C_in, H*W) -> (N, C_in, H, W)
-    # dL/dw = sum_n x_cols[n] dy_cols[n]^T, computed as its transpose dy_cols[n] x_cols[n]^T:
-    # (C_out*4, H*W) @ (H*W, C_in). Same numbers; OpenBLAS runs this orientation of the
-    # long-inner-dimension product several times faster on the U-Net's shapes.
-    dw_t_per_image = np.matmul(dy_cols, x_cols.transpose(0, 2, 1))  # (N, C_out*4, C_in)
+    def dx_product(ci):  # input channels ci (a slice): dL/dx = W dy_cols, per image
+        np.matmul(w_mat[ci], dy_cols, out=dx_cols[:, ci])  # (ci, C_out*4) @ (C_out*4, H*W)
+
+    bytes_per_channel = N * 4 * H * W * dy.itemsize
+    if _threads.every_product():  # in parts on our threads, as in the forward pass
+        _threads.run(lambda o: (gather(o), dw_product(o)),
+                     _threads.parts(C_out, bytes_per_channel))
+        _threads.run(dx_product, _threads.parts(C_in, N * H * W * dy.itemsize))
+    else:  # the gather in parts, one per core; each product one call on BLAS's threads
+        _threads.map_chunks(gather, C_out, bytes_per_channel)
+        dw_product(slice(0, C_out))
+        dx_product(slice(0, C_in))
     dw_mat = dw_t_per_image.sum(axis=0).T  # (C_in, C_out*4)
     dw = dw_mat.reshape(C_in, C_out, 2, 2)  # (C_in, C_out, 2, 2), a small copy
     # dL/db[o] = sum of dy over the batch and every output pixel of channel o

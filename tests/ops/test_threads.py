@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from minimal_unet.backends import numpy_backend
-from minimal_unet.ops import _threads, conv2d
+from minimal_unet.ops import _threads, conv2d, upconv2d
 from minimal_unet.ops.conv2d import conv2d_backward, conv2d_forward
 from minimal_unet.ops.crop_concat import crop_and_concat_backward, crop_and_concat_forward
 from minimal_unet.ops.maxpool2d import (
@@ -45,6 +45,7 @@ def every_op(rng, dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_many_threads_give_the_bits_of_one(monkeypatch, dtype):
     monkeypatch.setattr(_threads, "_MIN_BYTES", 16)  # cut even these tiny arrays into parts
+    monkeypatch.setattr(_threads, "_PART_BYTES", 16)  # and the up-convolution's products
     monkeypatch.setattr(conv2d, "_THREAD_BLOCK_BYTES", 256)  # and the convolutions into many
     monkeypatch.setattr(conv2d, "_SPLIT_BYTES", 0)
     monkeypatch.setattr(conv2d, "_THREAD_BYTES", 0)  # blocks, on our threads
@@ -54,6 +55,7 @@ def test_many_threads_give_the_bits_of_one(monkeypatch, dtype):
         monkeypatch.setenv("MINIMAL_UNET_THREADS", threads)
         results[threads] = every_op(np.random.default_rng(0), dtype)
     assert len(_threads.chunks(5 * 8 * 10, 4)) == 3  # the parts really were cut
+    assert len(_threads.parts(3, 2 * 4 * 4 * 5 * 4)) == 3  # the up-convolution's too
     for one, three in zip(results["1"], results["3"]):
         np.testing.assert_array_equal(one, three)  # bit for bit, NaN where NaN
 
@@ -125,7 +127,21 @@ def test_default_is_one_thread_per_usable_core(monkeypatch):
     assert _threads.workers() == 1
 
 
-def test_big_layers_get_small_blocks_by_shape_alone():
+def test_parts_depend_on_the_shape_alone(monkeypatch):
+    # the cut of a product between threads: about _PART_BYTES each, an even count when
+    # more than one, whatever MINIMAL_UNET_THREADS says
+    cuts = []
+    for threads in ("1", "2", "7"):
+        monkeypatch.setenv("MINIMAL_UNET_THREADS", threads)
+        cuts.append(_threads.parts(256, 4 * 28 * 28 * 4))  # dec3 at base 32: 3.2 MB
+    assert cuts[0] == cuts[1] == cuts[2] and len(cuts[0]) == 2
+    assert sum(p.stop - p.start for p in cuts[0]) == 256
+    assert _threads.parts(10, 1) == [slice(0, 10)]  # small: one part
+    assert len(_threads.parts(3, 2 << 20)) == 3  # never more parts than rows (odd kept)
+
+
+def test_big_layers_get_small_blocks_by_shape_alone(monkeypatch):
+    monkeypatch.setenv("MINIMAL_UNET_THREADS", "2")
     # a layer whose whole im2col reaches _THREAD_BYTES is cut for the threads, whatever
     # the thread count; the cut depends on the shapes only, so the bits do too
     small = conv2d._block_bytes(conv2d._THREAD_BYTES - 1)
@@ -136,6 +152,72 @@ def test_big_layers_get_small_blocks_by_shape_alone():
     blocks = conv2d._row_blocks(K, oH, oW, 4, big)
     assert len(blocks) % 2 == 0 and sum(rows for _, rows in blocks) == oH
     assert max(rows for _, rows in blocks) * K * oW * 4 <= 1.2 * conv2d._THREAD_BLOCK_BYTES
+    # in a network with such a layer, every layer is cut the same way, for our threads
+    with _threads.every_product_on_our_threads():
+        assert conv2d._block_bytes(1) == big
+        assert conv2d._block_threads(1) == conv2d._WORKERS
+
+
+def _blas_threads_seen(monkeypatch, work):
+    """[BLAS threads at each np.matmul call] while `work()` runs (BLAS set to two first)."""
+    seen = []
+    real_matmul = np.matmul
+
+    def spy(*args, **kwargs):
+        seen.append(_threads._blas_controller().info()[0]["num_threads"])
+        return real_matmul(*args, **kwargs)
+
+    assert conv2d.np is upconv2d.np is np  # the one np.matmul both call
+    monkeypatch.setattr(np, "matmul", spy)
+    with _threads._blas_controller().limit(limits=2):  # BLAS would use two threads
+        work()
+    monkeypatch.setattr(np, "matmul", real_matmul)
+    return seen
+
+
+def test_every_product_on_our_threads_never_wakes_blas_threads(monkeypatch):
+    # inside every_product_on_our_threads each product runs with BLAS held to one thread:
+    # a woken OpenBLAS thread spins ~0.1 s on a core ours need (_threads docstring)
+    if _threads._blas_controller() is None:
+        pytest.skip("threadpoolctl finds no BLAS to hold")
+    monkeypatch.setenv("MINIMAL_UNET_THREADS", "2")
+    monkeypatch.setattr(conv2d, "_WORKERS", None)
+
+    def inside():
+        with _threads.every_product_on_our_threads():
+            every_op(np.random.default_rng(0), np.float32)  # tiny: one block per layer
+
+    assert set(_blas_threads_seen(monkeypatch, inside)) == {1}
+    assert not _threads.every_product()  # restored on the way out
+    # outside it, the small layers' products stay one call on BLAS's own threads
+    assert 2 in _blas_threads_seen(
+        monkeypatch, lambda: every_op(np.random.default_rng(0), np.float32))
+    monkeypatch.setenv("MINIMAL_UNET_THREADS", "1")  # BLAS gets its threads back, always
+    assert set(_blas_threads_seen(monkeypatch, inside)) == {2}
+
+
+def test_unet_with_a_large_layer_sends_every_product_to_our_threads(monkeypatch):
+    from minimal_unet.model import UNet, UNetConfig
+
+    if _threads._blas_controller() is None:
+        pytest.skip("threadpoolctl finds no BLAS to hold")
+    monkeypatch.setenv("MINIMAL_UNET_THREADS", "2")
+    net = UNet(UNetConfig(depth=2, base_channels=4), seed=0)
+    x = np.random.default_rng(0).standard_normal((1, 1, 44, 44)).astype(np.float32)
+
+    def step():
+        logits = net.forward(x)
+        net.backward(np.ones_like(logits))
+
+    # 44 px, base 4: the largest im2col (enc0.conv2, 4 * 9 * 40 * 40 floats) is 230 kB
+    assert 2 in _blas_threads_seen(monkeypatch, step)  # no large layer: BLAS's threads
+    assert not _threads.every_product()
+    monkeypatch.setattr(conv2d, "_THREAD_BYTES", 200_000)  # now enc0.conv2 is "large"
+    assert set(_blas_threads_seen(monkeypatch, step)) == {1}  # every product on ours
+    assert _threads.every_product()  # set by the forward pass, until the next one
+    monkeypatch.setattr(conv2d, "_THREAD_BYTES", 300_000)  # no large layer again
+    net.forward(x)
+    assert not _threads.every_product()
 
 
 @pytest.mark.parametrize("setting", ["0", "-2", "two"])

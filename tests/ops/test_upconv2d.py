@@ -1,10 +1,13 @@
 """2x2 stride-2 transposed convolution: naive twin, hand example, finite differences,
 PyTorch's conv_transpose2d, dtypes and bad inputs."""
 
+import contextlib
+
 import numpy as np
 import pytest
 
 from minimal_unet.gradcheck import check_gradients
+from minimal_unet.ops import _threads
 from minimal_unet.ops.upconv2d import (
     upconv2d_backward,
     upconv2d_backward_naive,
@@ -28,13 +31,23 @@ def make_inputs(rng, N, C_in, C_out, H, W, dtype=np.float64):
     return x, w, b, dy
 
 
+@pytest.mark.parametrize("part_bytes", [None, 8], ids=["one-product", "a-part-per-channel"])
 @pytest.mark.parametrize("shape", SHAPES)
-def test_fast_matches_naive(rng, shape):
+def test_fast_matches_naive(rng, monkeypatch, shape, part_bytes):
+    every_product = contextlib.nullcontext()
+    if part_bytes is not None:  # the products cut into parts (_threads.parts) per channel,
+        monkeypatch.setattr(_threads, "_PART_BYTES", part_bytes)  # on our threads
+        monkeypatch.setenv("MINIMAL_UNET_THREADS", "2")
+        every_product = _threads.every_product_on_our_threads()
+        N, C_in, C_out, H, W = shape
+        assert len(_threads.parts(C_out, N * 4 * H * W * 8)) == C_out
+        assert len(_threads.parts(C_in, N * H * W * 8)) == C_in
     x, w, b, dy = make_inputs(rng, *shape)
-    y, cache = upconv2d_forward(x, w, b)
+    with every_product:
+        y, cache = upconv2d_forward(x, w, b)
+        grads = upconv2d_backward(dy, cache)
     y_naive, cache_naive = upconv2d_forward_naive(x, w, b)
     assert np.max(np.abs(y - y_naive)) < 1e-12
-    grads = upconv2d_backward(dy, cache)
     grads_naive = upconv2d_backward_naive(dy, cache_naive)
     for grad, grad_naive in zip(grads, grads_naive):
         assert grad.shape == grad_naive.shape
