@@ -6,8 +6,8 @@ Results are Python floats (or float64 arrays, one value per class).
 
 - pixel_error: fraction of pixels whose class differs (the squared Euclidean distance
   between binary label images, per pixel: one of the two ISBI 2012 pixel errors).
-- pixel_f_error: 1 - F-score of the foreground class (gt > 0 and pred > 0 taken as
-  positive): the other ISBI 2012 pixel error, the one its organizers' evaluation script
+- pixel_f_error: 1 - F-score (= 1 - Dice) of the foreground class (gt > 0 and pred > 0
+  taken as positive): the other ISBI 2012 pixel error, the one its organizers' evaluation script
   computes ("1 - the maximal F-score of pixel similarity", the maximum over thresholds
   of a probability map; see thresholds.py). On ISBI's cell-dominated labels it is much
   lower than pixel_error for the same prediction.
@@ -51,9 +51,8 @@ def foreground_counts(pred, gt):
     """(true positives, false positives, false negatives) of the foreground, pred > 0
     against gt > 0, as Python ints (the counts an F-score needs; they add over images)."""
     pred, gt = _check_pair(pred, gt)
-    p, g = pred > 0, gt > 0
-    tp = int(np.count_nonzero(p & g))
-    return tp, int(np.count_nonzero(p)) - tp, int(np.count_nonzero(g)) - tp
+    cm = confusion_matrix(pred > 0, gt > 0)  # [g, p], 0 background, 1 foreground
+    return int(cm[1, 1]), int(cm[0, 1]), int(cm[1, 0])
 
 
 def f_error(tp, fp, fn):
@@ -66,7 +65,9 @@ def f_error(tp, fp, fn):
 def pixel_f_error(pred, gt):
     """1 - F-score of the foreground (pred > 0 vs gt > 0): the ISBI 2012 challenge's pixel
     error at one threshold, as the organizers' script computes it (precision tp / (tp +
-    fp), recall tp / (tp + fn), F their harmonic mean = 2 tp / (2 tp + fp + fn))."""
+    fp), recall tp / (tp + fn), F their harmonic mean = 2 tp / (2 tp + fp + fn)). The
+    F-score of a binary mask is its Dice: this is 1 - dice(pred > 0, gt > 0)[1], under the
+    challenge's name, and with counts (`foreground_counts`) that pool over a stack."""
     return f_error(*foreground_counts(pred, gt))
 
 

@@ -56,6 +56,8 @@ def test_pixel_f_error_is_the_harmonic_mean_of_precision_and_recall():
     assert pixel_f_error(pred, gt) < 0.8 * pixel_error(pred, gt)
     # Any positive id counts as foreground (a label image 0/255 scores as 0/1).
     assert pixel_f_error(pred * 255, gt) == pixel_f_error(pred, gt)
+    # A mask's F-score is its Dice
+    assert pixel_f_error(pred, gt) == pytest.approx(1 - dice(pred, gt)[1], abs=1e-12)
 
 
 def test_iou_dice_multiclass_against_sets():

@@ -10,15 +10,15 @@ into blocks whose cutting depends on the shapes only (never on the thread count)
 Inside `run` OpenBLAS is held to one thread per call (threadpoolctl; restored on the way
 out): each of our threads runs its own single-threaded product, so no BLAS thread spins
 beside ours waiting for work, and a product gives the same bits whichever thread runs it.
-While `every_product()` the hold is there even when `run` gets a single
-block (outside it a single block runs as it is: holding and releasing BLAS costs a few
-microseconds, which a tiny network's step notices). A woken OpenBLAS thread does not
-sleep when its product ends: it spins, waiting for the next one, for
-OPENBLAS_THREAD_TIMEOUT (2^28 cycles by default, ~0.1 s), on a core our threads need. So
-a step must not mix the two: `set_every_product(True)` (set by `UNet` for a network that
-has a layer large enough for our threads) sends every product of conv2d and upconv2d to
-our threads, each on one BLAS thread, and BLAS's own threads are never woken.
-Mixed (the mid-size layers' products on BLAS's threads, the large layers' blocks on ours),
+While `every_product()` the hold is there even when `run` gets a single block (outside
+it a single block runs as it is: holding and releasing BLAS costs a few microseconds,
+which a tiny network's step notices). A woken OpenBLAS thread does not sleep when its
+product ends: it spins, waiting for the next one, for OPENBLAS_THREAD_TIMEOUT (2^28
+cycles by default, ~0.1 s), on a core our threads need. So a step must not mix the two:
+`set_every_product(True)` (set by `UNet` for a network that has a layer large enough for
+our threads) sends every product of conv2d and upconv2d to our threads, each on one BLAS
+thread, and BLAS's own threads are never woken. Mixed (the mid-size layers' products on
+BLAS's threads, the large layers' blocks on ours),
 the 572 / base-32 step took 1.93 s instead of 1.42 s and the paper step 5.80 s instead
 of 5.16 s (2-core Xeon VM, 2026-12-05, benchmarks/results/xeon_2026-12-05/blas_spin/);
 with OPENBLAS_THREAD_TIMEOUT=4 set before NumPy loads, the mixed step was as fast, which
@@ -36,11 +36,9 @@ cache, which a product on two BLAS threads cannot use (conv2d's trick 2). On the
 (MINIMAL_UNET_THREADS=1) were 4 % faster than ours at 572 / base 32 and 8 % slower at the
 paper step, where the EPYC VM had them 20 % slower: the default stays ours. Small layers
 (unless their network has a large one) and small arrays stay on the calling thread
-(conv2d._THREAD_BYTES, `_MIN_BYTES`).
-MINIMAL_UNET_THREADS=1 gives BLAS its own threads back (and every product is then one
-call on them). Without threadpoolctl (a
-dependency; absent only in a broken install) the blocks run in order on the calling
-thread.
+(conv2d._THREAD_BYTES, `_MIN_BYTES`). MINIMAL_UNET_THREADS=1 gives BLAS its own threads
+back (and every product is then one call on them). Without threadpoolctl (a dependency;
+absent only in a broken install) the blocks run in order on the calling thread.
 
 Elementwise fast paths (ReLU, max-pool, crop-and-concatenate, ...) cut their arrays with
 `chunks` into one part per worker along a leading axis and write each part of a fresh

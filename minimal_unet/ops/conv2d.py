@@ -69,15 +69,14 @@ The tricks, each measured on the 2-core AVX-512 machine (OpenBLAS SkylakeX kerne
    A network that has a layer from _THREAD_BYTES on runs EVERY layer on our threads
    (`UNet` calls `_threads.set_every_product` at each forward pass, for it and the
    backward pass after it; the up-convolutions follow it too), each product held to one
-   BLAS thread, so that
-   no product in the step wakes OpenBLAS's own threads: a woken OpenBLAS thread spins
-   for ~0.1 s after its product, on the core the next large layer's blocks need
-   (ops/_threads.py). Mixing the two (the mid-size layers on BLAS's threads) had cost the
-   572 / base-32 step 1.93 s instead of 1.42 s (1.89x -> 1.40x PyTorch's time) and the
-   paper step 5.80 s instead of 5.16 s (2-core Xeon VM, 2026-12-05, benchmarks/results/
-   xeon_2026-12-05/blas_spin/). A
-   network without such a layer (252 / base 16, the demo) keeps BLAS's threads for its
-   products: on our threads its small blocks cost more in hand-offs than they gain.
+   BLAS thread, so that no product in the step wakes OpenBLAS's own threads: a woken
+   OpenBLAS thread spins for ~0.1 s after its product, on the core the next large
+   layer's blocks need (ops/_threads.py). Mixing the two (the mid-size layers on BLAS's
+   threads) had cost the 572 / base-32 step 1.93 s instead of 1.42 s (1.89x -> 1.40x
+   PyTorch's time) and the paper step 5.80 s instead of 5.16 s (2-core Xeon VM,
+   2026-12-05, benchmarks/results/xeon_2026-12-05/blas_spin/). A network without such a
+   layer (252 / base 16, the demo) keeps BLAS's threads for its products: on our threads
+   its small blocks cost more in hand-offs than they gain.
 4. The dw product is computed transposed, cols @ dy_rows^T (K, F), not dy_rows @ cols^T
    (F, K): the same numbers, but OpenBLAS runs this orientation of a product with a long
    inner dimension (R*oW) and a small output several times faster (e.g. 1.9 ms instead

@@ -14,9 +14,9 @@ For each input pixel that is one matrix-vector product, x[n, :, i, j] (C_in,) ti
 weight seen as a (C_in, C_out*4) matrix. The fast path does all pixels in one matmul and then
 scatters the (C_out, 2, 2) results into their blocks with a reshape/transpose. While
 `_threads.every_product()` (a U-Net with a large layer, see ops/conv2d.py's trick 3) the
-products are cut into parts of output channels by the shapes alone
-(`_threads.parts`) and run on our threads, each on one BLAS thread; otherwise each is one
-product on BLAS's own threads. Backward:
+products are cut into parts of output channels by the shapes alone (`_threads.parts`)
+and run on our threads, each on one BLAS thread; otherwise each is one product on BLAS's
+own threads. Backward:
 
     dL/dx[n, ci, i, j]   = sum_{o,a,c} w[ci, o, a, c] * dy[n, o, 2i + a, 2j + c]
     dL/dw[ci, o, a, c]   = sum_{n,i,j} x[n, ci, i, j] * dy[n, o, 2i + a, 2j + c]
