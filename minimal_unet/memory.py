@@ -11,13 +11,28 @@ of kernel time in ~12 000-15 000 page faults, about a fifth of its CPU time; wit
 memory kept, ~0 faults and no kernel time. PyTorch's steps gain too (0.55-0.9 s of
 kernel time), but ours more: our elementwise passes touch their fresh outputs on one thread.
 
-`keep_freed_memory()` asks glibc (`mallopt`) to serve blocks up to 32 MiB from the heap and
-never to trim it, so a step reuses the pages the previous step freed. What it costs: the
-resident memory stays at the step's peak between steps instead of dropping back (the
-peak itself grew by under 2 %, 0.451 -> 0.458 GiB for that step). It is process-wide, so
-`train.train` and the command line call it, not `import minimal_unet`. It does nothing
-(returns False) where the C library is not glibc (macOS, Windows, musl) or when
-MINIMAL_UNET_KEEP_MEMORY=0.
+`keep_freed_memory()` asks glibc (`mallopt`) to serve every block from the one main heap,
+never by `mmap` and never from a per-thread arena, and never to trim that heap, so a step
+reuses the pages the previous step freed, whatever their size and whichever thread
+allocated them. What it costs: the resident memory stays at the step's peak between steps
+instead of dropping back (the peak itself grew by under 2 %, 0.451 -> 0.458 GiB for that
+step). It is process-wide, so `train.train` and the command line call it, not `import
+minimal_unet`. It does nothing (returns False) where the C library is not glibc (macOS,
+Windows, musl) or when MINIMAL_UNET_KEEP_MEMORY=0.
+
+Why all three settings. The first version only raised the mmap threshold to its largest,
+32 MiB, and stopped trimming. That left two leaks of fresh pages, found on a 2-core Xeon VM
+(2026-12-05, benchmarks/results/xeon_2026-12-05_night/):
+- Blocks above 32 MiB were still mmapped and unmapped every step. The paper net has many
+  (64 channels x 568 x 568 float32 is 82 MiB). NumPy advises huge pages for such blocks,
+  and under the kernel's THP defrag setting "madvise" every fresh one is compacted for
+  synchronously. The paper step (572, base 64) spent 2.9-4.1 s per step in the kernel and
+  took 6.5-7.4 s; with no mmap at all it takes 4.5 s with ~0 faults (PyTorch: 3.5 s).
+- Our worker threads (ops/_threads.py) allocated from arenas of their own, which glibc
+  maps and gives back apart from the main heap: ~500 faults and 0.14 s of kernel time per
+  572 / base-32 step, ~0 with one arena (1.50 -> 1.42 s).
+With no mmap the main heap simply grows (brk) to the step's peak; where it cannot grow,
+glibc still falls back to mmap.
 """
 
 import ctypes
@@ -26,9 +41,12 @@ import os
 import sys
 
 M_TRIM_THRESHOLD = -1  # glibc's mallopt parameter numbers (malloc.h)
-M_MMAP_THRESHOLD = -3
-MMAP_THRESHOLD = 32 * 2**20  # the largest glibc accepts on 64-bit (HEAP_MAX_SIZE / 2)
+M_MMAP_MAX = -4
+M_ARENA_MAX = -8
 TRIM_THRESHOLD = 2**31 - 1  # mallopt takes an int: "never" in practice
+SETTINGS = ((M_MMAP_MAX, 0),  # no block is served by mmap: all come from the heap
+            (M_ARENA_MAX, 1),  # every thread allocates from the main heap
+            (M_TRIM_THRESHOLD, TRIM_THRESHOLD))  # the heap is never trimmed
 
 _APPLIED = None  # the result of the first call: the settings are process-wide
 
@@ -50,8 +68,8 @@ def _glibc():
 
 
 def keep_freed_memory():
-    """Keep freed blocks up to 32 MiB in the heap and stop trimming it (see the module
-    docstring). Returns True when glibc took both settings, False when nothing was
+    """Serve every block from the main heap and never trim it (SETTINGS; see the module
+    docstring). Returns True when glibc took all the settings, False when nothing was
     changed. Safe to call any number of times; the first call decides."""
     global _APPLIED
     if _APPLIED is not None:
@@ -61,6 +79,5 @@ def keep_freed_memory():
         raise ValueError(f"MINIMAL_UNET_KEEP_MEMORY: expected 0 or 1, got {setting!r}")
     libc = None if setting == "0" else _glibc()
     _APPLIED = bool(libc is not None
-                    and libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
-                    and libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1)
+                    and all(libc.mallopt(param, value) == 1 for param, value in SETTINGS))
     return _APPLIED
