@@ -116,6 +116,37 @@ def test_results_in_order_runs_a_few_blocks_ahead_not_all():
     assert max(lead) <= 4  # 2 * threads ahead at most: conv2d's dw blocks are not all held
 
 
+def test_an_error_in_any_block_reaches_the_caller_and_the_pool_lives_on():
+    pytest.importorskip("threadpoolctl")
+
+    def task(block):
+        if block == 5:  # worker 5 % 3 = 2: a helper thread, not the caller
+            raise ZeroDivisionError(f"block {block}")
+        return block
+
+    got = []
+    with pytest.raises(ZeroDivisionError, match="block 5"):
+        for result in _threads.results_in_order(task, list(range(12)), threads=3):
+            got.append(result)
+    assert got == [0, 1, 2, 3, 4]  # every block before it, in order
+    assert _threads.run(lambda block: block * 2, list(range(9)), threads=3) == list(range(0, 18, 2))
+
+
+def test_a_caller_that_stops_reading_leaves_no_helper_behind():
+    pytest.importorskip("threadpoolctl")
+    started = []
+
+    def task(block):
+        started.append(block)
+        return block
+
+    results = _threads.results_in_order(task, list(range(100)), threads=2)
+    assert [next(results) for _ in range(3)] == [0, 1, 2]
+    results.close()  # the caller leaves: the helper must stop, not block on its queue
+    assert max(started) <= 6  # it never ran on to the end (close() waited for it to stop)
+    assert _threads.run(lambda block: -block, [1, 2, 3, 4], threads=2) == [-1, -2, -3, -4]
+
+
 def test_default_is_one_thread_per_usable_core(monkeypatch):
     monkeypatch.delenv("MINIMAL_UNET_THREADS", raising=False)
     monkeypatch.setattr(_threads.os, "sched_getaffinity", lambda pid: {0, 3, 5}, raising=False)
