@@ -89,6 +89,17 @@ The tricks, each measured on the 2-core AVX-512 machine (OpenBLAS SkylakeX kerne
 6. dw^T (K, F) is turned back into dw (F, K) by `_transposed`, a copy in slabs of 64
    rows: one whole transposed copy had been a third of the deep layers' backward (17 of
    53 ms at 512->512, 30x30, on the 2-core Xeon, 2026-12-05).
+7. dw of a deep layer in one product per image. Each row block's dw^T product is a whole
+   (K, F) matrix, and the blocks' results are summed; at a deep layer (few pixels, many
+   filters) those partial sums move more memory than the im2col itself (1024->1024 at
+   30x30: 4 blocks of 37.7 MB partial sums for a 28.9 MB im2col). So where one image's
+   blocks would hold at least as many values as its whole im2col (blocks * F >= oH*oW) and
+   that im2col is at most `_WHOLE_DW_BYTES` (128 MiB), it is gathered whole (a fresh
+   array, in two halves of the channels) and dw = dy_n (F, oH*oW) @ cols_n^T directly,
+   cut into two halves of F; no partial sums within an image, no transposed copy. The
+   backward pass without dx, 2-core Xeon VM, 2026-12-05 (benchmarks/results/
+   xeon_2026-12-05_night/whole_dw_layers_output.txt): 1024->1024 @30 94 -> 55 ms,
+   1024->512 @56 146 -> 105 ms, 256->256 @10 1.3 -> 0.9 ms; steps 1-2 % faster.
 
 Scratch buffers: `cols` and the padded slab live in one flat buffer per (purpose, dtype),
 kept per thread in `_SCRATCH` and grown to the largest block seen. Each is bounded by one
@@ -116,6 +127,7 @@ _SPLIT_BYTES = 2**20  # a whole im2col smaller than this stays one block, on thi
 _SCRATCH = threading.local()  # per-thread flat scratch buffers, see the module docstring
 _WORKERS = None  # threads that share the row blocks; None: _threads.workers() (trick 3)
 _THREAD_BYTES = 64 * 2**20  # ... when the whole im2col is at least this large (trick 3)
+_WHOLE_DW_BYTES = 128 * 2**20  # trick 7: the largest one-image im2col gathered whole for dw
 
 
 def _scratch(purpose, size, dtype):
@@ -297,18 +309,20 @@ def _padded_rows(src, top, left, row0, rows, width):
     return slab
 
 
-def _im2col_rows(src_rows, kH, kW, rows, oW):
+def _im2col_rows(src_rows, kH, kW, rows, oW, out=None):
     """cols[(c, i, j), (r, v)] = src_rows[c, r+i, v+j]: the receptive fields of a row block.
 
-    src_rows (C, rows+kH-1, oW+kW-1) -> cols (C*kH*kW, rows*oW), in a scratch buffer.
+    src_rows (C, rows+kH-1, oW+kW-1) -> cols (C*kH*kW, rows*oW), in a scratch buffer, or
+    in `out` (a C-contiguous array of that shape) when given.
     Replaces the naive loops over (c, i, j) x (h, w) with one strided copy.
     """
     C = src_rows.shape[0]
     sC, sH, sW = src_rows.strides
     windows = as_strided(src_rows, shape=(C, kH, kW, rows, oW),
                          strides=(sC, sH, sW, sH, sW), writeable=False)  # (C, kH, kW, R, oW)
-    cols = _scratch("cols", C * kH * kW * rows * oW, src_rows.dtype)
-    cols = cols.reshape(C, kH, kW, rows, oW)  # (C, kH, kW, R, oW)
+    if out is None:
+        out = _scratch("cols", C * kH * kW * rows * oW, src_rows.dtype)
+    cols = out.reshape(C, kH, kW, rows, oW)  # (C, kH, kW, R, oW)
     np.copyto(cols, windows)
     return cols.reshape(C * kH * kW, rows * oW)  # (K, R*oW)
 
@@ -409,7 +423,8 @@ def conv2d_backward(dy, cache, need_dx=True):
     xeon_2026-12-05/). dw and db do not depend on it:
         db = sum of dy over n, h, w
         dw[f, (c,i,j)] = transpose of the sum over row blocks of cols (K, R*oW) @ dy_rows^T
-                         (R*oW, F), the naive `dw[...] += xp * g` a block at a time
+                         (R*oW, F), the naive `dw[...] += xp * g` a block at a time; at
+                         a deep layer the sum over images of dy_n @ cols_n^T (trick 7)
         dx = correlation of dy, shifted by (kH-1-pad, kW-1-pad) and zero outside, with the
              kernel flipped in space and F, C swapped: the forward's own blocked routine.
     """
@@ -431,6 +446,9 @@ def conv2d_backward(dy, cache, need_dx=True):
     cols_bytes = N * K * oH * oW * x.itemsize  # the whole im2col
     row_blocks = _row_blocks(K, oH, oW, x.itemsize, _block_bytes(cols_bytes))
     blocks = [(n, row0, rows) for n in range(N) for row0, rows in row_blocks]
+    if _dw_in_one_product(K, F, oH, oW, x.itemsize):  # a deep layer (trick 7)
+        dw = _dw_whole(x, dy, pad, kH, kW, cols_bytes).reshape(F, C, kH, kW)
+        return _dx_part(dy, w, pad, x.shape, need_dx), dw, dy.sum(axis=(0, 2, 3))
 
     def one_block(block):
         n, row0, rows = block
@@ -440,19 +458,65 @@ def conv2d_backward(dy, cache, need_dx=True):
         dw_t_block = np.matmul(cols, dy_rows.T)  # (K, rows*oW) @ (rows*oW, F) -> (K, F)
         return dw_t_block, dy_rows.sum(axis=1)  # (K, F), (F,)
 
-    dw2_t = np.zeros((K, F), dtype=x.dtype)  # (K, F), dw transposed
-    db = np.zeros(F, dtype=x.dtype)
     block_results = _threads.results_in_order(one_block, blocks, _block_threads(cols_bytes))
-    for dw_t_block, db_block in block_results:
+    dw2_t, db = next(block_results)  # (K, F), dw transposed, and (F,): the first block's
+    for dw_t_block, db_block in block_results:  # ... plus the others', in block order
         dw2_t += dw_t_block
         db += db_block
     dw = _transposed(dw2_t).reshape(F, C, kH, kW)  # (F, K) -> (F, C, kH, kW)
+    return _dx_part(dy, w, pad, x.shape, need_dx), dw, db
 
+
+def _dx_part(dy, w, pad, x_shape, need_dx):
+    """dx (x_shape) of conv2d_backward, or None when not need_dx:
+    dx[n, c, h, v] = sum_{f,i,j} dyp[n, f, h+i, v+j] * w[f, c, kH-1-i, kW-1-j]."""
     if not need_dx:
-        return None, dw, db
-    # dx: dx[n, c, h, v] = sum_{f,i,j} dyp[n, f, h+i, v+j] * w[f, c, kH-1-i, kW-1-j]
+        return None
+    F, C, kH, kW = w.shape
     w_flip = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)  # (C, F, kH, kW)
     w_flip2 = w_flip.reshape(C, F * kH * kW)  # (C, F*kH*kW), a copy
-    dx = np.empty((N, C, H, W), dtype=x.dtype)
+    dx = np.empty(x_shape, dtype=dy.dtype)
     _correlate(dy, kH - 1 - pad, kW - 1 - pad, w_flip2, kH, kW, dx)
-    return dx, dw, db
+    return dx
+
+
+def _dw_in_one_product(K, F, oH, oW, itemsize):
+    """Whether conv2d_backward takes dw from each image's whole im2col in one product
+    (trick 7): when one image's row blocks of _THREAD_BLOCK_BYTES would give (K, F)
+    partial sums that together hold at least as many values as its whole im2col
+    (blocks * F >= oH * oW: a deep layer, few pixels and many filters), and that im2col is
+    at most _WHOLE_DW_BYTES. Shapes only: the same choice on any number of threads."""
+    n_blocks = len(_row_blocks(K, oH, oW, itemsize, _THREAD_BLOCK_BYTES))
+    return n_blocks * F >= oH * oW and K * oH * oW * itemsize <= _WHOLE_DW_BYTES
+
+
+def _dw_whole(x, dy, pad, kH, kW, cols_bytes):
+    """dw (F, K) = sum over images n of dy_n (F, oH*oW) @ cols_n^T (oH*oW, K) (trick 7).
+
+    cols_n, image n's whole im2col (K, oH*oW), is a fresh array (not the per-thread
+    scratch, which stays the size of a block), gathered in two halves of its channels; the
+    product is cut into two halves of F. Both cuts depend on the shapes only. On our
+    threads when the layer runs there (trick 3), else on BLAS's.
+    """
+    N, C, _, _ = x.shape
+    _, F, oH, oW = dy.shape
+    K = C * kH * kW
+    threads = _block_threads(cols_bytes)
+    channel_halves = _threads.parts(C, 1, max(1, C // 2))  # two parts (one if C == 1)
+    filter_halves = _threads.parts(F, 1, max(1, F // 2))
+    cols = np.empty((K, oH * oW), dtype=x.dtype)  # one image's whole im2col
+
+    def one_image(n, out):  # out (F, K) = dy_n @ cols_n^T
+        src = x[n] if pad == 0 else np.pad(x[n], ((0, 0), (pad, pad), (pad, pad)))
+        rows = kH * kW  # rows of cols per channel
+        _threads.run(lambda c: _im2col_rows(src[c], kH, kW, oH, oW,
+                                            out=cols[c.start * rows:c.stop * rows]),
+                     channel_halves, threads)
+        dy_n = dy[n].reshape(F, oH * oW)
+        _threads.run(lambda f: np.matmul(dy_n[f], cols.T, out=out[f]), filter_halves, threads)
+        return out
+
+    dw = one_image(0, np.empty((F, K), dtype=x.dtype))
+    for n in range(1, N):  # images in order: the same bits on any number of threads
+        dw += one_image(n, np.empty_like(dw))
+    return dw

@@ -385,3 +385,38 @@ def test_fast_matches_naive_with_many_dw_rows(rng):
     grads_naive = conv2d_backward_naive(dy, conv2d_forward_naive(x, w, b, 1)[1])
     for grad, grad_naive in zip(grads, grads_naive):
         assert np.max(np.abs(grad - grad_naive)) < 1e-12
+
+
+@pytest.mark.parametrize("pad", [0, 1])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_deep_layer_takes_dw_from_the_whole_im2col(rng, monkeypatch, dtype, pad):
+    # 30 filters over 3x3 or 5x5 output pixels: one block's (K, F) partial sum already holds more
+    # values than the whole im2col, so dw comes from one product per image (trick 7)
+    x, w, b, dy = make_inputs(rng, (2, 5, 30, 5, 5), (3, 3), pad, dtype=dtype)
+    K, (oH, oW) = 5 * 9, dy.shape[2:]
+    assert conv2d_module._dw_in_one_product(K, 30, oH, oW, x.itemsize)
+    calls = []
+    whole = conv2d_module._dw_whole
+    monkeypatch.setattr(conv2d_module, "_dw_whole", lambda *a: calls.append(1) or whole(*a))
+    monkeypatch.setattr(conv2d_module, "_THREAD_BYTES", 0)  # products on our threads
+    results = {}
+    for workers in (1, 2):
+        monkeypatch.setattr(conv2d_module, "_WORKERS", workers)
+        results[workers] = conv2d_backward(dy, conv2d_forward(x, w, b, pad)[1])
+    assert calls == [1, 1]
+    for one, two in zip(results[1], results[2]):
+        np.testing.assert_array_equal(one, two)  # bit for bit on one or two threads
+    naive = conv2d_backward_naive(dy, conv2d_forward_naive(x, w, b, pad)[1])
+    tolerance = 1e-5 if dtype == np.float32 else 1e-12
+    for fast, slow in zip(results[2], naive):
+        assert fast.dtype == dtype and rel_error(fast, slow) < tolerance
+
+
+def test_whole_im2col_dw_only_where_blocks_would_cost_more():
+    def one_product(C, F, H, itemsize=4):
+        return conv2d_module._dw_in_one_product(C * 9, F, H - 2, H - 2, itemsize)
+
+    assert one_product(1024, 1024, 30) and one_product(256, 256, 10)  # deep: few pixels
+    assert not one_product(32, 32, 570) and not one_product(64, 64, 282)  # shallow
+    # 1024 -> 512 at 56x56: taken in float32 (107 MB of im2col), not in float64 (215 MB)
+    assert one_product(1024, 512, 56) and not one_product(1024, 512, 56, itemsize=8)
