@@ -7,42 +7,13 @@ blocks of 8 MiB (the default) and 1 MiB. Run from the repository root:
         benchmarks/results/xeon_2026-12-05_night/striped_layers.py
 Output in striped_layers_output.txt here.
 """
-import importlib.util
-import statistics
-import subprocess
-import sys
-import tempfile
-import time
-from pathlib import Path
-
 import numpy as np
+from _ab import median_ms, pool_threads
 
-ROOT = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(ROOT))
+from minimal_unet.memory import keep_freed_memory
+from minimal_unet.ops import _threads, conv2d
 
-from minimal_unet.memory import keep_freed_memory  # noqa: E402
-from minimal_unet.ops import _threads, conv2d  # noqa: E402
-
-source = subprocess.run(["git", "show", "89dc171:minimal_unet/ops/_threads.py"], cwd=ROOT,
-                        capture_output=True, text=True, check=True).stdout
-with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as file:
-    file.write(source)
-spec = importlib.util.spec_from_file_location("pool_threads", file.name)
-pool = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(pool)
-pool.every_product = _threads.every_product
-striped = _threads.results_in_order
-
-
-def median_ms(fn, repeat):
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
-
+pool, striped = pool_threads(), _threads.results_in_order
 
 keep_freed_memory()
 _threads.set_every_product(True)

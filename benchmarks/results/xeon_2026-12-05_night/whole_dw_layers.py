@@ -6,28 +6,11 @@ Run from the repository root, nothing else running:
         benchmarks/results/xeon_2026-12-05_night/whole_dw_layers.py
 Output in whole_dw_layers_output.txt here.
 """
-import statistics
-import sys
-import time
-from pathlib import Path
-
 import numpy as np
+from _ab import median_ms
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-
-from minimal_unet.memory import keep_freed_memory  # noqa: E402
-from minimal_unet.ops import _threads, conv2d  # noqa: E402
-
-
-def median_ms(fn, repeat=9):
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
-
+from minimal_unet.memory import keep_freed_memory
+from minimal_unet.ops import _threads, conv2d
 
 keep_freed_memory()
 _threads.set_every_product(True)
@@ -44,7 +27,7 @@ for C, F, H in [(1024, 1024, 30), (512, 1024, 32), (1024, 512, 56), (512, 512, 3
     for variant in ("off", "on"):
         conv2d._WHOLE_DW_BYTES = on if variant == "on" else 0
         times[variant] = median_ms(lambda dy=dy, cache=cache: conv2d.conv2d_backward(
-            dy, cache, need_dx=False))
+            dy, cache, need_dx=False), 9)
     conv2d._WHOLE_DW_BYTES = on
     print(f"{C}->{F} @{H} (trick 7 {'applies' if taken else 'does not apply'}): "
           f"off {times['off']:.2f} ms, on {times['on']:.2f} ms", flush=True)
