@@ -26,11 +26,13 @@ Why all three settings. The first version only raised the mmap threshold to its 
 - Blocks above 32 MiB were still mmapped and unmapped every step. The paper net has many
   (64 channels x 568 x 568 float32 is 82 MiB). NumPy advises huge pages for such blocks,
   and under the kernel's THP defrag setting "madvise" every fresh one is compacted for
-  synchronously. The paper step (572, base 64) spent 2.9-4.1 s per step in the kernel and
-  took 6.5-7.4 s; with no mmap at all it takes 4.5 s with ~0 faults (PyTorch: 3.5 s).
+  synchronously. The paper step (572, base 64) spent 3.5 s per step in the kernel and took
+  6.7 s; with no mmap and one arena, 0.016 s and 4.25 s, 0 faults (PyTorch: 3.3-3.5 s).
 - Our worker threads (ops/_threads.py) allocated from arenas of their own, which glibc
-  maps and gives back apart from the main heap: ~500 faults and 0.14 s of kernel time per
-  572 / base-32 step, ~0 with one arena (1.50 -> 1.42 s).
+  maps and gives back apart from the main heap: with no mmap but several arenas the paper
+  step still had 1 572 faults and 0.47 s of kernel time (4.82 s). The 572 / base-32 step
+  went from 862 faults and 0.20 s of kernel time to 0 and 0.01 s (1.60 -> 1.38 s).
+(`memory_settings_output.txt` there; ours alone, one process per setting.)
 With no mmap the main heap simply grows (brk) to the step's peak; where it cannot grow,
 glibc still falls back to mmap.
 """

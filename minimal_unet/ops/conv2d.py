@@ -444,11 +444,11 @@ def conv2d_backward(dy, cache, need_dx=True):
     # thread or two; they arrive one at a time (results_in_order), so only a few of the
     # (K, F) block products exist at once, not one per block.
     cols_bytes = N * K * oH * oW * x.itemsize  # the whole im2col
-    row_blocks = _row_blocks(K, oH, oW, x.itemsize, _block_bytes(cols_bytes))
-    blocks = [(n, row0, rows) for n in range(N) for row0, rows in row_blocks]
     if _dw_in_one_product(K, F, oH, oW, x.itemsize):  # a deep layer (trick 7)
         dw = _dw_whole(x, dy, pad, kH, kW, cols_bytes).reshape(F, C, kH, kW)
         return _dx_part(dy, w, pad, x.shape, need_dx), dw, dy.sum(axis=(0, 2, 3))
+    row_blocks = _row_blocks(K, oH, oW, x.itemsize, _block_bytes(cols_bytes))
+    blocks = [(n, row0, rows) for n in range(N) for row0, rows in row_blocks]
 
     def one_block(block):
         n, row0, rows = block
