@@ -21,12 +21,12 @@ than its products. Each product is timed two ways and the faster counts:
             one BLAS thread
             (the layout of conv2d's threaded path; the block operands are reused, so they
             may sit in cache: that flatters us, and keeps the bound a lower one).
-Beside it, the gathers alone: conv2d's own `_im2col_rows` writing each layer's three
-im2col matrices (x's receptive fields for the forward and for dw, padded dy's for dx) in
-8 MiB blocks, on our threads or on this one (the faster counts), each thread re-gathering
-a source block that stays in cache (again a lower bound). "floor + gathers" is then what
-an im2col layer costs at the very least, unless it keeps the forward's im2col for dw
-(memory: a whole im2col per layer).
+Beside it, the gathers alone: conv2d's own gather (`_im2col.im2col_rows`) writing each
+layer's three im2col matrices (x's receptive fields for the forward and for dw, padded
+dy's for dx) in 8 MiB blocks, on our threads or on this one (the faster counts), each
+thread re-gathering a source block that stays in cache (again a lower bound). "floor +
+gathers" is then what an im2col layer costs at the very least, unless it keeps the
+forward's im2col for dw (memory: a whole im2col per layer).
 Then each layer, ours and PyTorch's, and the two full training steps (benchmarks/step.py's,
 SGD with momentum) alternate in the same process (benchmarks/ops.py's time_pair: each call
 after machine.SETTLE_S of rest), with glibc keeping freed memory (memory.keep_freed_memory,
@@ -140,8 +140,8 @@ def time_ours(a, b, product, threads, repeat, block_bytes):
 
 
 def time_gather(channels, rows, width, threads, repeat):
-    """Seconds for conv2d's own im2col gather (`_im2col_rows`) to write a whole layer's
-    cols (9 channels, rows x width): the faster of blocks of _THREAD_BLOCK_BYTES on
+    """Seconds for conv2d's own im2col gather (`_im2col.im2col_rows`) to write a whole
+    layer's cols (9 channels, rows x width): the faster of blocks of _THREAD_BLOCK_BYTES on
     `threads` threads and the same blocks on this thread alone (no thread started: what
     conv2d does in its smaller layers), each thread re-gathering one source block (so it
     sits in cache: a lower bound)."""
@@ -152,7 +152,8 @@ def gather_on(channels, rows, width, threads, repeat):
     """time_gather on `threads` threads."""
     import numpy as np
 
-    from minimal_unet.ops.conv2d import _THREAD_BLOCK_BYTES, _im2col_rows
+    from minimal_unet.ops._im2col import im2col_rows
+    from minimal_unet.ops.conv2d import _THREAD_BLOCK_BYTES
 
     row_bytes = 9 * channels * width * 4
     block_rows = max(1, min(rows, _THREAD_BLOCK_BYTES // row_bytes))
@@ -163,7 +164,7 @@ def gather_on(channels, rows, width, threads, repeat):
 
     def work(t):
         for _ in range(n_blocks // threads):
-            _im2col_rows(sources[t], 3, 3, block_rows, width)
+            im2col_rows(sources[t], 3, 3, block_rows, width)
 
     return on_threads(work, threads, repeat) * rows / (block_rows * n_blocks)
 

@@ -4,7 +4,7 @@ gathers the layer's receptive fields, and the table's bound sums the faster vari
 import numpy as np
 import pytest
 
-from minimal_unet.ops import conv2d
+from minimal_unet.ops import _im2col
 
 
 def test_operands_have_conv2ds_product_shapes(load_benchmark):
@@ -23,13 +23,13 @@ def test_operands_have_conv2ds_product_shapes(load_benchmark):
 def test_gather_writes_the_layers_im2col(load_benchmark, monkeypatch):
     floor = load_benchmark("floor")
     seen = []
-    real = conv2d._im2col_rows
+    real = _im2col.im2col_rows
 
     def spy(src, kH, kW, rows, width):
         seen.append((src.shape, rows, width))
         return real(src, kH, kW, rows, width)
 
-    monkeypatch.setattr(conv2d, "_im2col_rows", spy)
+    monkeypatch.setattr(_im2col, "im2col_rows", spy)
     seconds = floor.time_gather(4, 10, 7, threads=2, repeat=1)
     assert seconds > 0
     (shape, rows, width), *_ = seen

@@ -86,7 +86,7 @@ The tricks, each measured on the 2-core AVX-512 machine (OpenBLAS SkylakeX kerne
    needs are zero-padded (into a small slab), so no padded copy of a whole image is ever
    made; a block that lies inside the input (every block of a "valid" conv's forward) is
    gathered from the input directly.
-6. dw^T (K, F) is turned back into dw (F, K) by `_transposed`, a copy in slabs of 64
+6. dw^T (K, F) is turned back into dw (F, K) by `_im2col.transposed`, a copy in slabs of 64
    rows: one whole transposed copy had been a third of the deep layers' backward (17 of
    53 ms at 512->512, 30x30, on the 2-core Xeon, 2026-12-05).
 7. dw of a deep layer in one product per image. Each row block's dw^T product is a whole
@@ -101,48 +101,32 @@ The tricks, each measured on the 2-core AVX-512 machine (OpenBLAS SkylakeX kerne
    xeon_2026-12-05_night/whole_dw_layers_output.txt): 1024->1024 @30 94 -> 55 ms,
    1024->512 @56 146 -> 105 ms, 256->256 @10 1.3 -> 0.9 ms; steps 1-2 % faster.
 
-Scratch buffers: `cols` and the padded slab live in one flat buffer per (purpose, dtype),
-kept per thread in `_SCRATCH` and grown to the largest block seen. Each is bounded by one
-block (about `_BLOCK_BYTES` or `_THREAD_BLOCK_BYTES`, or one row of im2col if a single row
-is larger), so memory stays bounded however many layer shapes a network has (per thread,
-two buffers).
-Outputs (y, dx, dw, db) are always fresh arrays; nothing returned aliases a scratch buffer.
+The gathers themselves (`_im2col`: padded_rows, im2col_rows, transposed) copy into
+per-thread scratch buffers bounded by one block; outputs (y, dx, dw, db) are always fresh
+arrays, and nothing returned aliases a scratch buffer.
 
 Why channels-first (NCHW) blocks and not channels-last (H, W, C): measured at the paper's
 heaviest layer, channels-last blocks were no faster (the gather copies runs of C values
 instead of oW), and the transposes in and out cost ~0.03 s each per call on top.
 """
 
-import threading
-
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from minimal_unet.ops import _threads
 from minimal_unet.ops._checks import check_float_array, check_same_dtype, check_shape
+from minimal_unet.ops._im2col import (
+    im2col,  # noqa: F401 (read here by the notebooks)
+    im2col_rows,
+    padded_rows,
+    transposed,
+)
 
 _BLOCK_BYTES = 16 * 2**20  # target size of one im2col block `cols` (see docstring)
 _THREAD_BLOCK_BYTES = 8 * 2**20  # ... in a layer whose blocks go to our threads (trick 3)
 _SPLIT_BYTES = 2**20  # a whole im2col smaller than this stays one block, on this thread
-_SCRATCH = threading.local()  # per-thread flat scratch buffers, see the module docstring
 _WORKERS = None  # threads that share the row blocks; None: _threads.workers() (trick 3)
 _THREAD_BYTES = 64 * 2**20  # ... when the whole im2col is at least this large (trick 3)
 _WHOLE_DW_BYTES = 128 * 2**20  # trick 7: the largest one-image im2col gathered whole for dw
-
-
-def _scratch(purpose, size, dtype):
-    """A flat scratch array of at least `size` elements of `dtype`, reused between calls.
-
-    One buffer per (purpose, dtype) and per thread; grown when a larger one is asked for.
-    The caller must not return it (or a view of it) to the user.
-    """
-    buffers = _SCRATCH.__dict__.setdefault("buffers", {})
-    key = (purpose, np.dtype(dtype))
-    buf = buffers.get(key)
-    if buf is None or buf.size < size:
-        buf = np.empty(size, dtype=dtype)
-        buffers[key] = buf
-    return buf[:size]
 
 
 def _check_pad(pad):
@@ -289,76 +273,6 @@ def _row_blocks(K, oH, oW, itemsize, block_bytes=None):
     return [(int(row0), size) for row0, size in zip(starts, sizes)]
 
 
-def _padded_rows(src, top, left, row0, rows, width):
-    """Rows row0 .. row0+rows-1 of src shifted down by `top` and right by `left`, zero outside.
-
-    src (C, Hs, Ws). Returns s (C, rows, width) with s[c, r, v] = src[c, row0+r-top, v-left]
-    where that index lies inside src and 0 elsewhere (top/left < 0 crop instead of pad).
-    When the whole block lies inside src this is a view of src: no copy at all.
-    """
-    C, Hs, Ws = src.shape
-    h0, v0 = row0 - top, -left  # src row and column that land at s[:, 0, 0]
-    if h0 >= 0 and h0 + rows <= Hs and v0 >= 0 and v0 + width <= Ws:
-        return src[:, h0:h0 + rows, v0:v0 + width]  # (C, rows, width), a view
-    slab = _scratch("slab", C * rows * width, src.dtype).reshape(C, rows, width)
-    slab.fill(0)
-    h_lo, h_hi = max(h0, 0), min(h0 + rows, Hs)  # src rows that fall inside the slab
-    v_lo, v_hi = max(v0, 0), min(v0 + width, Ws)  # src columns that fall inside the slab
-    if h_lo < h_hi and v_lo < v_hi:
-        slab[:, h_lo - h0:h_hi - h0, v_lo - v0:v_hi - v0] = src[:, h_lo:h_hi, v_lo:v_hi]
-    return slab
-
-
-def _im2col_rows(src_rows, kH, kW, rows, oW, out=None):
-    """cols[(c, i, j), (r, v)] = src_rows[c, r+i, v+j]: the receptive fields of a row block.
-
-    src_rows (C, rows+kH-1, oW+kW-1) -> cols (C*kH*kW, rows*oW), in a scratch buffer, or
-    in `out` (a C-contiguous array of that shape) when given.
-    Replaces the naive loops over (c, i, j) x (h, w) with one strided copy.
-    """
-    C = src_rows.shape[0]
-    sC, sH, sW = src_rows.strides
-    windows = as_strided(src_rows, shape=(C, kH, kW, rows, oW),
-                         strides=(sC, sH, sW, sH, sW), writeable=False)  # (C, kH, kW, R, oW)
-    if out is None:
-        out = _scratch("cols", C * kH * kW * rows * oW, src_rows.dtype)
-    cols = out.reshape(C, kH, kW, rows, oW)  # (C, kH, kW, R, oW)
-    np.copyto(cols, windows)
-    return cols.reshape(C * kH * kW, rows * oW)  # (K, R*oW)
-
-
-def im2col(x, kH, kW, pad=0):
-    """The im2col matrix of one image, for reading: cols[(c, i, j), (h, w)] = xp[c, h+i, w+j].
-
-    x (C, H, W) float32/float64 -> cols (C*kH*kW, oH*oW), a fresh array, so that
-    conv2d_forward(x[None], w, b, pad)[0][0] == (w.reshape(F, -1) @ cols).reshape(F, oH, oW)
-    + b[:, None, None]. The fast path builds the same matrix a block of rows at a time.
-    """
-    check_float_array("x", x, ndim=3, layout="(C, H, W)")
-    C, H, W = x.shape
-    oH, oW = H + 2 * pad - kH + 1, W + 2 * pad - kW + 1
-    if oH < 1 or oW < 1:
-        raise ValueError(f"im2col: kernel ({kH}, {kW}) larger than the padded input "
-                         f"({H + 2 * pad}, {W + 2 * pad})")
-    xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad)))  # (C, H+2p, W+2p)
-    return _im2col_rows(xp, kH, kW, oH, oW).copy()  # (K, oH*oW); copy: leave the scratch
-
-
-def _transposed(a, rows=64):
-    """a.T as a fresh C-contiguous array, copied `rows` rows of `a` at a time (trick 6).
-
-    The same values as np.ascontiguousarray(a.T). One transposed copy of a whole (K, F)
-    matrix reads it a column at a time, K values a row length apart; with F a power of
-    two those reads fall into the same few cache sets, and the copy ran ~10x slower than
-    in slabs of 64 rows (4608 x 512 float32 on the 2-core Xeon, 2026-12-05: 15.8 ms vs
-    1.7 ms, benchmarks/results/xeon_2026-12-05/; slabs of 16 rows 2.0 ms, of 256 2.8 ms).
-    """
-    out = np.empty(a.shape[::-1], dtype=a.dtype)  # (F, K)
-    for row0 in range(0, a.shape[0], rows):
-        out[:, row0:row0 + rows] = a[row0:row0 + rows].T  # (F, rows) <- (rows, F)^T
-    return out
-
-
 def _block_threads(cols_bytes):
     """Threads for a layer whose whole im2col is `cols_bytes`: _WORKERS (None: _threads'
     default) when it runs on our threads (`_on_our_threads`), else 1 (trick 3)."""
@@ -375,7 +289,7 @@ def _correlate(src, top, left, w2, kH, kW, out, bias=None):
     """out[n, f, h, v] = bias[f] + sum_{c,i,j} w2[f, (c,i,j)] * srcp[n, c, h+i, v+j], blocked.
 
     src (N, C, Hs, Ws); srcp is src shifted by (top, left) and zero outside (see
-    `_padded_rows`); w2 (F, C*kH*kW); out (N, F, oH, oW), C-contiguous, written in place.
+    `_im2col.padded_rows`); w2 (F, C*kH*kW); out (N, F, oH, oW), C-contiguous, written in place.
     Each row block writes its own rows of out, so blocks may run on any thread.
     """
     N, C, _, _ = src.shape
@@ -385,8 +299,8 @@ def _correlate(src, top, left, w2, kH, kW, out, bias=None):
 
     def one_block(block):
         n, row0, rows = block
-        src_rows = _padded_rows(src[n], top, left, row0, rows + kH - 1, oW + kW - 1)
-        cols = _im2col_rows(src_rows, kH, kW, rows, oW)  # (K, rows*oW)
+        src_rows = padded_rows(src[n], top, left, row0, rows + kH - 1, oW + kW - 1)
+        cols = im2col_rows(src_rows, kH, kW, rows, oW)  # (K, rows*oW)
         out_rows = out[n].reshape(F, oH * oW)[:, row0 * oW:(row0 + rows) * oW]  # a view
         np.matmul(w2, cols, out=out_rows)  # (F, K) @ (K, rows*oW)
         if bias is not None:
@@ -452,8 +366,8 @@ def conv2d_backward(dy, cache, need_dx=True):
 
     def one_block(block):
         n, row0, rows = block
-        x_rows = _padded_rows(x[n], pad, pad, row0, rows + kH - 1, oW + kW - 1)
-        cols = _im2col_rows(x_rows, kH, kW, rows, oW)  # (K, rows*oW)
+        x_rows = padded_rows(x[n], pad, pad, row0, rows + kH - 1, oW + kW - 1)
+        cols = im2col_rows(x_rows, kH, kW, rows, oW)  # (K, rows*oW)
         dy_rows = dy[n].reshape(F, oH * oW)[:, row0 * oW:(row0 + rows) * oW]  # (F, rows*oW)
         dw_t_block = np.matmul(cols, dy_rows.T)  # (K, rows*oW) @ (rows*oW, F) -> (K, F)
         return dw_t_block, dy_rows.sum(axis=1)  # (K, F), (F,)
@@ -463,7 +377,7 @@ def conv2d_backward(dy, cache, need_dx=True):
     for dw_t_block, db_block in block_results:  # ... plus the others', in block order
         dw2_t += dw_t_block
         db += db_block
-    dw = _transposed(dw2_t).reshape(F, C, kH, kW)  # (F, K) -> (F, C, kH, kW)
+    dw = transposed(dw2_t).reshape(F, C, kH, kW)  # (F, K) -> (F, C, kH, kW)
     return _dx_part(dy, w, pad, x.shape, need_dx), dw, db
 
 
@@ -509,7 +423,7 @@ def _dw_whole(x, dy, pad, kH, kW, cols_bytes):
     def one_image(n, out):  # out (F, K) = dy_n @ cols_n^T
         src = x[n] if pad == 0 else np.pad(x[n], ((0, 0), (pad, pad), (pad, pad)))
         rows = kH * kW  # rows of cols per channel
-        _threads.run(lambda c: _im2col_rows(src[c], kH, kW, oH, oW,
+        _threads.run(lambda c: im2col_rows(src[c], kH, kW, oH, oW,
                                             out=cols[c.start * rows:c.stop * rows]),
                      channel_halves, threads)
         dy_n = dy[n].reshape(F, oH * oW)

@@ -306,29 +306,6 @@ def test_bad_upstream_gradient_raises(backward):
         backward(np.zeros((2, 5, 5)), cache)
 
 
-def test_public_im2col_matches_the_formula_and_the_conv():
-    from minimal_unet.ops.conv2d import im2col
-
-    rng = np.random.default_rng(7)
-    x = rng.standard_normal((2, 4, 5))  # (C, H, W)
-    cols = im2col(x, 2, 3, pad=1)  # (C*kH*kW, oH*oW) = (12, 5*5)
-    xp = np.pad(x, ((0, 0), (1, 1), (1, 1)))
-    oH, oW = 4 + 2 - 2 + 1, 5 + 2 - 3 + 1
-    assert cols.shape == (2 * 2 * 3, oH * oW)
-    for c in range(2):
-        for i in range(2):
-            for j in range(3):
-                for h in range(oH):
-                    for v in range(oW):
-                        assert cols[(c * 2 + i) * 3 + j, h * oW + v] == xp[c, h + i, v + j]
-    w = rng.standard_normal((3, 2, 2, 3))
-    b = rng.standard_normal(3)
-    y = (w.reshape(3, -1) @ cols).reshape(3, oH, oW) + b[:, None, None]
-    np.testing.assert_allclose(y, conv2d_forward_naive(x[None], w, b, pad=1)[0][0], atol=1e-12)
-    with pytest.raises(ValueError, match="larger than the padded input"):
-        im2col(x, 7, 3)
-
-
 def test_two_threads_work_in_a_forked_child(rng, monkeypatch):
     # the thread pool of the parent does not survive fork(); the child must start its own
     multiprocessing = pytest.importorskip("multiprocessing")
@@ -368,18 +345,8 @@ def test_backward_without_dx_gives_the_same_dw_and_db(rng, dtype, pad):
     assert rel_error(dw, dw_naive) < tolerance and rel_error(db, db_naive) < tolerance
 
 
-@pytest.mark.parametrize("shape", [(130, 7), (64, 3), (1, 5), (200, 64), (65, 1)])
-def test_transposed_copies_the_transpose_in_slabs(rng, shape):
-    # the dw^T -> dw copy runs in slabs of 64 rows: ragged last slab, one slab, many
-    a = rng.standard_normal(shape).astype(np.float32)
-    t = conv2d_module._transposed(a)
-    assert t.flags.c_contiguous and t.shape == shape[::-1] and t.dtype == a.dtype
-    np.testing.assert_array_equal(t, a.T)
-    assert not np.shares_memory(t, a)
-
-
 def test_fast_matches_naive_with_many_dw_rows(rng):
-    # K = 8 * 9 = 72 rows of dw^T: two slabs in _transposed, the second ragged
+    # K = 8 * 9 = 72 rows of dw^T: two slabs in transposed, the second ragged
     x, w, b, dy = make_inputs(rng, (1, 8, 5, 7, 9), (3, 3), 1)
     grads = conv2d_backward(dy, conv2d_forward(x, w, b, 1)[1])
     grads_naive = conv2d_backward_naive(dy, conv2d_forward_naive(x, w, b, 1)[1])
