@@ -99,6 +99,7 @@ class TrainConfig:
     sigma: float = 5.0  # paper, px
     rim_w: float = 0.0  # extra weight on object pixels at the object's edge (0: off)
     rim_sigma: float = 2.0  # px: rim_w exp(-(d - 1)^2 / (2 rim_sigma^2)), d to background
+    rim_min_share: float = 0.0  # rim_w only on images with at least this object share
     sample_power: float = 0.0  # pick images with odds (object share)^power; 0: uniform
     val_every: int = 100  # 0: only at the end
     checkpoint_every: int = 100  # 0: only at the end
@@ -134,7 +135,7 @@ class TrainConfig:
                              f"got {self.momentum_warmup_steps}")
         ranges = {"momentum": (0.0, 1.0, False), "momentum_start": (0.0, 1.0, False),
                   "step_drop": (0.0, 1.0, True),
-                  "threshold": (0.0, 1.0, True)}
+                  "threshold": (0.0, 1.0, True), "rim_min_share": (0.0, 1.0, True)}
         for field, (lo, hi, closed) in ranges.items():
             value = getattr(self, field)
             ok = (_is_real(value) and math.isfinite(value) and lo <= value
@@ -178,7 +179,14 @@ def sample_weight_map(sample, cfg, n_classes=2, class_weights=None):
         else:
             weight = weight_map(labels, w0=cfg.w0, sigma=cfg.sigma,
                                 class_weights=class_weights)
-    return weight + rim_term(sample.mask, cfg.rim_w, cfg.rim_sigma) if cfg.rim_w else weight
+    if cfg.rim_w and object_share(sample.mask) >= cfg.rim_min_share:
+        weight = weight + rim_term(sample.mask, cfg.rim_w, cfg.rim_sigma)
+    return weight
+
+
+def object_share(mask):
+    """The fraction of a mask's pixels that belong to objects (mask > 0)."""
+    return np.count_nonzero(mask) / np.asarray(mask).size
 
 
 def rim_term(mask, rim_w, rim_sigma):
@@ -267,7 +275,7 @@ def sampling_odds(prepared, cfg):
     """
     if cfg.sample_power == 0:
         return None
-    shares = np.array([np.count_nonzero(mask) / mask.size for _, mask, _ in prepared])
+    shares = np.array([object_share(mask) for _, mask, _ in prepared])
     floor = shares[shares > 0].min() if np.any(shares > 0) else 1.0
     odds = np.maximum(shares, floor) ** cfg.sample_power
     return odds / odds.sum()

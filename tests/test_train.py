@@ -346,7 +346,13 @@ def test_rim_term_weighs_object_pixels_by_their_distance_to_background():
     np.testing.assert_allclose(rim - plain, expected, rtol=1e-12)
     unweighted = train_module.sample_weight_map(sample, TrainConfig(weight_map="none", rim_w=3.0))
     np.testing.assert_allclose(unweighted - 1.0, expected, rtol=1e-12)  # on every map
-    for field, value in (("rim_w", -1.0), ("rim_sigma", 0.0)):
+    # rim_min_share: only on images whose object share (here 25 / 49 = 0.51) reaches it
+    for share, gets_rim in ((0.5, True), (25 / 49, True), (0.52, False), (1.0, False)):
+        got = train_module.sample_weight_map(sample, TrainConfig(
+            weight_map="balanced", rim_w=3.0, rim_sigma=2.0, rim_min_share=share))
+        np.testing.assert_allclose(got - plain, expected if gets_rim else 0.0, rtol=1e-12)
+    for field, value in (("rim_w", -1.0), ("rim_sigma", 0.0), ("rim_min_share", -0.1),
+                         ("rim_min_share", 1.5)):
         with pytest.raises(ValueError, match=f"TrainConfig.{field}"):
             TrainConfig(**{field: value})
 
