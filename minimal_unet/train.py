@@ -100,6 +100,8 @@ class TrainConfig:
     rim_w: float = 0.0  # extra weight on object pixels at the object's edge (0: off)
     rim_sigma: float = 2.0  # px: rim_w exp(-(d - 1)^2 / (2 rim_sigma^2)), d to background
     rim_min_share: float = 0.0  # rim_w only on images with at least this object share
+    halo_w: float = 0.0  # extra weight on background pixels at an object's edge (0: off)
+    halo_max_share: float = 1.0  # halo_w only on images with less than this object share
     sample_power: float = 0.0  # pick images with odds (object share)^power; 0: uniform
     val_every: int = 100  # 0: only at the end
     checkpoint_every: int = 100  # 0: only at the end
@@ -135,7 +137,8 @@ class TrainConfig:
                              f"got {self.momentum_warmup_steps}")
         ranges = {"momentum": (0.0, 1.0, False), "momentum_start": (0.0, 1.0, False),
                   "step_drop": (0.0, 1.0, True),
-                  "threshold": (0.0, 1.0, True), "rim_min_share": (0.0, 1.0, True)}
+                  "threshold": (0.0, 1.0, True), "rim_min_share": (0.0, 1.0, True),
+                  "halo_max_share": (0.0, 1.0, True)}
         for field, (lo, hi, closed) in ranges.items():
             value = getattr(self, field)
             ok = (_is_real(value) and math.isfinite(value) and lo <= value
@@ -144,7 +147,8 @@ class TrainConfig:
                 bracket = "]" if closed else ")"
                 raise ValueError(f"TrainConfig.{field}: expected a number in [{lo:g}, {hi:g}"
                                  f"{bracket}, got {value!r}")
-        for field in ("w0", "elastic_sigma", "balance_power", "rim_w", "sample_power"):
+        for field in ("w0", "elastic_sigma", "balance_power", "rim_w", "halo_w",
+                      "sample_power"):
             value = getattr(self, field)
             if not (_is_real(value) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"TrainConfig.{field}: expected a finite number >= 0, "
@@ -179,8 +183,11 @@ def sample_weight_map(sample, cfg, n_classes=2, class_weights=None):
         else:
             weight = weight_map(labels, w0=cfg.w0, sigma=cfg.sigma,
                                 class_weights=class_weights)
-    if cfg.rim_w and object_share(sample.mask) >= cfg.rim_min_share:
+    share = object_share(sample.mask)
+    if cfg.rim_w and share >= cfg.rim_min_share:
         weight = weight + rim_term(sample.mask, cfg.rim_w, cfg.rim_sigma)
+    if cfg.halo_w and share < cfg.halo_max_share:  # the rim term of the background
+        weight = weight + rim_term(np.asarray(sample.mask) == 0, cfg.halo_w, cfg.rim_sigma)
     return weight
 
 

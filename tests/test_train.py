@@ -351,8 +351,15 @@ def test_rim_term_weighs_object_pixels_by_their_distance_to_background():
         got = train_module.sample_weight_map(sample, TrainConfig(
             weight_map="balanced", rim_w=3.0, rim_sigma=2.0, rim_min_share=share))
         np.testing.assert_allclose(got - plain, expected if gets_rim else 0.0, rtol=1e-12)
+    # halo_w: the same term on the background's edge pixels, on images under halo_max_share
+    halo = train_module.rim_term(mask == 0, 2.0, 2.0)  # the ring around the square
+    assert halo[0, 0] > 0 and halo[1, 1] == 0 and halo[0, 3] == pytest.approx(2.0)
+    for share, gets_halo in ((0.52, True), (25 / 49, False), (0.5, False)):
+        got = train_module.sample_weight_map(sample, TrainConfig(
+            weight_map="balanced", halo_w=2.0, rim_sigma=2.0, halo_max_share=share))
+        np.testing.assert_allclose(got - plain, halo if gets_halo else 0.0, rtol=1e-12)
     for field, value in (("rim_w", -1.0), ("rim_sigma", 0.0), ("rim_min_share", -0.1),
-                         ("rim_min_share", 1.5)):
+                         ("rim_min_share", 1.5), ("halo_w", -1.0), ("halo_max_share", 2.0)):
         with pytest.raises(ValueError, match=f"TrainConfig.{field}"):
             TrainConfig(**{field: value})
 
