@@ -100,7 +100,7 @@ class TrainConfig:
     rim_w: float = 0.0  # extra weight on object pixels at the object's edge (0: off)
     rim_sigma: float = 2.0  # px: rim_w exp(-(d - 1)^2 / (2 rim_sigma^2)), d to background
     rim_min_share: float = 0.0  # rim_w only on images with at least this object share
-    halo_w: float = 0.0  # extra weight on background pixels at an object's edge (0: off)
+    halo_w: float = 0.0  # rim_term of the background: halo_w exp(-(d-1)^2/(2 rim_sigma^2))
     halo_max_share: float = 1.0  # halo_w only on images with less than this object share
     sample_power: float = 0.0  # pick images with odds (object share)^power; 0: uniform
     val_every: int = 100  # 0: only at the end
