@@ -12,6 +12,7 @@ For each threshold t, the objects are scored two ways:
   IoU, is the same as plain's; only touching objects are cut apart, as a net with a
   perfect "touching border" class would cut them.
 Then each image at its own best t of the grid, with its IoU not below its IoU at 0.5.
+Per image, the plain and oracle rows of both are printed too.
 Both read the validation truth: ceilings of those two levers, not results. Prints only.
 Predicts with RUN_FOLDER/model.npz (one covering tile, no flips).
 """
@@ -60,13 +61,16 @@ def main(data, run_folder, recipe_name):
         print(f"{way}, one t for all:", "  ".join(
             f"{t}: {out[:, j, w, 0].mean():.3f} / {out[:, j, w, 1].mean():.3f}"
             for j, t in enumerate(LEVELS)))
-        best = []
-        for image in out[:, :, w]:  # (len(LEVELS), 2)
-            allowed = image[image[:, 1] >= image[at_half, 1] - 1e-12]
-            best.append(allowed[np.argmin(allowed[:, 0])])
+        best, rows = [], []
+        for sample, image in zip(val, out[:, :, w]):  # (len(LEVELS), 2)
+            allowed = np.flatnonzero(image[:, 1] >= image[at_half, 1] - 1e-12)
+            j = allowed[np.argmin(image[allowed, 0])]
+            best.append(image[j])
+            rows.append(f"  {sample.name}: 0.5 {image[at_half, 0]:.3f} / {image[at_half, 1]:.3f}"
+                        f", best t {LEVELS[j]} {image[j, 0]:.3f} / {image[j, 1]:.3f}")
         best = np.array(best)
         print(f"{way}, each image at its best t (IoU not below its IoU at 0.5): "
-              f"{best[:, 0].mean():.3f} / {best[:, 1].mean():.3f}")
+              f"{best[:, 0].mean():.3f} / {best[:, 1].mean():.3f}", *rows, sep="\n")
 
 
 if __name__ == "__main__":
