@@ -16,11 +16,11 @@ Knobs (defaults: the peers' PyTorch recipe, arXiv 1505.04597 Sec. 3 for the net)
                 "balanced" raised to it (1: full balance, 0.5: halfway, 0: none);
                 balance_over: the class frequencies come from each "image" or from the
                 pooled training "dataset"; rim_w, rim_sigma: extra weight on object
-                pixels near their edge (train.rim_term; 0: off), only on images whose
+                pixels near their edge (targets.rim_term; 0: off), only on images whose
                 object share is at least rim_min_share (0: every image); halo_w: the same
                 on background pixels near an object, only on images whose object share
                 is under halo_max_share (1: every image); sample_power: pick
-                images with odds (object share)^power (train.sampling_odds; 0: uniform)
+                images with odds (object share)^power (targets.sampling_odds; 0: uniform)
     optimiser   optimizer, lr, schedule ("constant", "step", "cosine", "poly"),
                 step_every / step_drop (the "step" schedule), momentum (paper: 0.99),
                 momentum_warmup_steps: momentum grows linearly from momentum_start to
