@@ -33,6 +33,7 @@ from minimal_unet.ops._checks import check_float_array, check_shape
 
 # (a, b) offset inside the 2x2 window for each window position k = 2a + b.
 WINDOW_OFFSETS = ((0, 0), (0, 1), (1, 0), (1, 1))
+_SLAB_BYTES = 2 << 20  # full-size rows (of x, or of dx) pooled at a time (`_slabs`)
 
 
 def _check_input(x):
@@ -74,28 +75,53 @@ def maxpool2d_forward(x):
     return y, cache
 
 
+def _slabs(pairs, W, itemsize):
+    """[slice]: the `pairs` pairs of full-size rows (W values each) cut into slabs of about
+    _SLAB_BYTES, so that the several passes over each slab find it in the core's cache."""
+    step = max(1, _SLAB_BYTES // (2 * W * itemsize))
+    return [slice(lo, lo + step) for lo in range(0, pairs, step)]
+
+
 def _pool_maps(x, y, argmax):
     """The max-pool of maps x (M, H, W) written into y (M, H/2, W/2) and argmax (uint8)."""
     M, H, W = x.shape
     oH, oW = H // 2, W // 2
-    # A view, no copy: x5[m, i, a, j, b] = x[m, 2i + a, 2j + b].
-    x5 = x.reshape(M, oH, 2, oW, 2)  # (M, oH, 2, oW, 2)
+    # Views, no copies: row r = m*oH + i of x4 is the pair of input rows 2i, 2i + 1 of
+    # map m, x4[r, a, j, b] = x[m, 2i + a, 2j + b]; y2[r, j] = y[m, i, j].
+    x4 = x.reshape(M * oH, 2, oW, 2)
+    y2, a2 = y.reshape(M * oH, oW), argmax.reshape(M * oH, oW)
+    # The passes below read each input value twice; slab by slab it comes from the cache
+    # the second time, not from memory. With the arg-max's arithmetic below, one core's
+    # part of the paper net's first max-pool (32 maps of 568x568) went from 29.5 to 12.9 ms,
+    # and 8 maps of 248x248 (one slab) from 1.05 to 0.42 ms
+    # (benchmarks/results/maxpool_2026-12-06/).
+    for rows in _slabs(M * oH, W, x.itemsize):
+        _pool_rows(x4[rows], y2[rows], a2[rows])
 
+
+def _pool_rows(x4, y, argmax):
+    """The max-pool of row pairs x4 (R, 2, oW, 2) into y (R, oW) and argmax (R, oW)."""
     # The naive loop over windows becomes whole-array operations on the four strided views
-    # x5[:, :, a, :, b], one per window position k (WINDOW_OFFSETS[k] = (a, b)).
-    views = [x5[:, :, a, :, b] for a, b in WINDOW_OFFSETS]  # 4 x (M, oH, oW)
+    # x4[:, a, :, b], one per window position k (WINDOW_OFFSETS[k] = (a, b)).
+    views = [x4[:, a, :, b] for a, b in WINDOW_OFFSETS]  # 4 x (R, oW)
     # The maximum, row by row: np.maximum returns NaN when either side is NaN, so a window
     # holding a NaN gives NaN, as the naive loop's "any NaN beats a number" does.
-    top = np.maximum(views[0], views[1])  # (M, oH, oW), max of the top row
+    top = np.maximum(views[0], views[1])  # (R, oW), max of the top row
     np.maximum(views[2], views[3], out=y)  # max of the bottom row, for now
     # The arg-max: the FIRST maximum in reading order (the naive loop keeps the first of
-    # equal values), decided by two strict comparisons per window instead of one equality
-    # test per position: in each row the right pixel wins only if strictly greater than
-    # the left one (k = 1 over 0, 3 over 2), and the bottom row wins only if its maximum
-    # is strictly greater than the top row's.
-    np.greater(views[1], views[0], out=argmax, casting="unsafe")  # k in {0, 1}
+    # equal values), decided by three strict comparisons per window instead of one
+    # equality test per position: in each row the right pixel wins only if strictly
+    # greater than the left one (k = 1 over 0, 3 over 2), and the bottom row wins only if
+    # its maximum is strictly greater than the top row's.
+    top_k = np.greater(views[1], views[0]).view(np.uint8)  # (R, oW), k in {0, 1}
     bottom_k = np.greater(views[3], views[2]).view(np.uint8) + np.uint8(2)  # k in {2, 3}
-    np.copyto(argmax, bottom_k, where=y > top)
+    bottom_wins = np.greater(y, top).view(np.uint8)  # 1 where the bottom row wins, else 0
+    # argmax = bottom_k where the bottom row wins, else top_k, as arithmetic on uint8
+    # (bottom_k - top_k is 1..3, never below 0). A masked copy, np.copyto(argmax,
+    # bottom_k, where=...), or np.where, took 1.1 or 0.9 ms for 16 maps of 124x124; this
+    # takes 0.02 (benchmarks/results/maxpool_2026-12-06/).
+    np.multiply(bottom_wins, bottom_k - top_k, out=argmax)
+    np.add(argmax, top_k, out=argmax)
     np.maximum(y, top, out=y)  # the window's maximum
     # A NaN window: every comparison above is False there; its arg-max is its first NaN.
     # Going through k = 3, 2, 1, 0 and overwriting, the smallest NaN position is left.
@@ -129,16 +155,26 @@ def maxpool2d_backward(dy, cache):
 def _unpool_maps(dy, argmax, dx):
     """dx (M, H, W) of maps from dy (M, H/2, W/2) and the forward's argmax, written in place."""
     M, oH, oW = dy.shape
-    dx5 = dx.reshape(M, oH, 2, oW, 2)  # (M, oH, 2, oW, 2), a view that writes into dx
+    # Views as in `_pool_maps`: row r = m*oH + i of dx4 is the pair of rows 2i, 2i + 1 of
+    # map m, and writes into dx; slab by slab, as there (13.6 -> 9.1 ms for 32 maps of
+    # 568x568, level for those that fit in one slab; benchmarks/results/maxpool_2026-12-06/).
+    dy2, a2 = dy.reshape(M * oH, oW), argmax.reshape(M * oH, oW)
+    dx4 = dx.reshape(M * oH, 2, oW, 2)
+    dy_is_finite = bool(np.isfinite(dy).all())
+    for rows in _slabs(M * oH, 2 * oW, dx.itemsize):
+        _unpool_rows(dy2[rows], a2[rows], dx4[rows], dy_is_finite)
+
+
+def _unpool_rows(dy, argmax, dx4, dy_is_finite):
+    """dx4 (R, 2, oW, 2), row pairs of dx, from dy (R, oW) and argmax, written in place."""
     # Windows do not overlap, so each input pixel is written exactly once: for window
     # position k, dy times "k won" (1 or 0) is dy at the winner and 0 at the other three,
     # written straight into every k-th pixel (no zero fill, no masked copy).
-    won = np.empty(argmax.shape, dtype=bool)  # (M, oH, oW)
-    dy_is_finite = bool(np.isfinite(dy).all())
+    won = np.empty(argmax.shape, dtype=bool)  # (R, oW)
     for k in range(4):
         a, b = WINDOW_OFFSETS[k]
         np.equal(argmax, k, out=won)
-        view = dx5[:, :, a, :, b]  # (M, oH, oW), strided view into dx
+        view = dx4[:, a, :, b]  # (R, oW), strided view into dx
         with np.errstate(invalid="ignore"):  # inf * 0 = NaN, mended on the next line
             np.multiply(dy, won, out=view)
         if not dy_is_finite:  # NaN * 0 and inf * 0 are NaN: losers still get 0, as naive

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from minimal_unet.gradcheck import check_gradients
+from minimal_unet.ops import maxpool2d
 from minimal_unet.ops.maxpool2d import (
     maxpool2d_backward,
     maxpool2d_backward_naive,
@@ -258,3 +259,24 @@ def test_non_finite_upstream_reaches_only_the_winner(rng, bad):
     window = dx[0, 1, 4:6, 6:8]
     assert np.sum(window == 0) == 3
     assert np.sum(~np.isfinite(window)) == 1
+
+
+@pytest.mark.parametrize("pairs_per_slab", [1, 3])
+def test_slabs_of_row_pairs_match_naive(rng, monkeypatch, pairs_per_slab):
+    """The fast path pools (and unpools) in slabs of row pairs; slabs of 1 or 3 pairs (3
+    does not divide the 2 * 4 maps' 4 pairs each, so slabs straddle maps) change nothing:
+    same y, arg-max and dx as the naive loops, ties, NaN and inf included."""
+    x = rng.integers(0, 3, size=(2, 4, 8, 10)).astype(np.float64)
+    x[rng.random(x.shape) < 0.1] = np.nan
+    x[rng.random(x.shape) < 0.05] = np.inf
+    row_pair_bytes = 2 * 10 * x.itemsize  # two full-size rows of W = 10
+    monkeypatch.setattr(maxpool2d, "_SLAB_BYTES", pairs_per_slab * row_pair_bytes)
+    assert len(maxpool2d._slabs(2 * 4 * 4, 10, x.itemsize)) == -(-32 // pairs_per_slab)
+    y, cache = maxpool2d_forward(x)
+    y_naive, cache_naive = maxpool2d_forward_naive(x)
+    np.testing.assert_array_equal(y, y_naive)
+    np.testing.assert_array_equal(cache[0], cache_naive[0])
+    dy = rng.standard_normal(y.shape)
+    dy[1, 2, 3, 4] = np.inf  # non-finite upstream: the slow branch, slab by slab
+    np.testing.assert_array_equal(maxpool2d_backward(dy, cache),
+                                  maxpool2d_backward_naive(dy, cache_naive))
