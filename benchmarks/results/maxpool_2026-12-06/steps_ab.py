@@ -3,7 +3,9 @@ alternating in one process, PyTorch's step after each round (the night's helper,
 ../xeon_2026-12-05_night/_ab.py). Prints only.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
-        python benchmarks/results/maxpool_2026-12-06/steps_ab.py
+        python benchmarks/results/maxpool_2026-12-06/steps_ab.py [DTYPE [SIZE]]
+
+DTYPE: float32 (default) or float64; SIZE: one of step.SIZES (default: all three).
 """
 
 import importlib.util
@@ -35,6 +37,8 @@ def use(pool, unpool):
 
 if __name__ == "__main__":
     variants = {"old": use(old.old_pool_maps, old.old_unpool_maps), "new": use(*NEW)}
+    dtype = sys.argv[1] if len(sys.argv) > 1 else "float32"
     for size, repeat in (("252-b16", 31), ("572-b32", 9), ("572-b64", 5)):
-        ab_helper.alternate_steps(size, repeat, "float32", variants)
+        if len(sys.argv) <= 2 or sys.argv[2] == size:
+            ab_helper.alternate_steps(size, repeat, dtype, variants)
     sys.exit(0)
