@@ -18,7 +18,8 @@ Everything else is recipe_run.run_recipe unchanged (same sampler, augmentation, 
 optimiser, schedule, evaluation), with three patches in this process only: the recipe's
 UNetConfig gets in_channels=2, the normaliser appends the kind channel to each image it
 normalises, and the grey-value augmentation acts on the image channel alone (its random
-draws unchanged). Writes OUT.json: {"recipe", "seed", "steps", "final", "curve"}.
+draws unchanged). Writes OUT.json: {"recipe", "seed", "steps", "final", "curve"}, and
+the trained net as OUT.npz; refuses to start if either exists.
 """
 
 import dataclasses
@@ -76,8 +77,9 @@ def patch(samples):
 
 def main(data, recipe_name, seed, steps, out):
     out = Path(out)
-    if out.exists():
-        raise SystemExit(f"{out}: exists; not overwritten")
+    for path in (out, out.with_suffix(".npz")):  # the metrics and the trained model
+        if path.exists():
+            raise SystemExit(f"{path}: exists; not overwritten")
     train, val = recipe_run.load_split(data, "dsb2018")
     patch(train + val)
     print(f"crowded: {sum(kind_of(s) > 0 for s in train)} of {len(train)} training, "
