@@ -39,12 +39,7 @@ from minimal_unet.memory import keep_freed_memory
 from minimal_unet.model import UNet
 from minimal_unet.recipes import scheduled_lr, scheduled_momentum, train_config, unet_config
 from minimal_unet.sizes import output_size
-from minimal_unet.targets import (
-    dataset_class_weights,
-    sample_weight_map,
-    sampling_odds,
-    training_sample,
-)
+from minimal_unet.targets import dataset_class_weights, prepare_sample, sampling_odds
 from minimal_unet.train import (
     TrainingDiverged,
     make_optimizer,
@@ -104,14 +99,10 @@ def normalize_percentile(image, eps=1e-8):
 
 
 def prepare(samples, recipe, cfg, normalize):
-    """[(image float64, mask int64, weight float64)] as targets.prepare_sample makes them."""
-    prepared = []
-    table = dataset_class_weights(samples, cfg)  # cfg.balance_over "dataset"; None: per image
-    for s in samples:
-        s = training_sample(s, cfg)  # cfg.separate_touching, as targets.prepare_sample
-        weight = sample_weight_map(s, cfg, n_classes=2, class_weights=table)
-        prepared.append((normalize(s.image), np.asarray(s.mask, dtype=np.int64), weight))
-    return prepared
+    """[(image float64, mask int64, weight float64)]: targets.prepare_sample of each sample
+    with the recipe's `normalize` and, for cfg.balance_over "dataset", the pooled table."""
+    table = dataset_class_weights(samples, cfg)  # None: the class term per image
+    return [prepare_sample(s, cfg, 2, table, normalize) for s in samples]
 
 
 # ----- evaluation ----------------------------------------------------------------------------

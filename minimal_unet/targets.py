@@ -126,15 +126,18 @@ def training_sample(sample, cfg):
     return dataclasses.replace(sample, mask=(ids > 0).astype(np.int64), instances=ids)
 
 
-def prepare_sample(sample, cfg, n_classes=2, class_weights=None):
+def prepare_sample(sample, cfg, n_classes=2, class_weights=None, normalize=None):
     """(normalised image float64, mask int64, weight float64), all (H, W); computed once.
 
-    class_weights: `dataset_class_weights` of the training set, or None (per image)."""
+    class_weights: `dataset_class_weights` of the training set, or None (per image).
+    normalize: image -> normalised image; None: zero mean, unit std per image
+    (`infer.normalize_image`, as inference does); recipe_run passes a recipe's own."""
     if sample.mask is None:
         raise ValueError(f"sample {sample.name!r}: expected a mask for training, got None")
     sample = training_sample(sample, cfg)
     try:
-        image = normalize_image(sample.image, dtype=np.float64)
+        image = (normalize_image(sample.image, dtype=np.float64) if normalize is None
+                 else normalize(sample.image))
     except ValueError as error:
         raise ValueError(f"sample {sample.name!r}: {error}") from None
     weight = sample_weight_map(sample, cfg, n_classes, class_weights)

@@ -162,3 +162,21 @@ def test_sample_power_picks_images_by_their_object_share():
     np.testing.assert_allclose(np.bincount(uniform, minlength=3) / 600, 1 / 3, atol=0.06)
     with pytest.raises(ValueError, match="TrainConfig.sample_power: expected a finite number"):
         TrainConfig(sample_power=-1.0)
+
+
+def test_prepare_sample_takes_a_normaliser_and_recipe_run_prepares_with_it():
+    # recipe_run.prepare is prepare_sample with a recipe's normaliser: same triples
+    from minimal_unet.recipe_run import prepare
+
+    mask = np.zeros((6, 6), np.int64)
+    mask[1:4, 1:4] = 1
+    image = np.arange(36, dtype=np.float32).reshape(6, 6)
+    sample = Sample(image, mask, None, "a")
+    double = lambda im: 2.0 * np.asarray(im, np.float64)  # noqa: E731
+    got, m, w = prepare_sample(sample, TrainConfig(), normalize=double)
+    np.testing.assert_array_equal(got, 2.0 * image)
+    _, _, plain_w = prepare_sample(sample, TrainConfig())
+    np.testing.assert_array_equal(w, plain_w)  # the weights do not see the normaliser
+    (x, m2, w2), = prepare([sample], None, TrainConfig(), double)
+    for a, b in ((x, got), (m2, m), (w2, w)):
+        np.testing.assert_array_equal(a, b)
