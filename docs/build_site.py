@@ -44,7 +44,7 @@ SINGLE_THREADED = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM
 KEY_FIELD = "minimal_unet_source_key"
 
 # The API reference: one page per module, every public function and class.
-API_MODULES = ["ops", "model", "gradcheck", "metrics", "weight_map", "infer", "train"]
+API_MODULES = ["ops", "model", "gradcheck", "metrics", "weight_map", "infer", "train", "validation"]
 
 GUIDES = ["step_through.md", "gpu.md", "numba.md", "assignments.md", "site.md"]
 ASSIGNMENTS_PLACEHOLDER = """# For teachers: the assignments

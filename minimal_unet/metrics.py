@@ -21,7 +21,7 @@ Empty masks are legal data. Conventions for empty sets (tested in tests/faults):
   with no foreground against a non-empty ground truth is one segment (error as skimage).
 - pixel error and warping error are defined as always (0.0 for two empty masks); so is
   pixel_f_error (0.0 when neither has a foreground pixel, 1.0 when only one has).
-Means over images (`train.mean_metrics`) skip NaN entries.
+Means over images (`validation.mean_metrics`) skip NaN entries.
 - adapted_rand_error: the ISBI 2012 / SNEMI3D Rand error between segmentations.
 - warping_error: Jain et al. 2010, the pixel disagreement left after warping gt towards
   pred by topology-preserving flips only (so it counts splits, merges, holes).

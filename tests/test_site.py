@@ -220,6 +220,7 @@ API_MODULES = {  # module -> its source files, as the API reference must cover t
     "weight_map": REPO / "minimal_unet" / "weight_map.py",
     "infer": REPO / "minimal_unet" / "infer.py",
     "train": REPO / "minimal_unet" / "train.py",
+    "validation": REPO / "minimal_unet" / "validation.py",
 }
 
 

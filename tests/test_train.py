@@ -253,3 +253,14 @@ def test_momentum_warmup_is_applied_before_each_step(tmp_path, samples, monkeypa
     train(UNet(TINY, seed=0), samples[0:1], [], tiny_cfg(tmp_path / "off", steps=2,
                                                           val_every=0, checkpoint_every=0))
     assert seen == [0.99, 0.99]  # no warm-up: the paper's 0.99 from the first step
+
+
+# ----- re-exports ------------------------------------------------------------------------
+
+def test_validation_helpers_are_re_exported_from_train():
+    # They live in validation.py; `from minimal_unet.train import X` must keep working.
+    from minimal_unet import validation
+
+    for name in ("evaluate_samples", "validation_tile", "validation_metrics",
+                 "evaluate_held_out", "mean_metrics", "write_logs", "write_figures"):
+        assert getattr(train_module, name) is getattr(validation, name), name
