@@ -1,7 +1,7 @@
 """One full training step of our U-Net beside the same U-Net in PyTorch, on the CPU.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/step.py --overwrite
-    python benchmarks/step.py --config 252-b16 --dtype float32 --repeat 5 --out /tmp/b
+    python benchmarks/step.py --size 252-b16 --dtype float32 --repeat 5 --out /tmp/b
 
 A step is forward, softmax cross-entropy, backward and the SGD-with-momentum update, batch 1,
 depth 4, valid convolutions. Sizes (tile, base channels), each in float32 and float64:
