@@ -387,3 +387,64 @@ def test_whole_im2col_dw_only_where_blocks_would_cost_more():
     assert not one_product(32, 32, 570) and not one_product(64, 64, 282)  # shallow
     # 1024 -> 512 at 56x56: taken in float32 (107 MB of im2col), not in float64 (215 MB)
     assert one_product(1024, 512, 56) and not one_product(1024, 512, 56, itemsize=8)
+
+
+WIDE_CASES = [
+    # (N, C, F, H, W), kernel, pad, block rows: the blocks gathered on the whole row width
+    pytest.param((1, 3, 4, 9, 11), (3, 3), 0, 2, id="valid-2-row-blocks"),
+    pytest.param((2, 2, 3, 8, 7), (2, 3), 1, 3, id="pad1-k2x3"),
+    pytest.param((1, 4, 2, 6, 10), (1, 1), 0, 1, id="1x1"),
+    pytest.param((1, 2, 5, 12, 9), (5, 5), 2, 4, id="pad2-k5"),
+]
+
+
+@pytest.mark.parametrize(("shape", "kernel", "pad", "rows"), WIDE_CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_wide_blocks_match_naive(rng, monkeypatch, shape, kernel, pad, rows, dtype):
+    # trick 8 on tiny shapes: every row is "wide enough", every product "small enough"
+    monkeypatch.setattr(conv2d_module, "_WIDE_MIN_WIDTH", 1)
+    monkeypatch.setattr(conv2d_module, "_WIDE_MAX_FILTERS", 10**6)
+    monkeypatch.setattr(conv2d_module, "_SPLIT_BYTES", 0)
+    N, C, F, H, W = shape
+    kH, kW = kernel
+    monkeypatch.setattr(conv2d_module, "_BLOCK_BYTES",
+                        rows * max(C, F) * kH * kW * (W + 2 * pad) * np.dtype(dtype).itemsize)
+    calls = []
+    wide = conv2d_module.im2col_rows_wide
+    monkeypatch.setattr(conv2d_module, "im2col_rows_wide",
+                        lambda *a: calls.append(a[0].shape) or wide(*a))
+    x, w, b, dy = make_inputs(rng, shape, kernel, pad, dtype=dtype)
+    y, cache = conv2d_forward(x, w, b, pad)
+    grads = conv2d_backward(dy, cache)
+    y_naive, cache_naive = conv2d_forward_naive(x, w, b, pad)
+    tolerance = 1e-5 if dtype == np.float32 else 1e-12
+    assert y.dtype == dtype and rel_error(y, y_naive) < tolerance
+    for grad, grad_naive in zip(grads, conv2d_backward_naive(dy, cache_naive)):
+        assert grad.dtype == dtype and rel_error(grad, grad_naive) < tolerance
+    # forward, dw and dx each took the wide gather, in several blocks (F <= K throughout
+    # except a 1x1 kernel's forward with F > C, which falls back)
+    assert len(calls) >= 3
+
+
+def test_wide_blocks_choice():
+    row = np.zeros((4, 3, 64), np.float32)  # a slab: contiguous rows of 64
+    assert conv2d_module._wide(36, 32, 64, row)
+    assert not conv2d_module._wide(36, 32, 50, row[:, :, :50])  # rows of 50 in rows of 64
+    assert not conv2d_module._wide(36, 32, 39, row[:, :, :39].copy())  # narrower than 40
+    assert not conv2d_module._wide(9, 32, 64, row)  # F > K: the output copy would outweigh
+    assert not conv2d_module._wide(1152, 128, 64, row)  # many filters: the product dominates
+
+
+def test_wide_blocks_keep_non_finite_inputs_where_they_belong(rng, monkeypatch):
+    # The wrapped columns read real pixels of the next row; dw must not pick up
+    # 0 * inf = nan from them: inf on the left edge reaches dw only through j = 0.
+    monkeypatch.setattr(conv2d_module, "_WIDE_MIN_WIDTH", 1)
+    x, w, b, dy = make_inputs(rng, (1, 2, 3, 7, 8), (3, 3), 0)
+    x[0, 1, 3, 0] = np.inf
+    _, dw, _ = conv2d_backward(dy, conv2d_forward(x, w, b, 0)[1])
+    _, dw_naive, _ = conv2d_backward_naive(dy, conv2d_forward_naive(x, w, b, 0)[1])
+    assert np.isfinite(dw_naive[:, :, :, 1:]).all()  # the case is the one described
+    np.testing.assert_array_equal(np.isnan(dw), np.isnan(dw_naive))
+    np.testing.assert_array_equal(np.isinf(dw), np.isinf(dw_naive))
+    finite = np.isfinite(dw_naive)
+    assert rel_error(dw[finite], dw_naive[finite]) < 1e-12
