@@ -106,7 +106,7 @@ The tricks, each measured on the 2-core AVX-512 machine (OpenBLAS SkylakeX kerne
    the source's whole row width Wd = oW + kW - 1, so the kW-1 "wrapped" columns after each
    row's oW read on into the next row: junk. Read flat, each (c, i, j) row of cols is
    then one contiguous run of the source (rows*Wd values) instead of `rows` runs of oW,
-   a copy 1.8-2.9x faster at 16-128 channels. The product runs on the wider cols,
+   a copy 1.7-2.9x faster at 16-128 channels. The product runs on the wider cols,
    (kW-1)/Wd more columns, and the junk is dropped where it would land: y and dx are
    cropped out of the wide product (one copy of the output), dw's product sees the
    wrapped columns of cols and of dy set to 0 (so an inf in the input reaches only the
