@@ -9,20 +9,33 @@ depth 4, valid convolutions. Sizes (tile, base channels), each in float32 and fl
     572-b32   572x572, base 32: the real-data recipe
     252-b16   252x252 -> 68x68, base 16: the small network of quick experiments
 
-Time: ours and PyTorch in ONE child process, one warm-up step each (scratch buffers,
-first-touch pages), then `--repeat` steps alternating ours, PyTorch, ours, ... so that both
-see the same machine load; the medians and their ratio are reported, with the load
-average before and after. Memory: each framework in a child process of its own (warm-up
-step + one step), reporting VmHWM, the largest resident set the process ever had, and
-the resident set just before the first step ("base": interpreter, libraries, parameters,
-input); their difference is the step's own peak. VmHWM counts every byte touched, NumPy
-and PyTorch alike, so the two are comparable.
+Time, `--processes separate` (the default): each framework in a child process of its own,
+as its users run it, started together and warmed up (one step each: scratch buffers,
+first-touch pages); then `--repeat` rounds, each child timing one step in turn (ours,
+PyTorch, PyTorch as installed, ours, ...), each after a 0.3 s pause (machine.SETTLE_S) so
+that the others' spinning threads are asleep, all of them under the same machine load.
+Three children:
+    ours                 with `memory.keep_freed_memory()`, as `train.train` runs it (glibc
+                         keeps freed blocks for the next step instead of page-faulting fresh
+                         ones in)
+    PyTorch              given the same allocator setting: the conservative ratio, ours /
+                         this one, is the headline and what the targets are judged against
+    PyTorch as installed glibc's defaults, as a PyTorch user runs it: the second ratio
+Each reports its step's time and minor page faults. The medians and the ratios are
+reported, with the load average before and after. In one process (the records before
+2026-12-06's second half) each framework's step ran 5-30 % slower than in a process of its
+own: PyTorch's and NumPy's blocks share one heap and the caches.
 
-Allocator: ours runs as `train.train` runs it, with `memory.keep_freed_memory()` (glibc
-keeps freed blocks for the next step instead of page-faulting fresh ones in). In the
-timing child that setting is process-wide, so PyTorch's steps get it as well (it gains
-0.3 s a step at 572 / base 32): the ratio is the conservative one. The memory children
-are separate: ours with the setting, PyTorch with glibc's defaults.
+Time, `--processes one`: ours and PyTorch in ONE child process, one warm-up step each,
+then `--repeat` steps alternating ours, PyTorch, ours, ... after the same pause. The
+allocator setting is process-wide there, so PyTorch's steps get it as well (it gains
+0.3 s a step at 572 / base 32). Kept to compare with the earlier records.
+
+Memory: each framework in a child process of its own (warm-up step + one step), reporting
+VmHWM, the largest resident set the process ever had, and the resident set just before
+the first step ("base": interpreter, libraries, parameters, input); their difference is
+the step's own peak. VmHWM counts every byte touched, NumPy and PyTorch alike, so the two
+are comparable. Ours with the allocator setting, PyTorch with glibc's defaults.
 
 Every child runs with the same thread count for OpenBLAS, OpenMP and PyTorch (`--threads`,
 default all cores) and records the BLAS it ran (library, version, kernel, threads) with
@@ -37,6 +50,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -69,8 +83,11 @@ def peak_rss_bytes():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB, no /proc
 
 
-def build_step(framework, size, dtype_name, threads):
-    """A zero-argument callable doing one training step of `framework`."""
+def build_step(framework, size, dtype_name, threads, keep_memory=False):
+    """A zero-argument callable doing one training step of `framework`.
+
+    Ours always keeps freed memory (as training does); PyTorch only with `keep_memory`.
+    """
     import numpy as np
 
     from minimal_unet.model import UNet, UNetConfig
@@ -99,8 +116,11 @@ def build_step(framework, size, dtype_name, threads):
         return step
     import torch
 
+    from minimal_unet.memory import keep_freed_memory
     from minimal_unet.torch_twin import build_torch_unet
 
+    if keep_memory:
+        keep_freed_memory()
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     net = build_torch_unet(config, dtype=torch.float32 if dtype == np.float32 else torch.float64)
@@ -134,6 +154,29 @@ def child_time(size, dtype_name, repeat, threads):
                       "load_after": os.getloadavg(), "blas": machine.blas_info()}))
 
 
+def child_serve(framework, size, dtype_name, threads, keep_memory):
+    """One framework in this process, timing a step for each "go" line on stdin.
+
+    Prints {"blas", "keeps_freed_memory"} once warmed up, then {"seconds", "minor_faults"}
+    per step.
+    """
+    from minimal_unet import memory
+
+    step = build_step(framework, size, dtype_name, threads, keep_memory)
+    step()  # warm-up
+    print(json.dumps({"blas": machine.blas_info(),
+                      "keeps_freed_memory": bool(memory._APPLIED)}), flush=True)
+    for line in sys.stdin:
+        if line.strip() != "go":
+            break
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        start = time.perf_counter()
+        step()
+        seconds = time.perf_counter() - start
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+        print(json.dumps({"seconds": seconds, "minor_faults": faults}), flush=True)
+
+
 def child_memory(framework, size, dtype_name, threads):
     """One framework in this process: peak resident set of a step; print one JSON line."""
     step = build_step(framework, size, dtype_name, threads)
@@ -152,17 +195,75 @@ def run_child(args, env):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def measure(size, dtype_name, repeat, threads, env):
+# --processes separate: (key in the results, framework, its allocator keeps freed memory)
+SERVERS = (("ours", "ours", True), ("torch", "torch", True), ("torch_default", "torch", False))
+
+
+def time_separate(common, repeat, env):
+    """SERVERS each in a process of its own, taking turns; {key: {times, faults}, ...}."""
+    children, logs = {}, {}
+    try:
+        for key, framework, keep in SERVERS:
+            logs[key] = tempfile.TemporaryFile(mode="w+")
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--child-serve", framework,
+                   *(["--keep-memory"] if keep else []), *common]
+            children[key] = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE,
+                                             stdout=subprocess.PIPE, stderr=logs[key],
+                                             text=True)
+
+        def reply(key):
+            line = children[key].stdout.readline()
+            if not line:
+                logs[key].seek(0)
+                raise RuntimeError(f"step server {key} ({' '.join(common)}) died:\n"
+                                   f"{logs[key].read()}")
+            return json.loads(line)
+
+        ready = {key: reply(key) for key in children}  # all warmed up
+        timing = {key: {"times": [], "faults": [],
+                        "keeps_freed_memory": ready[key]["keeps_freed_memory"]}
+                  for key in children}
+        load_before = os.getloadavg()
+        for _ in range(repeat):
+            for key, child in children.items():
+                machine.settle()  # the other processes' spinning threads asleep first
+                child.stdin.write("go\n")
+                child.stdin.flush()
+                answer = reply(key)
+                timing[key]["times"].append(answer["seconds"])
+                timing[key]["faults"].append(answer["minor_faults"])
+        load_after = os.getloadavg()
+    finally:
+        for child in children.values():
+            if child.stdin and not child.stdin.closed:
+                child.stdin.close()
+            child.wait(timeout=60)
+        for log in logs.values():
+            log.close()
+    return {"timing": timing, "blas": ready["ours"]["blas"], "load_before": load_before,
+            "load_after": load_after}
+
+
+def measure(size, dtype_name, repeat, threads, env, processes="separate"):
     common = ["--size", size, "--dtype", dtype_name, "--threads", str(threads)]
-    timing = run_child(["--child-time", "--repeat", str(repeat), *common], env)
+    if processes == "separate":
+        timing = time_separate(common, repeat, env)
+    else:
+        timing = run_child(["--child-time", "--repeat", str(repeat), *common], env)
+        timing["timing"] = {fw: {"times": timing["times"][fw]} for fw in ("ours", "torch")}
     row = {"config": f"{size} {dtype_name}", "size": size, "tile": SIZES[size][0],
            "base": SIZES[size][1], "dtype": dtype_name, "blas": timing["blas"],
-           "load_before": timing["load_before"], "load_after": timing["load_after"]}
+           "processes": processes, "load_before": timing["load_before"],
+           "load_after": timing["load_after"]}
+    for key, times in timing["timing"].items():
+        row[key] = {**times, "median": statistics.median(times["times"])}
+        if "faults" in times:
+            row[key]["median_faults"] = statistics.median(times["faults"])
     for fw in ("ours", "torch"):
-        memory = run_child(["--child-memory", fw, *common], env)
-        row[fw] = {"times": timing["times"][fw], "median": statistics.median(timing["times"][fw]),
-                   **memory}
+        row[fw].update(run_child(["--child-memory", fw, *common], env))
     row["ratio"] = row["ours"]["median"] / row["torch"]["median"]
+    if "torch_default" in row:
+        row["ratio_default"] = row["ours"]["median"] / row["torch_default"]["median"]
     row["peak_ratio"] = row["ours"]["peak_rss"] / row["torch"]["peak_rss"]
     row["step_peak_ratio"] = row["ours"]["step_peak"] / max(row["torch"]["step_peak"], 1)
     return row
@@ -172,19 +273,33 @@ def gib(n):
     return n / 2**30
 
 
-HEADER = ("| size | dtype | ours s | PyTorch s | time ours/PyTorch | ours peak / step GiB "
-          "| PyTorch peak / step GiB | step peak ours/PyTorch | load before -> after |\n"
-          "|---|---|---:|---:|---:|---:|---:|---:|---|")
+HEADER = ("| size | dtype | ours s | PyTorch s | time ours/PyTorch | PyTorch as installed s "
+          "| ours/that | ours peak / step GiB | PyTorch peak / step GiB "
+          "| step peak ours/PyTorch | load before -> after |\n"
+          "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 
 
 def table_line(row):
+    """One row of HEADER ("n/a" for PyTorch as installed where it was not timed apart)."""
     ours, ref = row["ours"], row["torch"]
     tile, base = row["tile"], row["base"]
+    default = row.get("torch_default")
+    installed = (f"{default['median']:.3f} | {row['ratio_default']:.2f}x" if default
+                 else "n/a | n/a")
     return (f"| {tile}, base {base} | {row['dtype']} | {ours['median']:.3f} | "
-            f"{ref['median']:.3f} | **{row['ratio']:.2f}x** | {gib(ours['peak_rss']):.2f} / "
-            f"{gib(ours['step_peak']):.2f} | {gib(ref['peak_rss']):.2f} / "
-            f"{gib(ref['step_peak']):.2f} | {row['step_peak_ratio']:.2f}x | "
+            f"{ref['median']:.3f} | **{row['ratio']:.2f}x** | {installed} | "
+            f"{gib(ours['peak_rss']):.2f} / {gib(ours['step_peak']):.2f} | "
+            f"{gib(ref['peak_rss']):.2f} / {gib(ref['step_peak']):.2f} | "
+            f"{row['step_peak_ratio']:.2f}x | "
             f"{row['load_before'][0]:.2f} -> {row['load_after'][0]:.2f} |")
+
+
+def faults_line(rows):
+    """Median minor page faults per timed step, per framework (separate processes only)."""
+    parts = [f"{r['tile']}/b{r['base']} {r['dtype']}: " + ", ".join(
+        f"{key} {r[key]['median_faults']:.0f}" for key, _, _ in SERVERS)
+        for r in rows if "median_faults" in r["ours"]]
+    return "Minor page faults per step (median): " + "; ".join(parts) if parts else None
 
 
 def main(argv=None):
@@ -199,13 +314,21 @@ def main(argv=None):
     parser.add_argument("--out", default=str(HERE / "results"), help="folder for the results")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace step_cpu.json / .md in --out if they exist")
+    parser.add_argument("--processes", choices=("separate", "one"), default="separate",
+                        help="time each framework in a process of its own (default) or "
+                             "both in one, as the records before 2026-12-06 evening did")
     parser.add_argument("--child-time", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--child-serve", choices=("ours", "torch"), help=argparse.SUPPRESS)
+    parser.add_argument("--keep-memory", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child-memory", choices=("ours", "torch"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error(f"--repeat: expected an int >= 1, got {args.repeat}")
     if args.child_time:
         return child_time(args.size[0], args.dtype[0], args.repeat, args.threads)
+    if args.child_serve:
+        return child_serve(args.child_serve, args.size[0], args.dtype[0], args.threads,
+                           args.keep_memory)
     if args.child_memory:
         return child_memory(args.child_memory, args.size[0], args.dtype[0], args.threads)
 
@@ -218,9 +341,12 @@ def main(argv=None):
              f"Command: `{' '.join(['python', *sys.argv])}` (environment: "
              f"{info['blas_variables']}). One step = forward, softmax cross-entropy, backward, "
              f"SGD momentum 0.99, batch 1; median of {args.repeat} steps after one warm-up, "
-             "ours and PyTorch alternating in one process, each step after a "
-             f"{machine.SETTLE_S} s pause (machine.SETTLE_S); peak memory from a process per "
-             "framework.", ""]
+             + ("each framework in a process of its own (ours and PyTorch with our allocator "
+                "setting, PyTorch as installed with glibc's defaults), taking turns"
+                if args.processes == "separate" else
+                "ours and PyTorch alternating in one process")
+             + f", each step after a {machine.SETTLE_S} s pause (machine.SETTLE_S); peak "
+             "memory from a process per framework (PyTorch's with glibc's defaults).", ""]
     lines += [f"- {k}: {v}" for k, v in info.items() if k != "blas_variables"]
     print("\n".join(lines), flush=True)
     variants = []
@@ -230,12 +356,16 @@ def main(argv=None):
         print("\n".join(block + [HEADER]), flush=True)
         for size in args.size or list(SIZES):
             for dtype_name in args.dtype or DTYPES:
-                row = measure(size, dtype_name, args.repeat, args.threads, env)
+                row = measure(size, dtype_name, args.repeat, args.threads, env,
+                              args.processes)
                 rows.append(row)
                 print(table_line(row), flush=True)
         blas = "; ".join(sorted({machine.blas_line(r["blas"]) for r in rows}))
         block += [f"BLAS (threadpoolctl, in the timing process): {blas}", "", HEADER]
         block += [table_line(r) for r in rows]
+        if faults_line(rows):
+            block += ["", faults_line(rows)]
+            print(faults_line(rows), flush=True)
         print(f"\nBLAS: {blas}", flush=True)
         lines += block
         variants.append({"label": label, "results": rows})
@@ -243,7 +373,8 @@ def main(argv=None):
     lines += ["", f"- load at end: {info['load_at_end']}", ""]
     # "results": the unset variant (what users get), the shape docs/make_figures.py reads
     json_path.write_text(json.dumps({"machine": info, "threads": args.threads,
-                                     "repeat": args.repeat, "results": variants[0]["results"],
+                                     "repeat": args.repeat, "processes": args.processes,
+                                     "results": variants[0]["results"],
                                      "variants": variants}, indent=1))
     md_path.write_text("\n".join(lines))
     print(f"wrote {json_path} and {md_path}")
