@@ -213,16 +213,23 @@ def one_run(args, recipe_name, seed, split, results_dir):
                          paper_train_samples=paper_train_subset(train_samples,
                                                                 args.paper_train_slices),
                          on_eval=on_eval, state_path=state_path, resume=resume,
-                         log=lambda line: print(line, flush=True))
+                         ema_decays=args.ema, log=lambda line: print(line, flush=True))
     except TrainingDiverged as error:  # a loser is kept in the record
         record.update(status="diverged", error=str(error))
         return record
     net = run.pop("net")
     net.save(run_dir / "model.npz")
+    for average in run.get("ema", []):  # the weight averages beside the last weights
+        average.pop("net").save(run_dir / ema_model_name(average["decay"]))
     record.update(status="finished", **run)
     record["ours"] = run["final"]  # the shape docs/make_figures.py tabulates
     record["load_average_at_end"] = list(os.getloadavg())
     return record
+
+
+def ema_model_name(decay):
+    """The file name of the weight average with `decay` in a run's folder."""
+    return f"model_ema{decay:g}.npz"
 
 
 def write_run(record, results_dir, stem):
@@ -370,6 +377,10 @@ def build_parser():
                    help="ISBI: skip the 8-fold, threshold-from-training-slices scoring")
     p.add_argument("--paper-way", action="store_true",
                    help="DSB: score the challenge's way too (ISBI always does)")
+    p.add_argument("--ema", default="",
+                   help="comma-separated decays (e.g. 0.999,0.9995): weight averages kept "
+                        "beside the trained weights and scored at the end like them "
+                        "(recipe_run.py); not with --resume")
     p.add_argument("--paper-train-slices", type=int,
                    help="choose the thresholds on N evenly spaced training slices (default all)")
     p.add_argument("--study", action="store_true", help="run --recipes x --seeds in sequence")
@@ -419,6 +430,15 @@ def main(argv=None):
         return 0
     if args.minutes is None and args.steps is None:
         parser.error("expected a budget: --minutes M or --steps N")
+    try:
+        args.ema = tuple(float(d) for d in args.ema.split(",") if d.strip())
+    except ValueError:
+        parser.error(f"--ema: expected comma-separated numbers in (0, 1), got {args.ema!r}")
+    if any(not 0.0 < d < 1.0 for d in args.ema):
+        parser.error(f"--ema: expected decays in (0, 1), got {args.ema}")
+    if args.ema and args.resume:
+        parser.error("--ema: the weight averages are not in a saved run state; not with "
+                     "--resume")
     if args.study:
         names = args.recipes.split(",") if args.recipes else STUDIES[args.dataset]
         seeds = [int(s) for s in args.seeds.split(",")]
@@ -446,7 +466,7 @@ def main(argv=None):
     todo = [stem for stem in stems if kept.get(stem) is None]
     check_free([results_dir / f"{stem}{ext}" for stem in todo for ext in (".json", ".md")]
                + [Path(args.runs) / stem / name for stem in todo
-                  for name in ("model.npz", STATE_NAME)]
+                  for name in ("model.npz", STATE_NAME, *map(ema_model_name, args.ema))]
                + ([results_dir / f"{study_stem(args)}.md"] if args.study else []),
                args.overwrite or args.keep_finished or args.resume)
     split = load_split(args.data, args.dataset)

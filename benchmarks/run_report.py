@@ -56,14 +56,7 @@ def run_markdown(record):
     paper = record.get("paper_way")
     if paper:
         lines += ["", "## The challenge's way (8 flips/rotations averaged; threshold chosen "
-                  "on the training slices, applied to validation)", "",
-                  "| metric | threshold (from training) | training | validation | "
-                  "validation at 0.5 |", "|---|---|---|---|---|"]
-        for metric in (m for m in ("pixel_error", "pixel_f_error", "adapted_rand_error")
-                       if m in paper):  # records before pixel_f_error lack it
-            p = paper[metric]
-            lines.append(f"| {metric} | {p['threshold']:.2f} | {p['train']:.4f} | "
-                         f"{p['validation']:.4f} | {paper['at_0.5'][metric]:.4f} |")
+                  "on the training slices, applied to validation)", "", *paper_way_table(paper)]
         lines.append(f"\n8-fold at 0.5: foreground IoU {paper['at_0.5']['foreground_iou']:.4f}"
                      f", warping error {paper['at_0.5']['warping_error']:.4f}.")
         if "pixel_f_error" in paper:
@@ -71,7 +64,34 @@ def run_markdown(record):
                          "slices); pixel_f_error: 1 - F-score of the cell pixels, counts "
                          "added over the slices, as the challenge organizers' script "
                          "scores a stack (minimal_unet/thresholds.py).")
+    if record.get("ema"):
+        lines += ["", "## Weight averages (exponential moving averages of the weights, "
+                  "scored at the end like the last weights; recipe_run.py)", "",
+                  "| weights | pixel error | foreground IoU | adapted Rand | warping |"
+                  + (" pixel error, challenge's way | adapted Rand, challenge's way |"
+                     if paper else ""),
+                  "|---|---|---|---|---|" + ("---|---|" if paper else "")]
+        for label, final, way in [("last", record["final"], paper)] + [
+                (f"average, decay {e['decay']}", e["final"], e.get("paper_way"))
+                for e in record["ema"]]:
+            cells = [f"{final[k]:.4f}" for k, _ in CURVE_METRICS]
+            if paper:
+                cells += [f"{way[m]['validation']:.4f} (threshold {way[m]['threshold']:.2f})"
+                          for m in ("pixel_error", "adapted_rand_error")]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def paper_way_table(paper):
+    """The challenge's way as table lines: each metric's threshold, training, validation."""
+    lines = ["| metric | threshold (from training) | training | validation | "
+             "validation at 0.5 |", "|---|---|---|---|---|"]
+    for metric in (m for m in ("pixel_error", "pixel_f_error", "adapted_rand_error")
+                   if m in paper):  # records before pixel_f_error lack it
+        p = paper[metric]
+        lines.append(f"| {metric} | {p['threshold']:.2f} | {p['train']:.4f} | "
+                     f"{p['validation']:.4f} | {paper['at_0.5'][metric]:.4f} |")
+    return lines
 
 
 def plot_curve(record, path):

@@ -16,6 +16,12 @@ and train.train lacks (recipes.TRAINER_EXTRAS):
   (set on the optimiser before every step) and "dataset" normalisation.
 - stopping and resuming: with `state_path`, every evaluation saves the whole run
   (`save_run_state`), and `resume=True` continues it, step for step, as if never stopped.
+- weight averages (`ema_decays`): beside the trained weights w, exponential moving averages
+  a <- a + (1 - d) (w - a) after every step, one per decay d, started from the initial
+  weights (Polyak averaging; the horizon is about 1 / (1 - d) steps). They never feed
+  back into training; at the end each is scored as the last weights are (and the
+  challenge's way too), so one run compares them with the last weights on the same
+  trajectory. Not saved in the run state: a resumed run cannot have them.
 
 Evaluation (`evaluate`): overlap-tile probabilities of every validation image, class 1
 where P >= 0.5, then pixel error, foreground IoU, adapted Rand error (4-connected
@@ -166,7 +172,7 @@ def evaluate_paper_way(net, train_samples, val_samples, normalize, tile_size=Non
 def run_recipe(recipe, train_samples, val_samples, seed=0, steps=None, minutes=None,
                eval_every_minutes=5.0, paper_way=False, paper_train_samples=None,
                eval_tile_size=None, dtype=np.float32, on_eval=None, log=print,
-               state_path=None, resume=False):
+               state_path=None, resume=False, ema_decays=()):
     """Train a fresh net with `recipe` for `steps` or `minutes` of training; returns a dict.
 
     Exactly one of steps / minutes. on_eval(net, row) is called after each evaluation
@@ -182,7 +188,17 @@ def run_recipe(recipe, train_samples, val_samples, seed=0, steps=None, minutes=N
     resume=True continues from that file instead of starting afresh. A resumed step
     budget ends with the very parameters of a run never stopped (tested); the clock adds
     the training time of every part, so a minutes budget counts them all.
+    ema_decays: decays d in (0, 1) of weight averages scored at the end (module docstring);
+    the result's "ema" is then [{"decay", "final", "paper_way", "net": a UNet holding the
+    average}, ...].
     """
+    ema_decays = tuple(ema_decays)
+    bad = [d for d in ema_decays if not 0.0 < d < 1.0]
+    if bad:
+        raise ValueError(f"ema_decays: expected numbers in (0, 1), got {bad[0]!r}")
+    if resume and ema_decays:
+        raise ValueError("resume: the weight averages (ema_decays) are not in the saved run "
+                         "state; resume without them or start the run afresh")
     if (steps is None) == (minutes is None):
         raise ValueError(f"expected exactly one budget, got steps={steps}, minutes={minutes}")
     if (steps is not None and steps < 1) or (minutes is not None and not minutes > 0):
@@ -213,6 +229,7 @@ def run_recipe(recipe, train_samples, val_samples, seed=0, steps=None, minutes=N
             next_eval += interval
         log(f"resumed from {state_path} at step {step}, {train_seconds / 60:.1f} min")
     keep_freed_memory()  # as train.train: each step reuses the pages the last one freed
+    averages = {d: {name: p.copy() for name, p in net.params.items()} for d in ema_decays}
 
     def evaluation_row():
         nonlocal eval_seconds
@@ -250,6 +267,9 @@ def run_recipe(recipe, train_samples, val_samples, seed=0, steps=None, minutes=N
             raise TrainingDiverged(f"recipe {recipe.name!r}, seed {seed}: loss became {loss} "
                                    f"at step {step + 1} (lr {optimizer.lr:g})")
         optimizer.step(net.backward(dlogits))
+        for decay, average in averages.items():  # a <- a + (1 - d) (w - a), in place
+            for name, w in net.params.items():
+                average[name] += (w - average[name]) * (1.0 - decay)
         step += 1
         train_seconds += time.perf_counter() - t0
         losses.append(loss)
@@ -260,18 +280,36 @@ def run_recipe(recipe, train_samples, val_samples, seed=0, steps=None, minutes=N
                 next_eval += interval
             evaluation_row()
     final = curve[-1] if curve and curve[-1]["step"] == step else evaluation_row()
-    paper = None
-    if paper_way:
+    chosen_on = train_samples if paper_train_samples is None else paper_train_samples
+
+    def paper_score(scored):
+        nonlocal eval_seconds
+        if not paper_way:
+            return None
         t0 = time.perf_counter()
-        chosen_on = train_samples if paper_train_samples is None else paper_train_samples
-        paper = evaluate_paper_way(net, chosen_on, val_samples, normalize, eval_tile_size)
+        result = evaluate_paper_way(scored, chosen_on, val_samples, normalize, eval_tile_size)
         eval_seconds += time.perf_counter() - t0
+        return result
+
+    paper = paper_score(net)
+    ema = []
+    for decay, average in averages.items():
+        t0 = time.perf_counter()
+        averaged = UNet(net.config, seed=seed, dtype=dtype)
+        averaged.load_state_dict({name: net.ops.asnumpy(a) for name, a in average.items()})
+        row = {"step": step, "minutes": train_seconds / 60.0,
+               **evaluate(averaged, val_samples, normalize, eval_tile_size)}
+        eval_seconds += time.perf_counter() - t0
+        log(f"weight average, decay {decay}: " + ", ".join(
+            f"{k} {v:.4f}" for k, v in row.items() if k not in ("step", "minutes")))
+        ema.append({"decay": decay, "final": row, "paper_way": paper_score(averaged),
+                    "net": averaged})
     return {"recipe": recipe.to_dict(), "seed": seed, "steps": step,
             "train_seconds": train_seconds, "eval_seconds": eval_seconds,
             "seconds_per_step": train_seconds / max(step, 1),
             "train_config": dataclasses.asdict(cfg), "curve": curve, "final": final,
             "paper_way": paper, "losses": losses, "lr": lrs, "momentum": momenta,
-            "net": net}
+            **({"ema": ema} if ema else {}), "net": net}
 
 
 # ----- stopping and resuming a run ----------------------------------------------------------

@@ -219,3 +219,33 @@ def test_rescore_adds_what_a_record_lacks_and_refuses_a_model_that_disagrees(
     path.write_text(json.dumps(tampered))
     assert real_data.main(argv + ["--rescore", "--overwrite"]) == 1
     assert json.loads(path.read_text()) == tampered
+
+
+def test_weight_averages_are_saved_and_tabulated_beside_the_last_weights(real_data, dsb_like,
+                                                                        tmp_path, capsys):
+    from minimal_unet.model import UNet
+
+    results, runs = tmp_path / "results", tmp_path / "runs"
+    argv = ["--data", str(dsb_like), "--dataset", "dsb2018", "--recipe", "smoke",
+            "--steps", "3", "--eval-every", "0", "--results", str(results), "--runs",
+            str(runs), "--ema", "0.5,0.9"]
+    assert real_data.main(argv) == 0
+    stem = "real_data_dsb2018_smoke_seed0"
+    record = json.loads((results / f"{stem}.json").read_text())
+    assert [e["decay"] for e in record["ema"]] == [0.5, 0.9]
+    assert all("net" not in e and e["final"]["step"] == 3 for e in record["ema"])
+    average = UNet.load(runs / stem / "model_ema0.5.npz")
+    last = UNet.load(runs / stem / "model.npz")
+    assert any(not np.array_equal(average.params[k], last.params[k]) for k in last.params)
+    md = (results / f"{stem}.md").read_text()
+    assert "## Weight averages" in md
+    assert f"| average, decay 0.5 | {record['ema'][0]['final']['pixel_error']:.4f} |" in md
+    assert f"| last | {record['final']['pixel_error']:.4f} |" in md
+    for bad, message in (("0.9,1", "--ema: expected decays in (0, 1)"),
+                         ("x", "--ema: expected comma-separated numbers")):
+        with pytest.raises(SystemExit):
+            real_data.main([*argv[:-1], bad, "--tag", "bad"])
+        assert message in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        real_data.main([*argv, "--resume", "--tag", "resumed"])
+    assert "not with --resume" in capsys.readouterr().err

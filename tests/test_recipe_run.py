@@ -232,3 +232,45 @@ def test_percentile_normalisation_maps_each_images_percentiles_to_0_and_1():
     assert normalize(sparse)[10, 10] == pytest.approx(normalize(dense)[10, 10])
     assert recipe_run.make_normalizer(SMOKE, [])(sparse)[10, 10] != pytest.approx(
         recipe_run.make_normalizer(SMOKE, [])(dense)[10, 10], abs=1e-3)
+
+
+def test_weight_averages_follow_their_formula_and_leave_training_alone(cells):
+    """a_0 = w_0, a_k = a_{k-1} + (1 - d) (w_k - a_{k-1}); w_k from runs of k steps (the
+    smoke recipe's lr is constant, so a shorter run is a prefix of a longer one)."""
+    train_samples, val_samples = cells
+
+    def run(steps, **kw):
+        return recipe_run.run_recipe(SMOKE, train_samples, val_samples, seed=2, steps=steps,
+                                     eval_every_minutes=0, log=lambda line: None, **kw)
+
+    averaged = run(3, ema_decays=(0.5, 0.9))
+    weights = [UNet(recipes.unet_config(SMOKE), seed=2, dtype=np.float32).params] + [
+        run(k)["net"].params for k in (1, 2, 3)]
+    for name, w in weights[-1].items():  # the averages never feed back into training
+        np.testing.assert_array_equal(averaged["net"].params[name], w, err_msg=name)
+    assert [e["decay"] for e in averaged["ema"]] == [0.5, 0.9]
+    for entry in averaged["ema"]:
+        d = entry["decay"]
+        for name in weights[0]:
+            expected = weights[0][name].astype(np.float64)
+            for w in weights[1:]:
+                expected = d * expected + (1 - d) * w[name]
+            np.testing.assert_allclose(entry["net"].params[name], expected, rtol=1e-5,
+                                       atol=1e-7, err_msg=f"decay {d}, {name}")
+        assert entry["final"]["step"] == 3 and entry["paper_way"] is None
+        assert set(entry["final"]) == set(averaged["final"])
+    different = averaged["ema"][0]["net"].params["enc0.conv1.weight"]
+    assert not np.array_equal(different, weights[-1]["enc0.conv1.weight"])
+
+
+def test_weight_averages_refuse_bad_decays_and_resuming(cells, tmp_path):
+    train_samples, val_samples = cells
+    for bad in (0.0, 1.0, 1.5):
+        with pytest.raises(ValueError, match=rf"ema_decays: expected numbers in \(0, 1\), "
+                                             rf"got {bad}"):
+            recipe_run.run_recipe(SMOKE, train_samples, val_samples, steps=1,
+                                  ema_decays=(0.9, bad), log=lambda line: None)
+    with pytest.raises(ValueError, match="not in the saved run state"):
+        recipe_run.run_recipe(SMOKE, train_samples, val_samples, steps=1, ema_decays=(0.9,),
+                              state_path=tmp_path / "state.npz", resume=True,
+                              log=lambda line: None)
