@@ -21,7 +21,8 @@ BLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-# Seconds to wait before each timed call when two frameworks alternate in one process.
+# Seconds to wait before each timed call when two frameworks alternate (in one process, or
+# in processes of their own taking turns, as benchmarks/step.py does).
 # After a call, OpenBLAS's worker threads (ours) and PyTorch's OpenMP threads keep spinning
 # for a while, waiting for more work; on a 2-core machine the next framework then shares
 # its cores with the other's spinning threads. Measured 2026-12-01 (conv 32->32 @570,
