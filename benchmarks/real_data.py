@@ -229,7 +229,7 @@ def one_run(args, recipe_name, seed, split, results_dir):
 
 def ema_model_name(decay):
     """The file name of the weight average with `decay` in a run's folder."""
-    return f"model_ema{decay:g}.npz"
+    return f"model_ema{decay!r}.npz"  # repr: two decays never share a name
 
 
 def write_run(record, results_dir, stem):

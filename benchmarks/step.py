@@ -23,8 +23,9 @@ Three children:
     PyTorch as installed glibc's defaults, as a PyTorch user runs it: the second ratio
 Each reports its step's time and minor page faults. The medians and the ratios are
 reported, with the load average before and after. In one process (the records before
-2026-12-06's second half) each framework's step ran 5-30 % slower than in a process of its
-own: PyTorch's and NumPy's blocks share one heap and the caches.
+2026-12-06's second half) both small steps ran slower than apart (ours 0.057 vs 0.050 s,
+PyTorch 0.035 vs 0.033 s: benchmarks/results/zen5_2026-12-06_wide/ vs
+zen5_2026-12-06_procs/); the large steps were level within the host's spread.
 
 Time, `--processes one`: ours and PyTorch in ONE child process, one warm-up step each,
 then `--repeat` steps alternating ours, PyTorch, ours, ... after the same pause. The
@@ -237,7 +238,11 @@ def time_separate(common, repeat, env):
         for child in children.values():
             if child.stdin and not child.stdin.closed:
                 child.stdin.close()
-            child.wait(timeout=60)
+            try:
+                child.wait(timeout=60)
+            except subprocess.TimeoutExpired:  # never leave a hung server behind
+                child.kill()
+                child.wait()
         for log in logs.values():
             log.close()
     return {"timing": timing, "blas": ready["ours"]["blas"], "load_before": load_before,

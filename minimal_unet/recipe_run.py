@@ -196,6 +196,8 @@ def run_recipe(recipe, train_samples, val_samples, seed=0, steps=None, minutes=N
     bad = [d for d in ema_decays if not 0.0 < d < 1.0]
     if bad:
         raise ValueError(f"ema_decays: expected numbers in (0, 1), got {bad[0]!r}")
+    if len(set(ema_decays)) != len(ema_decays):
+        raise ValueError(f"ema_decays: expected distinct decays, got {ema_decays}")
     if resume and ema_decays:
         raise ValueError("resume: the weight averages (ema_decays) are not in the saved run "
                          "state; resume without them or start the run afresh")

@@ -270,6 +270,9 @@ def test_weight_averages_refuse_bad_decays_and_resuming(cells, tmp_path):
                                              rf"got {bad}"):
             recipe_run.run_recipe(SMOKE, train_samples, val_samples, steps=1,
                                   ema_decays=(0.9, bad), log=lambda line: None)
+    with pytest.raises(ValueError, match=r"expected distinct decays, got \(0.9, 0.9\)"):
+        recipe_run.run_recipe(SMOKE, train_samples, val_samples, steps=1,
+                              ema_decays=(0.9, 0.9), log=lambda line: None)
     with pytest.raises(ValueError, match="not in the saved run state"):
         recipe_run.run_recipe(SMOKE, train_samples, val_samples, steps=1, ema_decays=(0.9,),
                               state_path=tmp_path / "state.npz", resume=True,
