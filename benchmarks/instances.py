@@ -77,9 +77,11 @@ def run_model(args, seed):
 def score_seed(args, seed, train_samples, val_samples):
     """Validation scores of one seed's model, thresholds chosen on `train_samples`."""
     net, steps, final = run_model(args, seed)
-    normalize = make_normalizer(get_recipe(args.recipe), train_samples)
-    train_probs = predict(net, train_samples, normalize, flips=args.flips)
-    val_probs = predict(net, val_samples, normalize, flips=args.flips)
+    recipe = get_recipe(args.recipe)
+    normalize = make_normalizer(recipe, train_samples)
+    train_probs = predict(net, train_samples, normalize, flips=args.flips,
+                          upscale=recipe.upscale)
+    val_probs = predict(net, val_samples, normalize, flips=args.flips, upscale=recipe.upscale)
     val_objects = [objects_of(s) for s in val_samples]
     chosen = instances.choose(train_probs, [objects_of(s) for s in train_samples],
                               val_probs, val_objects)

@@ -47,6 +47,7 @@ floors_<dataset>.md.
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -75,7 +76,13 @@ from minimal_unet.recipe_run import (  # noqa: E402
     saved_curve,
     score,
 )
-from minimal_unet.recipes import RECIPES, STUDIES, get_recipe, unet_config  # noqa: E402
+from minimal_unet.recipes import (  # noqa: E402
+    RECIPES,
+    STUDIES,
+    Recipe,
+    get_recipe,
+    unet_config,
+)
 from minimal_unet.train import TrainingDiverged  # noqa: E402
 from minimal_unet.weight_map import separate_touching  # noqa: E402
 
@@ -273,6 +280,12 @@ def summarize(args, names, seeds, results_dir):
 
 # ----- scoring saved models again ------------------------------------------------------------
 
+def recipe_defaults():
+    """{knob: its default} of recipes.Recipe."""
+    return {f.name: f.default for f in dataclasses.fields(Recipe)
+            if f.default is not dataclasses.MISSING}
+
+
 def rescore(args, names, seeds, split, results_dir):
     """Score each finished run's saved model the challenge's way again and add to its record
     the metrics it lacks (pixel_f_error, scored since 2026-12-05); trains nothing.
@@ -293,7 +306,10 @@ def rescore(args, names, seeds, split, results_dir):
                 continue
             recipe = get_recipe(name)
             knobs = {k: v for k, v in recipe.to_dict().items() if k != "note"}
-            ran = {k: v for k, v in record["recipe"].items() if k != "note"}
+            # A knob added since the run is absent from its record: it ran with the
+            # knob's default (each new knob's default is "off").
+            ran = {k: v for k, v in {**recipe_defaults(), **record["recipe"]}.items()
+                   if k != "note"}
             if ran != knobs:  # a note may have been reworded since; no knob may differ
                 raise SystemExit(f"real_data: error: {path} ran recipe {ran}, recipes.py "
                                  f"now says {knobs}")
@@ -303,7 +319,8 @@ def rescore(args, names, seeds, split, results_dir):
             t0 = time.perf_counter()
             paper = evaluate_paper_way(net, paper_train_subset(train_samples, slices),
                                        val_samples,
-                                       make_normalizer(recipe, train_samples))
+                                       make_normalizer(recipe, train_samples),
+                                       upscale=recipe.upscale)
             old = record.get("paper_way") or {}
             changed = [f"{metric}.{part}" for metric in old if isinstance(old[metric], dict)
                        and metric in paper for part in ("threshold", "train", "validation")

@@ -23,6 +23,14 @@ and train.train lacks (recipes.TRAINER_EXTRAS):
   challenge's way too), so one run compares them with the last weights on the same
   trajectory. Not saved in the run state: a resumed run cannot have them.
 
+Resolution (`recipe.upscale` k > 1): the net trains on every training image at k times
+its resolution (`upscale_sample`: the image interpolated linearly over pixel areas, masks
+and instance ids repeated k x k) and predicts on the upscaled images; each k x k block of
+its probabilities is averaged back onto the original pixel (`downscale_proba`), and
+everything is scored at the original resolution against the original masks. The weight
+map's and augmentation's lengths (sigma, rim_sigma, elastic_sigma) are the recipe's in
+original pixels, so the net sees them k times larger.
+
 Evaluation (`evaluate`): overlap-tile probabilities of every validation image, class 1
 where P >= 0.5, then pixel error, foreground IoU, adapted Rand error (4-connected
 foreground components against those of the mask), warping error, and, when the data set
@@ -37,9 +45,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scipy import ndimage
 
 from minimal_unet import checkpoint, metrics, thresholds
-from minimal_unet.data.readers import read_dataset, split_samples
+from minimal_unet.data.readers import Sample, read_dataset, split_samples
 from minimal_unet.infer import default_tile_size, normalize_image, predict_proba_tiled
 from minimal_unet.memory import keep_freed_memory
 from minimal_unet.model import UNet
@@ -104,6 +113,47 @@ def normalize_percentile(image, eps=1e-8):
     return (x - lo) / max(hi - lo, eps)
 
 
+def upscale_image(image, k):
+    """(H, W) -> (k H, k W) float64, linear interpolation with pixels as areas: pixel
+    (i, j) becomes the k x k block at (k i, k j), centred where the pixel was
+    (scipy.ndimage.zoom, grid_mode=True). k == 1: the image itself."""
+    if k == 1:
+        return image
+    return ndimage.zoom(np.asarray(image, np.float64), k, order=1, grid_mode=True,
+                        mode="nearest")
+
+
+def upscale_sample(sample, k):
+    """The Sample at k times its resolution: the image by `upscale_image` (float32, as
+    read), the mask and instance ids by repeating each pixel k x k (no label is invented
+    between two others)."""
+    if k == 1:
+        return sample
+
+    def repeat(a):
+        return None if a is None else np.repeat(np.repeat(a, k, axis=0), k, axis=1)
+
+    return Sample(upscale_image(sample.image, k).astype(np.float32), repeat(sample.mask),
+                  repeat(sample.instances), sample.name)
+
+
+def downscale_proba(prob, k):
+    """(k H, k W) -> (H, W): the mean of each k x k block, the original pixel's probability
+    (the blocks of `upscale_image`)."""
+    H, W = prob.shape[0] // k, prob.shape[1] // k
+    if prob.shape != (k * H, k * W):
+        raise ValueError(f"prob: expected a shape divisible by upscale {k}, got {prob.shape}")
+    return prob.reshape(H, k, W, k).mean(axis=(1, 3)) if k > 1 else prob
+
+
+def pixel_lengths(recipe):
+    """The TrainConfig lengths (px) of a recipe at the net's resolution: the recipe's own
+    (in the images' original pixels) times its upscale."""
+    k = recipe.upscale
+    return {"sigma": recipe.sigma * k, "rim_sigma": recipe.rim_sigma * k,
+            "elastic_sigma": recipe.elastic_sigma * k}
+
+
 def prepare(samples, recipe, cfg, normalize):
     """[(image float64, mask int64, weight float64)]: targets.prepare_sample of each sample
     with the recipe's `normalize` and, for cfg.balance_over "dataset", the pooled table."""
@@ -121,13 +171,20 @@ def covering_tile(config, shape):
     return default_tile_size(config, shape[0], shape[1], max_tile=EVAL_MAX_TILE)
 
 
-def predict(net, samples, normalize, tile_size=None, flips=False):
+def predict(net, samples, normalize, tile_size=None, flips=False, upscale=1):
     """[P(class 1) (H, W)] of each sample by overlap-tile prediction (8-fold with flips).
 
-    tile_size: a legal input tile, or None for `covering_tile` of each image."""
-    return [predict_proba_tiled(net, normalize(s.image), flips=flips, normalize=False,
-                                tile_size=tile_size or covering_tile(net.config, s.image.shape)
-                                )[1] for s in samples]
+    tile_size: a legal input tile, or None for `covering_tile` of each image. upscale k:
+    the net predicts on the image at k times its resolution (`upscale_image`) and each
+    k x k block of its probabilities is averaged back (`downscale_proba`)."""
+    probs = []
+    for s in samples:
+        image = normalize(upscale_image(s.image, upscale))
+        prob = predict_proba_tiled(net, image, flips=flips, normalize=False,
+                                   tile_size=tile_size or covering_tile(net.config, image.shape)
+                                   )[1]
+        probs.append(downscale_proba(prob, upscale))
+    return probs
 
 
 def score(probs, samples, threshold=0.5, warping=True):
@@ -145,17 +202,18 @@ def score(probs, samples, threshold=0.5, warping=True):
         return {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
 
 
-def evaluate(net, val_samples, normalize, tile_size=None, warping=True):
+def evaluate(net, val_samples, normalize, tile_size=None, warping=True, upscale=1):
     """Validation metrics at threshold 0.5, no flips (the curve's points)."""
-    return score(predict(net, val_samples, normalize, tile_size), val_samples, 0.5, warping)
+    return score(predict(net, val_samples, normalize, tile_size, upscale=upscale),
+                 val_samples, 0.5, warping)
 
 
 def evaluate_paper_way(net, train_samples, val_samples, normalize, tile_size=None,
-                       flips=True):
+                       flips=True, upscale=1):
     """ISBI scoring: 8-fold averaged maps, each metric at the threshold that is best on the
     TRAINING images (thresholds.score_paper_way), plus the 8-fold maps at 0.5."""
-    train_probs = predict(net, train_samples, normalize, tile_size, flips)
-    val_probs = predict(net, val_samples, normalize, tile_size, flips)
+    train_probs = predict(net, train_samples, normalize, tile_size, flips, upscale)
+    val_probs = predict(net, val_samples, normalize, tile_size, flips, upscale)
     segments = ([s.instances for s in train_samples], [s.instances for s in val_samples])
     if any(s.instances is None for s in (*train_samples, *val_samples)):
         segments = (None, None)
@@ -206,11 +264,14 @@ def run_recipe(recipe, train_samples, val_samples, seed=0, steps=None, minutes=N
     if (steps is not None and steps < 1) or (minutes is not None and not minutes > 0):
         raise ValueError(f"budget: expected steps >= 1 or minutes > 0, got {steps}, {minutes}")
     net = UNet(unet_config(recipe), seed=seed, dtype=dtype)
-    cfg = train_config(recipe, seed=seed, steps=steps or 10**9, progress=False)
+    cfg = train_config(recipe, seed=seed, steps=steps or 10**9, progress=False,
+                       **pixel_lengths(recipe))
     in_size = recipe.tile_size
     out_size = output_size(net.config, in_size)
     normalize = make_normalizer(recipe, train_samples)
-    prepared = prepare(train_samples, recipe, cfg, normalize)
+    upscale = recipe.upscale
+    prepared = prepare([upscale_sample(s, upscale) for s in train_samples], recipe, cfg,
+                       normalize)
     odds = sampling_odds(prepared, cfg)  # None: uniform
     sampler_rng = np.random.default_rng(seed)  # as train.train: the one sampler Generator
     optimizer = make_optimizer(net, cfg)
@@ -237,7 +298,8 @@ def run_recipe(recipe, train_samples, val_samples, seed=0, steps=None, minutes=N
         nonlocal eval_seconds
         t0 = time.perf_counter()
         row = {"step": step, "minutes": train_seconds / 60.0,
-               **evaluate(net, val_samples, normalize, eval_tile_size)}
+               **evaluate(net, val_samples, normalize, eval_tile_size,
+                                  upscale=upscale)}
         eval_seconds += time.perf_counter() - t0
         curve.append(row)
         log(f"step {step}, {row['minutes']:.1f} min: " + ", ".join(
@@ -289,7 +351,8 @@ def run_recipe(recipe, train_samples, val_samples, seed=0, steps=None, minutes=N
         if not paper_way:
             return None
         t0 = time.perf_counter()
-        result = evaluate_paper_way(scored, chosen_on, val_samples, normalize, eval_tile_size)
+        result = evaluate_paper_way(scored, chosen_on, val_samples, normalize, eval_tile_size,
+                                    upscale=upscale)
         eval_seconds += time.perf_counter() - t0
         return result
 
@@ -300,7 +363,8 @@ def run_recipe(recipe, train_samples, val_samples, seed=0, steps=None, minutes=N
         averaged = UNet(net.config, seed=seed, dtype=dtype)
         averaged.load_state_dict({name: net.ops.asnumpy(a) for name, a in average.items()})
         row = {"step": step, "minutes": train_seconds / 60.0,
-               **evaluate(averaged, val_samples, normalize, eval_tile_size)}
+               **evaluate(averaged, val_samples, normalize, eval_tile_size,
+                                  upscale=upscale)}
         eval_seconds += time.perf_counter() - t0
         log(f"weight average, decay {decay}: " + ", ".join(
             f"{k} {v:.4f}" for k, v in row.items() if k not in ("step", "minutes")))

@@ -200,9 +200,12 @@ def test_rescore_adds_what_a_record_lacks_and_refuses_a_model_that_disagrees(
     assert real_data.main(argv) == 0
     path = results / "real_data_dsb2018_smoke_seed0.json"
     whole = json.loads(path.read_text())
-    # A record from before pixel_f_error was scored: the metric missing, the rest as run.
+    # A record from before pixel_f_error was scored: the metric missing, the rest as run,
+    # and the knobs added to recipes since then absent (it ran with their defaults).
     old = json.loads(path.read_text())
     del old["paper_way"]["pixel_f_error"]
+    for knob in ("upscale", "halo_w"):
+        del old["recipe"][knob]
     path.write_text(json.dumps(old))
     with pytest.raises(SystemExit, match="--overwrite"):
         real_data.main(argv + ["--rescore"])
@@ -219,6 +222,11 @@ def test_rescore_adds_what_a_record_lacks_and_refuses_a_model_that_disagrees(
     path.write_text(json.dumps(tampered))
     assert real_data.main(argv + ["--rescore", "--overwrite"]) == 1
     assert json.loads(path.read_text()) == tampered
+    # A knob the run set otherwise than recipes.py says now: refused, nothing scored.
+    other = {**tampered, "recipe": {**tampered["recipe"], "upscale": 2}}
+    path.write_text(json.dumps(other))
+    with pytest.raises(SystemExit, match="ran recipe"):
+        real_data.main(argv + ["--rescore", "--overwrite"])
 
 
 def test_weight_averages_are_saved_and_tabulated_beside_the_last_weights(real_data, dsb_like,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from minimal_unet import checkpoint, recipe_run, recipes
 from minimal_unet.data.readers import Sample
@@ -277,3 +278,68 @@ def test_weight_averages_refuse_bad_decays_and_resuming(cells, tmp_path):
         recipe_run.run_recipe(SMOKE, train_samples, val_samples, steps=1, ema_decays=(0.9,),
                               state_path=tmp_path / "state.npz", resume=True,
                               log=lambda line: None)
+
+
+def test_upscaled_image_blocks_average_back_to_the_original_pixels():
+    rng = np.random.default_rng(3)
+    image = rng.random((6, 9)).astype(np.float32)
+    up = recipe_run.upscale_image(image, 2)
+    assert up.shape == (12, 18) and up.dtype == np.float64
+    # Linear interpolation over pixel areas: the two sub-pixels of a block sit a quarter
+    # pixel either side of the pixel's centre (3/4 of it, 1/4 of a neighbour each), so
+    # away from the edge their mean is the pixel smoothed by (1/8, 3/4, 1/8) along each
+    # axis, centred on it: no shift between the two resolutions.
+    back = recipe_run.downscale_proba(up, 2)
+    rows = 0.125 * image[:-2] + 0.75 * image[1:-1] + 0.125 * image[2:]
+    smooth = 0.125 * rows[:, :-2] + 0.75 * rows[:, 1:-1] + 0.125 * rows[:, 2:]
+    np.testing.assert_allclose(back[1:-1, 1:-1], smooth, rtol=1e-6)
+    # the interpolated values themselves: sub-pixel (2i+1) is 3/4 of pixel i, 1/4 of i+1
+    np.testing.assert_allclose(up[3, 5], 0.75 * (0.75 * image[1, 2] + 0.25 * image[1, 3])
+                               + 0.25 * (0.75 * image[2, 2] + 0.25 * image[2, 3]), rtol=1e-6)
+    assert recipe_run.upscale_image(image, 1) is image
+    with pytest.raises(ValueError, match=r"divisible by upscale 2, got \(5, 6\)"):
+        recipe_run.downscale_proba(np.zeros((5, 6)), 2)
+
+
+def test_upscaled_sample_repeats_its_labels_and_keeps_its_name():
+    ids = np.array([[0, 1], [2, 2]], np.int32)
+    sample = Sample(np.array([[0.0, 1.0], [0.5, 0.5]], np.float32), (ids > 0).astype(np.int64),
+                    ids, "s")
+    up = recipe_run.upscale_sample(sample, 3)
+    assert up.name == "s" and up.image.shape == (6, 6) and up.image.dtype == np.float32
+    np.testing.assert_array_equal(up.instances, np.kron(ids, np.ones((3, 3), np.int32)))
+    np.testing.assert_array_equal(up.mask, np.kron(sample.mask, np.ones((3, 3), np.int64)))
+    no_labels = recipe_run.upscale_sample(Sample(sample.image, None, None, "n"), 2)
+    assert no_labels.mask is None and no_labels.instances is None
+
+
+def test_an_upscaled_recipe_trains_at_twice_the_size_and_scores_at_the_original(cells):
+    recipe = dataclasses.replace(SMOKE, name="2x", upscale=2, weight_map="paper")
+    train_samples, val_samples = cells
+    run = recipe_run.run_recipe(recipe, train_samples, val_samples, seed=0, steps=2,
+                                eval_every_minutes=0, log=lambda line: None)
+    # lengths in original pixels: the net's config has them twice as long
+    cfg = run["train_config"]
+    assert (cfg["sigma"], cfg["rim_sigma"], cfg["elastic_sigma"]) == (
+        2 * SMOKE.sigma, 2 * SMOKE.rim_sigma, 2 * SMOKE.elastic_sigma)
+    # the same training as train.train on the upscaled images with those lengths
+    reference = UNet(recipes.unet_config(recipe), seed=0, dtype=np.float32)
+    train_cfg = recipes.train_config(recipe, seed=0, steps=2, val_every=0, checkpoint_every=0,
+                                     out_dir=None, progress=False, sigma=2 * SMOKE.sigma,
+                                     rim_sigma=2 * SMOKE.rim_sigma,
+                                     elastic_sigma=2 * SMOKE.elastic_sigma)
+    history = train(reference, [recipe_run.upscale_sample(s, 2) for s in train_samples], [],
+                    train_cfg)
+    assert run["losses"] == [r["loss"] for r in history["train"]]
+    # scored at the original size: the block means of the prediction on the upscaled image
+    net, sample = run["net"], val_samples[0]
+    normalize = recipe_run.make_normalizer(recipe, train_samples)
+    got = recipe_run.predict(net, [sample], normalize, upscale=2)[0]
+    zoomed = ndimage.zoom(np.asarray(sample.image, np.float64), 2, order=1, grid_mode=True,
+                          mode="nearest")
+    big = predict_proba_tiled(net, normalize_image(zoomed, dtype=np.float64))[1]
+    assert got.shape == sample.image.shape
+    expected = (big[0::2, 0::2] + big[0::2, 1::2] + big[1::2, 0::2] + big[1::2, 1::2]) / 4
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
+    assert run["final"] == {"step": 2, "minutes": run["final"]["minutes"],
+                            **recipe_run.score([got], [sample])}

@@ -39,6 +39,9 @@ def test_bad_recipes_are_refused_with_the_field_named():
         recipes.Recipe("x", tile_size=570)
     with pytest.raises(ValueError, match="recipe: expected one of"):
         recipes.get_recipe("no-such-recipe")
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match=f"upscale: expected an int >= 1, got {bad!r}"):
+            recipes.Recipe("x", upscale=bad)
 
 
 def test_step_budget_schedules_equal_optims():
