@@ -55,7 +55,7 @@ def main(data, run_folder, recipe_name):
     print(f"model {run_folder}, recipe {recipe_name} (balance_power {recipe.balance_power}, "
           f"balance_over {recipe.balance_over})")
     for split, samples in (("validation", val), ("training", train)):
-        probs = predict(net, samples, normalize)
+        probs = predict(net, samples, normalize, upscale=recipe.upscale)
         table = sorted(rows(samples, probs, recipe.balance_power, pooled), key=lambda r: -r[2])
         print(f"\n{split}: {len(table)} images, sorted by the share of nucleus pixels missed")
         print("image         inst.Rand  missed  <=2px  2-4px  >4px  nuclei  weight ratio")

@@ -25,7 +25,8 @@ from minimal_unet.recipes import get_recipe  # noqa: E402
 def main(data, run_folder, recipe_name):
     train, val = load_split(data, "dsb2018")
     net = UNet.load(Path(run_folder) / "model.npz")
-    probs = predict(net, val, make_normalizer(get_recipe(recipe_name), train))
+    recipe = get_recipe(recipe_name)
+    probs = predict(net, val, make_normalizer(recipe, train), upscale=recipe.upscale)
     tp = fp = fn = fp_ring = 0
     rows = []
     for s, p in zip(val, probs):
