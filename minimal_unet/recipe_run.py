@@ -298,8 +298,7 @@ def run_recipe(recipe, train_samples, val_samples, seed=0, steps=None, minutes=N
         nonlocal eval_seconds
         t0 = time.perf_counter()
         row = {"step": step, "minutes": train_seconds / 60.0,
-               **evaluate(net, val_samples, normalize, eval_tile_size,
-                                  upscale=upscale)}
+               **evaluate(net, val_samples, normalize, eval_tile_size, upscale=upscale)}
         eval_seconds += time.perf_counter() - t0
         curve.append(row)
         log(f"step {step}, {row['minutes']:.1f} min: " + ", ".join(
@@ -364,7 +363,7 @@ def run_recipe(recipe, train_samples, val_samples, seed=0, steps=None, minutes=N
         averaged.load_state_dict({name: net.ops.asnumpy(a) for name, a in average.items()})
         row = {"step": step, "minutes": train_seconds / 60.0,
                **evaluate(averaged, val_samples, normalize, eval_tile_size,
-                                  upscale=upscale)}
+                          upscale=upscale)}
         eval_seconds += time.perf_counter() - t0
         log(f"weight average, decay {decay}: " + ", ".join(
             f"{k} {v:.4f}" for k, v in row.items() if k not in ("step", "minutes")))
