@@ -47,7 +47,6 @@ floors_<dataset>.md.
 """
 
 import argparse
-import dataclasses
 import json
 import os
 import platform
@@ -79,9 +78,9 @@ from minimal_unet.recipe_run import (  # noqa: E402
 from minimal_unet.recipes import (  # noqa: E402
     RECIPES,
     STUDIES,
-    Recipe,
     get_recipe,
     unet_config,
+    with_defaults,
 )
 from minimal_unet.train import TrainingDiverged  # noqa: E402
 from minimal_unet.weight_map import separate_touching  # noqa: E402
@@ -280,12 +279,6 @@ def summarize(args, names, seeds, results_dir):
 
 # ----- scoring saved models again ------------------------------------------------------------
 
-def recipe_defaults():
-    """{knob: its default} of recipes.Recipe."""
-    return {f.name: f.default for f in dataclasses.fields(Recipe)
-            if f.default is not dataclasses.MISSING}
-
-
 def rescore(args, names, seeds, split, results_dir):
     """Score each finished run's saved model the challenge's way again and add to its record
     the metrics it lacks (pixel_f_error, scored since 2026-12-05); trains nothing.
@@ -306,10 +299,7 @@ def rescore(args, names, seeds, split, results_dir):
                 continue
             recipe = get_recipe(name)
             knobs = {k: v for k, v in recipe.to_dict().items() if k != "note"}
-            # A knob added since the run is absent from its record: it ran with the
-            # knob's default (each new knob's default is "off").
-            ran = {k: v for k, v in {**recipe_defaults(), **record["recipe"]}.items()
-                   if k != "note"}
+            ran = {k: v for k, v in with_defaults(record["recipe"]).items() if k != "note"}
             if ran != knobs:  # a note may have been reworded since; no knob may differ
                 raise SystemExit(f"real_data: error: {path} ran recipe {ran}, recipes.py "
                                  f"now says {knobs}")

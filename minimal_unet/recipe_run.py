@@ -23,13 +23,13 @@ and train.train lacks (recipes.TRAINER_EXTRAS):
   challenge's way too), so one run compares them with the last weights on the same
   trajectory. Not saved in the run state: a resumed run cannot have them.
 
-Resolution (`recipe.upscale` k > 1): the net trains on every training image at k times
-its resolution (`upscale_sample`: the image interpolated linearly over pixel areas, masks
-and instance ids repeated k x k) and predicts on the upscaled images; each k x k block of
-its probabilities is averaged back onto the original pixel (`downscale_proba`), and
-everything is scored at the original resolution against the original masks. The weight
-map's and augmentation's lengths (sigma, rim_sigma, elastic_sigma) are the recipe's in
-original pixels, so the net sees them k times larger.
+Resolution (`recipe.upscale` k > 1, data/resolution.py): the net trains on every
+training image at k times its resolution (`upscale_sample`: the image interpolated
+linearly over pixel areas, masks and instance ids repeated k x k) and predicts on the
+upscaled images; each k x k block of its probabilities is averaged back onto the original
+pixel (`downscale_proba`), and everything is scored at the original resolution against
+the original masks. The weight map's and augmentation's lengths (sigma, rim_sigma,
+elastic_sigma) are the recipe's in original pixels, so the net sees them k times larger.
 
 Evaluation (`evaluate`): overlap-tile probabilities of every validation image, class 1
 where P >= 0.5, then pixel error, foreground IoU, adapted Rand error (4-connected
@@ -45,14 +45,20 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
 
 from minimal_unet import checkpoint, metrics, thresholds
-from minimal_unet.data.readers import Sample, read_dataset, split_samples
+from minimal_unet.data.readers import read_dataset, split_samples
+from minimal_unet.data.resolution import downscale_proba, upscale_image, upscale_sample
 from minimal_unet.infer import default_tile_size, normalize_image, predict_proba_tiled
 from minimal_unet.memory import keep_freed_memory
 from minimal_unet.model import UNet
-from minimal_unet.recipes import scheduled_lr, scheduled_momentum, train_config, unet_config
+from minimal_unet.recipes import (
+    scheduled_lr,
+    scheduled_momentum,
+    train_config,
+    unet_config,
+    with_defaults,
+)
 from minimal_unet.sizes import output_size
 from minimal_unet.targets import dataset_class_weights, prepare_sample, sampling_odds
 from minimal_unet.train import (
@@ -111,39 +117,6 @@ def normalize_percentile(image, eps=1e-8):
     x = np.asarray(image, np.float64)
     lo, hi = np.percentile(x, PERCENTILES)
     return (x - lo) / max(hi - lo, eps)
-
-
-def upscale_image(image, k):
-    """(H, W) -> (k H, k W) float64, linear interpolation with pixels as areas: pixel
-    (i, j) becomes the k x k block at (k i, k j), centred where the pixel was
-    (scipy.ndimage.zoom, grid_mode=True). k == 1: the image itself."""
-    if k == 1:
-        return image
-    return ndimage.zoom(np.asarray(image, np.float64), k, order=1, grid_mode=True,
-                        mode="nearest")
-
-
-def upscale_sample(sample, k):
-    """The Sample at k times its resolution: the image by `upscale_image` (float32, as
-    read), the mask and instance ids by repeating each pixel k x k (no label is invented
-    between two others)."""
-    if k == 1:
-        return sample
-
-    def repeat(a):
-        return None if a is None else np.repeat(np.repeat(a, k, axis=0), k, axis=1)
-
-    return Sample(upscale_image(sample.image, k).astype(np.float32), repeat(sample.mask),
-                  repeat(sample.instances), sample.name)
-
-
-def downscale_proba(prob, k):
-    """(k H, k W) -> (H, W): the mean of each k x k block, the original pixel's probability
-    (the blocks of `upscale_image`)."""
-    H, W = prob.shape[0] // k, prob.shape[1] // k
-    if prob.shape != (k * H, k * W):
-        raise ValueError(f"prob: expected a shape divisible by upscale {k}, got {prob.shape}")
-    return prob.reshape(H, k, W, k).mean(axis=(1, 3)) if k > 1 else prob
 
 
 def pixel_lengths(recipe):
@@ -398,6 +371,8 @@ def load_run_state(path, budget, net, optimizer, sampler_rng, cfg):
         raise FileNotFoundError(f"resume: expected a saved run state at {path}, found none")
     state = checkpoint.load_checkpoint(path)
     saved = (state.get("history") or {}).get("budget") if isinstance(state, dict) else None
+    if isinstance(saved, dict) and isinstance(saved.get("recipe"), dict):
+        saved = {**saved, "recipe": with_defaults(saved["recipe"])}  # knobs added since
     if saved != budget:
         raise ValueError(f"{path}: holds a run with {saved}, this run is {budget}; resume "
                          f"with the same recipe, seed and budget")

@@ -33,7 +33,7 @@ Knobs (defaults: the peers' PyTorch recipe, arXiv 1505.04597 Sec. 3 for the net)
                 before the mask and weight map are made (data sets with instance ids)
     batch_size
     resolution  upscale: the net trains and predicts at `upscale` times each image's
-                resolution (recipe_run.upscale_sample); its probabilities are averaged
+                resolution (data/resolution.py); its probabilities are averaged
                 back over each upscale x upscale block and scored at the original one.
                 sigma, rim_sigma and elastic_sigma stay in the original pixels (scaled
                 for the net); tile_size is the net's input tile, in upscaled pixels
@@ -121,6 +121,15 @@ class Recipe:
     def extras_in_use(self):
         """Names of the TRAINER_EXTRAS this recipe switches on (train.train lacks them)."""
         return [k for k, off in TRAINER_EXTRAS.items() if getattr(self, k) != off]
+
+
+def with_defaults(knobs):
+    """A recipe's knobs as recorded (a dict, e.g. Recipe.to_dict() in an older run's record
+    or saved state), with every knob added to Recipe since then at its default: each new
+    knob's default is "off", so the run had it at that value."""
+    defaults = {f.name: f.default for f in dataclasses.fields(Recipe)
+                if f.default is not dataclasses.MISSING}
+    return {**defaults, **knobs}
 
 
 def unet_config(recipe):

@@ -9,6 +9,7 @@ import pytest
 from scipy import ndimage
 
 from minimal_unet import checkpoint, recipe_run, recipes
+from minimal_unet.data import resolution
 from minimal_unet.data.readers import Sample
 from minimal_unet.data.synthetic import make_synthetic
 from minimal_unet.infer import normalize_image, predict_proba_tiled
@@ -207,6 +208,15 @@ def test_resuming_refuses_another_seed_or_budget_and_a_missing_state(cells, tmp_
     with pytest.raises(FileNotFoundError, match="saved run state"):
         recipe_run.run_recipe(SMOKE, *cells, seed=0, steps=2, state_path=tmp_path / "no.npz",
                               resume=True, **quiet)
+    # A state saved before a knob was added to Recipe: it ran with the knob's default.
+    older = checkpoint.load_checkpoint(state)
+    del older["history"]["budget"]["recipe"]["upscale"]
+    checkpoint.save_checkpoint(state, older)
+    assert recipe_run.run_recipe(SMOKE, *cells, seed=0, steps=2, state_path=state,
+                                 resume=True, **quiet)["steps"] == 2
+    with pytest.raises(ValueError, match="'upscale': 1.*'upscale': 2"):
+        recipe_run.run_recipe(dataclasses.replace(SMOKE, upscale=2), *cells, seed=0, steps=2,
+                              state_path=state, resume=True, **quiet)
 
 
 def test_percentile_normalisation_maps_each_images_percentiles_to_0_and_1():
@@ -280,39 +290,6 @@ def test_weight_averages_refuse_bad_decays_and_resuming(cells, tmp_path):
                               log=lambda line: None)
 
 
-def test_upscaled_image_blocks_average_back_to_the_original_pixels():
-    rng = np.random.default_rng(3)
-    image = rng.random((6, 9)).astype(np.float32)
-    up = recipe_run.upscale_image(image, 2)
-    assert up.shape == (12, 18) and up.dtype == np.float64
-    # Linear interpolation over pixel areas: the two sub-pixels of a block sit a quarter
-    # pixel either side of the pixel's centre (3/4 of it, 1/4 of a neighbour each), so
-    # away from the edge their mean is the pixel smoothed by (1/8, 3/4, 1/8) along each
-    # axis, centred on it: no shift between the two resolutions.
-    back = recipe_run.downscale_proba(up, 2)
-    rows = 0.125 * image[:-2] + 0.75 * image[1:-1] + 0.125 * image[2:]
-    smooth = 0.125 * rows[:, :-2] + 0.75 * rows[:, 1:-1] + 0.125 * rows[:, 2:]
-    np.testing.assert_allclose(back[1:-1, 1:-1], smooth, rtol=1e-6)
-    # the interpolated values themselves: sub-pixel (2i+1) is 3/4 of pixel i, 1/4 of i+1
-    np.testing.assert_allclose(up[3, 5], 0.75 * (0.75 * image[1, 2] + 0.25 * image[1, 3])
-                               + 0.25 * (0.75 * image[2, 2] + 0.25 * image[2, 3]), rtol=1e-6)
-    assert recipe_run.upscale_image(image, 1) is image
-    with pytest.raises(ValueError, match=r"divisible by upscale 2, got \(5, 6\)"):
-        recipe_run.downscale_proba(np.zeros((5, 6)), 2)
-
-
-def test_upscaled_sample_repeats_its_labels_and_keeps_its_name():
-    ids = np.array([[0, 1], [2, 2]], np.int32)
-    sample = Sample(np.array([[0.0, 1.0], [0.5, 0.5]], np.float32), (ids > 0).astype(np.int64),
-                    ids, "s")
-    up = recipe_run.upscale_sample(sample, 3)
-    assert up.name == "s" and up.image.shape == (6, 6) and up.image.dtype == np.float32
-    np.testing.assert_array_equal(up.instances, np.kron(ids, np.ones((3, 3), np.int32)))
-    np.testing.assert_array_equal(up.mask, np.kron(sample.mask, np.ones((3, 3), np.int64)))
-    no_labels = recipe_run.upscale_sample(Sample(sample.image, None, None, "n"), 2)
-    assert no_labels.mask is None and no_labels.instances is None
-
-
 def test_an_upscaled_recipe_trains_at_twice_the_size_and_scores_at_the_original(cells):
     recipe = dataclasses.replace(SMOKE, name="2x", upscale=2, weight_map="paper")
     train_samples, val_samples = cells
@@ -328,7 +305,7 @@ def test_an_upscaled_recipe_trains_at_twice_the_size_and_scores_at_the_original(
                                      out_dir=None, progress=False, sigma=2 * SMOKE.sigma,
                                      rim_sigma=2 * SMOKE.rim_sigma,
                                      elastic_sigma=2 * SMOKE.elastic_sigma)
-    history = train(reference, [recipe_run.upscale_sample(s, 2) for s in train_samples], [],
+    history = train(reference, [resolution.upscale_sample(s, 2) for s in train_samples], [],
                     train_cfg)
     assert run["losses"] == [r["loss"] for r in history["train"]]
     # scored at the original size: the block means of the prediction on the upscaled image
