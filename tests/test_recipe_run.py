@@ -31,9 +31,10 @@ def cells():
 
 POOLED = dataclasses.replace(SMOKE, name="pooled", weight_map="paper", balance_over="dataset")
 CROWDED = dataclasses.replace(SMOKE, name="crowded-first", sample_power=2.0)
+DROPOUT = dataclasses.replace(SMOKE, name="dropout", dropout=0.5)
 
 
-@pytest.mark.parametrize("recipe", [SMOKE, POOLED, CROWDED], ids=lambda r: r.name)
+@pytest.mark.parametrize("recipe", [SMOKE, POOLED, CROWDED, DROPOUT], ids=lambda r: r.name)
 def test_step_budget_gives_train_trains_parameters_exactly(cells, recipe):
     train_samples, val_samples = cells
     run = recipe_run.run_recipe(recipe, train_samples, val_samples, seed=2, steps=3,
@@ -53,6 +54,12 @@ def test_step_budget_gives_train_trains_parameters_exactly(cells, recipe):
                                         train_samples, val_samples, seed=2, steps=3,
                                         eval_every_minutes=0, log=lambda line: None)
         assert uniform["losses"] != run["losses"]
+    if recipe.dropout:  # the net drops units in training (the same masks as train.train's)
+        assert reference.config.dropout == recipe.dropout == run["net"].config.dropout
+        kept = recipe_run.run_recipe(dataclasses.replace(recipe, dropout=0.0),
+                                     train_samples, val_samples, seed=2, steps=3,
+                                     eval_every_minutes=0, log=lambda line: None)
+        assert kept["losses"][0] != run["losses"][0]
     for name, p in reference.params.items():
         np.testing.assert_array_equal(run["net"].params[name], p, err_msg=name)
     assert [row["step"] for row in run["curve"]] == [3] and run["final"]["step"] == 3
@@ -170,7 +177,8 @@ class _Stop(Exception):
 def test_a_stopped_run_resumes_to_the_parameters_of_one_never_stopped(cells, tmp_path,
                                                                       optimizer):
     recipe = dataclasses.replace(SMOKE, optimizer=optimizer, schedule="cosine",
-                                 lr=0.01 if optimizer == "sgd" else 1e-3)
+                                 lr=0.01 if optimizer == "sgd" else 1e-3,
+                                 dropout=0.5 if optimizer == "adam" else 0.0)  # masks resume
     every_step = dict(seed=1, steps=6, eval_every_minutes=1e-9, log=lambda line: None)
     whole = recipe_run.run_recipe(recipe, *cells, **every_step)
 
