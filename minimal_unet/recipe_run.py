@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from minimal_unet import checkpoint, metrics, thresholds
+from minimal_unet.data.offset import label_offset, shift_image
 from minimal_unet.data.readers import read_dataset, split_samples
 from minimal_unet.data.resolution import downscale_proba, upscale_image, upscale_sample
 from minimal_unet.infer import default_tile_size, normalize_image, predict_proba_tiled
@@ -99,14 +100,23 @@ def make_normalizer(recipe, train_samples):
     PERCENTILES below (CSBDeep's / StarDist's defaults for fluorescence): the same nucleus
     rim gets the same value in a crowded image as in a sparse one, where a mean and std
     move with the share of nuclei in the picture.
+    With recipe.align_labels, each image is first resampled by the training pairs'
+    label offset (data/offset.py: shift_image(image, label_offset(train_samples)), in the
+    net's pixels when the recipe upscales), so its predictions come out in the labels' frame.
     """
     if recipe.normalization == "image":
-        return lambda image: normalize_image(image, dtype=np.float64)
-    if recipe.normalization == "percentile":
-        return normalize_percentile
-    pooled = np.concatenate([np.asarray(s.image, np.float64).ravel() for s in train_samples])
-    mean, std = float(pooled.mean()), float(max(pooled.std(), 1e-8))
-    return lambda image: (np.asarray(image, np.float64) - mean) / std
+        scale = lambda image: normalize_image(image, dtype=np.float64)  # noqa: E731
+    elif recipe.normalization == "percentile":
+        scale = normalize_percentile
+    else:
+        pooled = np.concatenate([np.asarray(s.image, np.float64).ravel() for s in train_samples])
+        mean, std = float(pooled.mean()), float(max(pooled.std(), 1e-8))
+        scale = lambda image: (np.asarray(image, np.float64) - mean) / std  # noqa: E731
+    if not recipe.align_labels:
+        return scale
+    # The images it sees are at the net's resolution: the offset in those pixels.
+    dy, dx = (recipe.upscale * v for v in label_offset(train_samples))
+    return lambda image: scale(shift_image(image, (dy, dx)))
 
 
 PERCENTILES = (1.0, 99.8)  # "percentile" normalisation: these map to 0 and 1
