@@ -35,6 +35,7 @@ Shapes: image (H, W) or (C, H, W); probabilities (K, H, W) float (the net's dtyp
 
 import numpy as np
 
+from minimal_unet.data.offset import shift_image
 from minimal_unet.data.tiles import reflect_indices
 from minimal_unet.sizes import (
     is_legal_input_size,
@@ -227,12 +228,21 @@ def _untransform(a, k, flip):
     return np.rot90(a, -k, axes=(-2, -1))
 
 
+def prepare_image(net, image):
+    """The net's input from a raw image (..., H, W), as training made it: resampled by
+    `net.input_offset` when it has one (data/offset.py: the labels' offset from their
+    images; training did the same), then `normalize_image` in the net's dtype."""
+    if tuple(net.input_offset) != (0.0, 0.0):
+        image = shift_image(image, net.input_offset)
+    return normalize_image(image, dtype=net.dtype)
+
+
 def predict_proba_tiled(net, image, tile_size=None, flips=False, normalize=True,
                         classes=None):
     """Class probabilities of one image of any size by overlap-tile prediction.
 
-    net: a UNet. image: (H, W) or (C, H, W) raw intensities (normalised here with
-    `normalize_image`, as in training, unless normalize=False).
+    net: a UNet. image: (H, W) or (C, H, W) raw intensities (made the net's input here with
+    `prepare_image`, as in training, unless normalize=False: then already its input).
     tile_size: legal input size of the net (None: `default_tile_size`); an illegal size is
     a ValueError naming the nearest legal sizes.
     flips: average over the 8 flips/rotations, each undone on the probabilities.
@@ -247,7 +257,7 @@ def predict_proba_tiled(net, image, tile_size=None, flips=False, normalize=True,
     if tile_size is None:
         tile_size = default_tile_size(net.config, H, W)
     tile_geometry(net.config, tile_size)  # fail early on a bad tile size
-    x = normalize_image(x, dtype=net.dtype) if normalize else x.astype(net.dtype, copy=False)
+    x = prepare_image(net, x) if normalize else x.astype(net.dtype, copy=False)
     K = net.config.n_classes if classes is None else len(classes)
     probs = np.zeros((K, H, W), dtype=net.dtype)
     for k, flip in (DIHEDRAL if flips else DIHEDRAL[0:1]):

@@ -57,6 +57,7 @@ Traced names (pass `trace=Trace()`; references, not copies):
 
 import dataclasses
 import json
+import math
 import numbers
 
 import numpy as np
@@ -145,7 +146,10 @@ class UNet:
     config: UNetConfig. seed: int for the initial weights and dropout masks.
     dtype: np.float32 or np.float64 (inputs must match). backend: "numpy", "cupy", "numba".
     Attributes: params (ordered dict name -> backend array), ops (the backend module),
-    rng (numpy Generator), config, dtype (np.dtype), pad (0 or 1), seed.
+    rng (numpy Generator), config, dtype (np.dtype), pad (0 or 1), seed, input_offset:
+    (dy, dx) px, the offset its training labels had from their images (data/offset.py;
+    (0.0, 0.0) unless trained with align_labels): inference resamples each image by it
+    before normalising (infer.prepare_image), as training did. Saved with the weights.
     """
 
     def __init__(self, config=None, seed=0, dtype=np.float32, backend="numpy"):
@@ -163,6 +167,7 @@ class UNet:
         self.pad = 0 if config.padding == "valid" else 1
         params, self.rng = init_params(config, seed, dtype)
         self.params = {name: self.ops.asarray(p) for name, p in params.items()}
+        self.input_offset = (0.0, 0.0)  # see the class docstring
         self._caches = None  # filled by forward, consumed by backward
 
     def __repr__(self):
@@ -421,7 +426,8 @@ class UNet:
         like a checkpoint (temporary file, fsync, rename), with the same permissions.
         """
         meta = {"format": FORMAT, "config": self.config.to_dict(), "dtype": self.dtype.name,
-                "seed": self.seed, "rng_state": self.rng.bit_generator.state}
+                "seed": self.seed, "rng_state": self.rng.bit_generator.state,
+                "input_offset": [float(v) for v in self.input_offset]}
         arrays = self.state_dict()
         arrays[META_KEY] = np.array(json.dumps(meta))
         checkpoint.atomic_write_bytes(path, lambda f: np.savez(f, **arrays))
@@ -468,4 +474,12 @@ class UNet:
             except (TypeError, ValueError, KeyError) as error:
                 raise checkpoint.CorruptFileError(f"{path}: bad 'rng_state' in its metadata "
                                                   f"({type(error).__name__})") from None
+        offset = meta.get("input_offset", [0.0, 0.0])  # files written before it: none
+        if not (isinstance(offset, list) and len(offset) == 2
+                and all(isinstance(v, int | float) and not isinstance(v, bool)
+                        and math.isfinite(v) for v in offset)):
+            raise checkpoint.CorruptFileError(f"{path}: expected 'input_offset' [dy, dx] of "
+                                              f"two finite numbers in its metadata, got "
+                                              f"{offset!r}")
+        net.input_offset = (float(offset[0]), float(offset[1]))
         return net

@@ -112,11 +112,19 @@ def make_normalizer(recipe, train_samples):
         pooled = np.concatenate([np.asarray(s.image, np.float64).ravel() for s in train_samples])
         mean, std = float(pooled.mean()), float(max(pooled.std(), 1e-8))
         scale = lambda image: (np.asarray(image, np.float64) - mean) / std  # noqa: E731
-    if not recipe.align_labels:
+    offset = input_offset(recipe, train_samples)
+    if offset == (0.0, 0.0):
         return scale
-    # The images it sees are at the net's resolution: the offset in those pixels.
-    dy, dx = (recipe.upscale * v for v in label_offset(train_samples))
-    return lambda image: scale(shift_image(image, (dy, dx)))
+    return lambda image: scale(shift_image(image, offset))
+
+
+def input_offset(recipe, train_samples):
+    """(dy, dx): with recipe.align_labels the training pairs' label offset (data/offset.py)
+    in the net's pixels (times the recipe's upscale), else (0.0, 0.0)."""
+    if not recipe.align_labels:
+        return (0.0, 0.0)
+    dy, dx = label_offset(train_samples)
+    return (recipe.upscale * dy, recipe.upscale * dx)
 
 
 PERCENTILES = (1.0, 99.8)  # "percentile" normalisation: these map to 0 and 1
@@ -252,6 +260,7 @@ def run_recipe(recipe, train_samples, val_samples, seed=0, steps=None, minutes=N
     in_size = recipe.tile_size
     out_size = output_size(net.config, in_size)
     normalize = make_normalizer(recipe, train_samples)
+    net.input_offset = input_offset(recipe, train_samples)  # saved with it (model.npz)
     upscale = recipe.upscale
     prepared = prepare([upscale_sample(s, upscale) for s in train_samples], recipe, cfg,
                        normalize)
@@ -343,6 +352,7 @@ def run_recipe(recipe, train_samples, val_samples, seed=0, steps=None, minutes=N
     for decay, average in averages.items():
         t0 = time.perf_counter()
         averaged = UNet(net.config, seed=seed, dtype=dtype)
+        averaged.input_offset = net.input_offset
         averaged.load_state_dict({name: net.ops.asnumpy(a) for name, a in average.items()})
         row = {"step": step, "minutes": train_seconds / 60.0,
                **evaluate(averaged, val_samples, normalize, eval_tile_size,

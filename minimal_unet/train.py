@@ -42,7 +42,9 @@ from tqdm import tqdm
 
 from minimal_unet import checkpoint, optim
 from minimal_unet.data.augment import AugmentConfig, augment
+from minimal_unet.data.offset import label_offset, shift_image
 from minimal_unet.data.tiles import random_training_tile
+from minimal_unet.infer import normalize_image
 from minimal_unet.memory import keep_freed_memory
 from minimal_unet.sizes import output_size
 from minimal_unet.targets import dataset_class_weights, prepare_sample, sampling_odds
@@ -90,6 +92,7 @@ class TrainConfig:
     gray_values: bool = True
     weight_map: str = "paper"  # "paper", "freiburg", "balanced" (class term only), "none"
     separate_touching: bool = False  # cut a 1 px gap where two training instances touch
+    align_labels: bool = False  # resample every image by the labels' offset (data/offset.py)
     balance_power: float = 1.0  # class term of "paper"/"balanced" raised to it; 0: no balance
     balance_over: str = "image"  # class frequencies of the class term: "image" or "dataset"
     w0: float = 10.0  # paper
@@ -300,6 +303,15 @@ def check_writable_folder(folder, what="output folder"):
 
 # ----- the loop ------------------------------------------------------------------------
 
+def _input_of(net):
+    """image -> the net's float64 input (infer.prepare_image's steps, in float64 as
+    targets.prepare_sample keeps them)."""
+    offset = net.input_offset
+    if tuple(offset) == (0.0, 0.0):
+        return None  # prepare_sample's own normalize_image
+    return lambda image: normalize_image(shift_image(image, offset), dtype=np.float64)
+
+
 def train(net, train_samples, val_samples, cfg, resume=False, checkpoint_dir=None,
           overwrite=False):
     """Train `net` in place; returns the history {"train": [...], "val": [...]}.
@@ -328,9 +340,14 @@ def train(net, train_samples, val_samples, cfg, resume=False, checkpoint_dir=Non
                               f"it with --resume, or replace it with --overwrite")
     n_classes = net.config.n_classes
     table = dataset_class_weights(train_samples, cfg, n_classes)  # None: per image
-    prepared = [prepare_sample(s, cfg, n_classes, table) for s in train_samples]
+    # The net's input: with align_labels each image resampled by the offset its labels have
+    # (measured on the training pairs), kept on the net for inference (infer.prepare_image).
+    net.input_offset = label_offset(train_samples) if cfg.align_labels else (0.0, 0.0)
+    prepared = [prepare_sample(s, cfg, n_classes, table, normalize=_input_of(net))
+                for s in train_samples]
     odds = sampling_odds(prepared, cfg)  # None: uniform
-    prepared_val = [prepare_sample(s, cfg, n_classes, table) for s in val_samples]
+    prepared_val = [prepare_sample(s, cfg, n_classes, table, normalize=_input_of(net))
+                    for s in val_samples]
     sampler_rng = np.random.default_rng(cfg.seed)
     optimizer = make_optimizer(net, cfg)
     step, history = 0, {"train": [], "val": []}

@@ -153,6 +153,29 @@ def test_predict_then_evaluate(trained, dataset, tmp_path, capsys):
     assert mean["warping_error"] == 0 and mean["adapted_rand_error"] == 0
 
 
+def test_predict_resamples_images_for_a_model_trained_with_aligned_labels(trained, dataset,
+                                                                          tmp_path):
+    """A model whose labels had an offset (UNet.input_offset, saved with it) predicts on
+    each image resampled by it, as training did: the CLI's maps are predict_proba_tiled's."""
+    import tifffile
+
+    from minimal_unet.cli.predict import read_image
+    from minimal_unet.infer import predict_proba_tiled
+    from minimal_unet.model import UNet
+
+    net = UNet.load(trained / "model.npz")
+    net.input_offset = (0.5, -0.25)
+    net.save(tmp_path / "aligned.npz")
+    out = tmp_path / "pred"
+    assert main(["predict", str(tmp_path / "aligned.npz"), str(dataset / "images"),
+                 "--out", str(out), "--tile-size", "48"]) == 0
+    image = read_image(dataset / "images" / "synthetic_000.png")
+    prob = tifffile.imread(out / "probabilities" / "synthetic_000.tif")
+    np.testing.assert_array_equal(prob, predict_proba_tiled(net, image, tile_size=48)[1])
+    net.input_offset = (0.0, 0.0)
+    assert np.abs(prob - predict_proba_tiled(net, image, tile_size=48)[1]).max() > 1e-4
+
+
 def test_predict_writes_objects_with_a_seed_threshold(trained, dataset, tmp_path, capsys):
     import tifffile
     from scipy import ndimage

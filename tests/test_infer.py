@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from minimal_unet.data.offset import shift_image
 from minimal_unet.data.tiles import mirror_pad
 from minimal_unet.infer import (
     context_margin,
@@ -12,6 +13,7 @@ from minimal_unet.infer import (
     predict_labels,
     predict_proba_stack,
     predict_proba_tiled,
+    prepare_image,
     window_origins,
 )
 from minimal_unet.model import UNet, UNetConfig
@@ -177,3 +179,21 @@ def test_non_finite_pixel_is_an_error_naming_it():
     image[12, 30] = np.inf
     with pytest.raises(ValueError, match=r"\(12, 30\)"):
         normalize_image(image)
+
+
+def test_a_net_with_an_input_offset_predicts_on_the_resampled_image():
+    """A net trained with align_labels (net.input_offset) sees every image resampled by the
+    offset, as in training: its probabilities are those of the plain net on that image."""
+    net = tiny_net()
+    image = np.random.default_rng(5).random((52, 68))
+    plain = predict_proba_tiled(net, image, tile_size=92)
+    net.input_offset = (0.6, -0.15)
+    moved = shift_image(image, (0.6, -0.15))
+    np.testing.assert_array_equal(prepare_image(net, image), normalize_image(moved, net.dtype))
+    aligned = predict_proba_tiled(net, image, tile_size=92)
+    np.testing.assert_array_equal(aligned, predict_proba_tiled(net, normalize_image(
+        moved, net.dtype), tile_size=92, normalize=False))
+    assert np.abs(aligned - plain).max() > 1e-3  # the offset changed what the net saw
+    # normalize=False: the caller passes the net's input, which is used as it is
+    np.testing.assert_array_equal(predict_proba_tiled(net, normalize_image(image, net.dtype),
+                                                      tile_size=92, normalize=False), plain)

@@ -1,5 +1,6 @@
 """The U-Net model: config checks, init, input checks, traces, caches, save/load, training."""
 
+import json
 import os
 
 import numpy as np
@@ -304,6 +305,10 @@ def test_save_load_round_trip(tmp_path):
         assert "__meta__" in f.files
     loaded = UNet.load(path)
     assert loaded.config == cfg and loaded.dtype == np.float64 and loaded.seed == 7
+    assert loaded.input_offset == (0.0, 0.0)
+    net.input_offset = (0.6, -0.15)  # trained with align_labels: inference needs it back
+    net.save(tmp_path / "aligned.npz")
+    assert UNet.load(tmp_path / "aligned.npz").input_offset == (0.6, -0.15)
     for name in net.params:
         np.testing.assert_array_equal(loaded.params[name], net.params[name])
     x = small_batch(np.float64, (1, 2, 8, 8))
@@ -342,6 +347,17 @@ def test_load_errors_name_the_problem(tmp_path):
 
     with pytest.raises(ValueError, match="another architecture"):
         UNet.load(good, config=UNetConfig(depth=2, base_channels=2))
+
+    meta = json.loads(str(arrays["__meta__"]))
+    del meta["input_offset"]  # a file written before the offset existed: none
+    _write_npz(tmp_path / "older.npz", {**arrays, "__meta__": np.array(json.dumps(meta))})
+    assert UNet.load(tmp_path / "older.npz").input_offset == (0.0, 0.0)
+    for bad in ([0.5], [0.5, "x"], [0.5, float("nan")], "0.5", [True, 0.0]):
+        meta["input_offset"] = bad
+        _write_npz(tmp_path / "bad.npz", {**arrays, "__meta__": np.array(json.dumps(meta))})
+        with pytest.raises(ValueError, match="expected 'input_offset' \\[dy, dx\\] of two "
+                                             "finite numbers"):
+            UNet.load(tmp_path / "bad.npz")
 
 
 def test_load_state_dict_casts_checks_and_keeps_optimisers_in_sync():

@@ -32,9 +32,11 @@ def cells():
 POOLED = dataclasses.replace(SMOKE, name="pooled", weight_map="paper", balance_over="dataset")
 CROWDED = dataclasses.replace(SMOKE, name="crowded-first", sample_power=2.0)
 DROPOUT = dataclasses.replace(SMOKE, name="dropout", dropout=0.5)
+ALIGNED = dataclasses.replace(SMOKE, name="aligned", align_labels=True)
 
 
-@pytest.mark.parametrize("recipe", [SMOKE, POOLED, CROWDED, DROPOUT], ids=lambda r: r.name)
+@pytest.mark.parametrize("recipe", [SMOKE, POOLED, CROWDED, DROPOUT, ALIGNED],
+                         ids=lambda r: r.name)
 def test_step_budget_gives_train_trains_parameters_exactly(cells, recipe):
     train_samples, val_samples = cells
     run = recipe_run.run_recipe(recipe, train_samples, val_samples, seed=2, steps=3,
@@ -60,6 +62,10 @@ def test_step_budget_gives_train_trains_parameters_exactly(cells, recipe):
                                      train_samples, val_samples, seed=2, steps=3,
                                      eval_every_minutes=0, log=lambda line: None)
         assert kept["losses"][0] != run["losses"][0]
+    # align_labels: both loops resample the images by the training pairs' label offset
+    # and keep it on the net (saved with it) for inference; without it, no offset
+    assert run["net"].input_offset == reference.input_offset
+    assert (reference.input_offset != (0.0, 0.0)) == recipe.align_labels
     for name, p in reference.params.items():
         np.testing.assert_array_equal(run["net"].params[name], p, err_msg=name)
     assert [row["step"] for row in run["curve"]] == [3] and run["final"]["step"] == 3

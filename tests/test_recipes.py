@@ -91,7 +91,7 @@ def test_importing_recipes_loads_no_trainer():
     assert out.split() == ["False", "False"]
 
 
-def test_train_preset_isbi2012_trains_the_recipe(monkeypatch, tmp_path):
+def test_train_preset_isbi2012_trains_the_recipe(monkeypatch, tmp_path, capsys):
     """`minimal-unet train --preset isbi2012` hands train.train the recipe's knobs; flags win."""
     import numpy as np
 
@@ -121,6 +121,9 @@ def test_train_preset_isbi2012_trains_the_recipe(monkeypatch, tmp_path):
     assert (cfg.weight_map, cfg.w0, cfg.sigma) == (recipe.weight_map, recipe.w0, recipe.sigma)
     assert (cfg.optimizer, cfg.schedule, cfg.balance_power) == (
         recipe.optimizer, recipe.schedule, recipe.balance_power)
+    assert cfg.align_labels == recipe.align_labels
+    if recipe.align_labels:  # the offset the images were resampled by is reported
+        assert "px off their images (training pairs)" in capsys.readouterr().out
     assert cli.main(["train", str(data), "--preset", "isbi2012", "--lr", "0.5", "--no-augment",
                      "--out", str(tmp_path / "run2"), "--no-progress"]) == 0
     assert seen["cfg"].lr == 0.5 and seen["cfg"].augment is False

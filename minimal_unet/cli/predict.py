@@ -105,7 +105,7 @@ def run_predict(args):
     import tifffile
     from PIL import Image
 
-    from minimal_unet.infer import normalize_image, predict_proba_tiled, tile_geometry
+    from minimal_unet.infer import predict_proba_tiled, prepare_image, tile_geometry
     from minimal_unet.instances import seeded_watershed
     from minimal_unet.memory import keep_freed_memory
 
@@ -140,7 +140,7 @@ def run_predict(args):
     two = net.config.n_classes == 2
     for i, (f, mask_path, map_path) in enumerate(zip(files, masks, maps)):
         image = read_image(f)
-        x = normalize_image(image, dtype=net.dtype)  # (H, W)
+        x = prepare_image(net, image)  # (H, W): as in training (net.input_offset)
         del image
         probs = predict_proba_tiled(net, x, tile_size=args.tile_size, flips=args.flips,
                                     normalize=False, classes=[1] if two else None)

@@ -134,6 +134,10 @@ def run_train(args):
     history = train(net, train_samples, val_samples, cfg, resume=args.resume,
                     checkpoint_dir=str(ckpt_dir), overwrite=args.overwrite)
     net.save(out / "model.npz")
+    if cfg.align_labels:
+        dy, dx = net.input_offset
+        print(f"the labels sit ({dy:.2f}, {dx:.2f}) px off their images (training pairs); "
+              f"every image was resampled by it, and prediction does the same")
     last = history["train"][-1] if history["train"] else None
     if last:
         print(f"step {last['step']}: loss {last['loss']:.4f}")

@@ -84,10 +84,12 @@ def label_offset(samples, max_shift=MAX_SHIFT):
 
 
 def shift_image(image, offset):
-    """image resampled at (y + dy, x + dx): out[y, x] = image[y + dy, x + dx], cubic spline,
-    mirrored at the border; float64. offset (0, 0) returns a float64 copy."""
+    """image (..., H, W) resampled at (y + dy, x + dx): out[..., y, x] = image[..., y + dy,
+    x + dx], cubic spline, mirrored at the border; float64. offset (0, 0): a float64 copy."""
     image = np.asarray(image, dtype=np.float64)
     dy, dx = (float(v) for v in offset)
     if dy == 0.0 and dx == 0.0:
         return image.copy()
-    return ndimage.shift(image, (-dy, -dx), order=3, mode="mirror")
+    planes = image.reshape(-1, *image.shape[-2:])  # each (H, W) plane on its own
+    return np.stack([ndimage.shift(plane, (-dy, -dx), order=3, mode="mirror")
+                     for plane in planes]).reshape(image.shape)

@@ -74,7 +74,7 @@ def test_label_offset_refuses_unrelated_masks_and_bad_shapes():
 def test_an_aligned_recipe_resamples_every_image_by_the_training_offset():
     train, val = pairs((0.5, -0.25)), pairs((0.5, -0.25), n=1)
     recipe = dataclasses.replace(recipes.RECIPES["smoke"], align_labels=True)
-    assert recipe.extras_in_use() == ["align_labels"]  # not a train.train preset yet
+    assert recipe.extras_in_use() == []  # train.train implements it too (TrainConfig)
     normalize = recipe_run.make_normalizer(recipe, train)
     found = offset.label_offset(train)  # the training pairs only, never validation
     image = val[0].image
