@@ -129,7 +129,8 @@ def test_train_preset_isbi2012_trains_the_recipe(monkeypatch, tmp_path, capsys):
     assert seen["cfg"].lr == 0.5 and seen["cfg"].augment is False
 
 
-def test_train_flags_for_momentum_warmup_and_separate_touching(monkeypatch, tmp_path, capsys):
+def test_train_flags_for_momentum_warmup_separate_touching_and_align_labels(monkeypatch,
+                                                                            tmp_path, capsys):
     import numpy as np
 
     from minimal_unet import cli
@@ -152,9 +153,11 @@ def test_train_flags_for_momentum_warmup_and_separate_touching(monkeypatch, tmp_
     base = ["train", str(data), "--preset", "tiny", "--steps", "3", "--no-progress"]
     assert cli.main(base + ["--out", str(tmp_path / "a")]) == 0
     assert (seen["cfg"].momentum_warmup_steps, seen["cfg"].separate_touching) == (0, False)
+    assert seen["cfg"].align_labels is False
     assert cli.main(base + ["--out", str(tmp_path / "b"), "--momentum-warmup", "50",
-                            "--separate-touching"]) == 0
+                            "--separate-touching", "--align-labels"]) == 0
     assert (seen["cfg"].momentum_warmup_steps, seen["cfg"].separate_touching) == (50, True)
+    assert seen["cfg"].align_labels is True
     found[:] = [no_ids, no_ids]  # no instance ids: nothing to separate, a clear error
     assert cli.main(base + ["--out", str(tmp_path / "c"), "--separate-touching"]) == 2
     assert "expected instance ids" in capsys.readouterr().err
