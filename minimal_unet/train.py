@@ -5,7 +5,10 @@
 
 Per image, once (`targets.prepare_sample`):
     image  -> normalised to zero mean, unit std (`infer.normalize_image`, shared with
-              inference so the net sees the same statistics at both times)
+              inference so the net sees the same statistics at both times); with
+              cfg.align_labels first resampled by the offset the labels have from their
+              images (data/offset.py, measured on the training pairs; kept as
+              net.input_offset, which inference applies too: infer.prepare_image)
     labels -> the paper's weight map w(x) (`weight_map`), from the instance ids when the
               data set has them, else from the connected components of the mask; the
               other loss weights and the odds of picking each image are in targets.py.
