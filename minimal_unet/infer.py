@@ -228,13 +228,14 @@ def _untransform(a, k, flip):
     return np.rot90(a, -k, axes=(-2, -1))
 
 
-def prepare_image(net, image):
+def prepare_image(net, image, dtype=None):
     """The net's input from a raw image (..., H, W), as training made it: resampled by
     `net.input_offset` when it has one (data/offset.py: the labels' offset from their
-    images; training did the same), then `normalize_image` in the net's dtype."""
+    images; training did the same), then `normalize_image` in `dtype` (None: the net's;
+    training keeps float64 until it cuts its tiles)."""
     if tuple(net.input_offset) != (0.0, 0.0):
         image = shift_image(image, net.input_offset)
-    return normalize_image(image, dtype=net.dtype)
+    return normalize_image(image, dtype=net.dtype if dtype is None else dtype)
 
 
 def predict_proba_tiled(net, image, tile_size=None, flips=False, normalize=True,

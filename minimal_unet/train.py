@@ -45,9 +45,9 @@ from tqdm import tqdm
 
 from minimal_unet import checkpoint, optim
 from minimal_unet.data.augment import AugmentConfig, augment
-from minimal_unet.data.offset import label_offset, shift_image
+from minimal_unet.data.offset import label_offset
 from minimal_unet.data.tiles import random_training_tile
-from minimal_unet.infer import normalize_image
+from minimal_unet.infer import prepare_image
 from minimal_unet.memory import keep_freed_memory
 from minimal_unet.sizes import output_size
 from minimal_unet.targets import dataset_class_weights, prepare_sample, sampling_odds
@@ -307,12 +307,9 @@ def check_writable_folder(folder, what="output folder"):
 # ----- the loop ------------------------------------------------------------------------
 
 def _input_of(net):
-    """image -> the net's float64 input (infer.prepare_image's steps, in float64 as
-    targets.prepare_sample keeps them)."""
-    offset = net.input_offset
-    if tuple(offset) == (0.0, 0.0):
-        return None  # prepare_sample's own normalize_image
-    return lambda image: normalize_image(shift_image(image, offset), dtype=np.float64)
+    """image -> the net's input as inference makes it (infer.prepare_image), in float64
+    as targets.prepare_sample keeps it."""
+    return lambda image: prepare_image(net, image, dtype=np.float64)
 
 
 def train(net, train_samples, val_samples, cfg, resume=False, checkpoint_dir=None,
