@@ -21,10 +21,10 @@ REPO = HERE.parents[2]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(HERE.parent / "isbi_offset_2026-12-06"))
 
-from shifted_maps import sub_pixel_grid, whole_pixel_table  # noqa: E402
+from shifted_maps import report_moves, summary  # noqa: E402
 
 from minimal_unet.model import UNet  # noqa: E402
-from minimal_unet.recipe_run import load_split, make_normalizer, predict  # noqa: E402
+from minimal_unet.recipe_run import load_split, make_normalizer  # noqa: E402
 from minimal_unet.recipes import get_recipe  # noqa: E402
 
 
@@ -34,18 +34,8 @@ def main(data, runs, names):
     for run in names:
         net = UNet.load(Path(runs) / run / "model.npz")
         print(f"{run}: 8-fold maps; whole-pixel moves, rows dy = -1, 0, 1; columns dx = -1, 0, 1")
-        grids = {}
-        for name, samples in (("val", val), ("train5", train[:5])):
-            probs = predict(net, samples, normalize, flips=True)
-            for t in (0.4, 0.5):
-                print(f"  {name} t={t}: {whole_pixel_table(probs, samples, t)}", flush=True)
-            grids[name] = sub_pixel_grid(probs, samples)
-        best = min(grids["train5"], key=grids["train5"].get)
-        best_val = min(grids["val"], key=grids["val"].get)
-        print(f"  sub-pixel moves: none: train5 {grids['train5'][(0.0, 0.0)]:.4f} val "
-              f"{grids['val'][(0.0, 0.0)]:.4f}; best on train5 {best}: train5 "
-              f"{grids['train5'][best]:.4f} val {grids['val'][best]:.4f}; best on val "
-              f"{best_val}: {grids['val'][best_val]:.4f}", flush=True)
+        grids = report_moves(net, normalize, train, val, True, "  ")
+        print(f"  sub-pixel moves: {summary(grids)}", flush=True)
 
 
 if __name__ == "__main__":

@@ -57,26 +57,35 @@ def sub_pixel_grid(probs, samples, t=0.4):
     return grid
 
 
+def report_moves(net, normalize, train, val, flips, label):
+    """Print the whole-pixel tables and the sub-pixel summary of one model's maps
+    (validation and the first 5 training slices); `label` starts each line."""
+    grids = {}
+    for name, samples in (("val", val), ("train5", train[:5])):
+        probs = predict(net, samples, normalize, flips=flips)
+        for t in (0.4, 0.5):
+            print(f"{label}{name} t={t}: {whole_pixel_table(probs, samples, t)}", flush=True)
+        grids[name] = sub_pixel_grid(probs, samples)
+    return grids
+
+
+def summary(grids):
+    """The sub-pixel line: unmoved, the best move on train5 applied to val, best on val."""
+    best = min(grids["train5"], key=grids["train5"].get)
+    best_val = min(grids["val"], key=grids["val"].get)
+    return (f"none: train5 {grids['train5'][(0.0, 0.0)]:.4f} val {grids['val'][(0.0, 0.0)]:.4f}; "
+            f"best on train5 {best}: train5 {grids['train5'][best]:.4f} val "
+            f"{grids['val'][best]:.4f}; best on val {best_val}: {grids['val'][best_val]:.4f}")
+
+
 def main(data, runs):
     train, val = load_split(data, "isbi2012")
     net = UNet.load(Path(runs) / RUN / "model.npz")
     normalize = make_normalizer(get_recipe("isbi-adam-half-balance"), train)
     print("whole-pixel moves: rows dy = -1, 0, 1; columns dx = -1, 0, 1")
     for flips in (False, True):
-        grids = {}
-        for name, samples in (("val", val), ("train5", train[:5])):
-            probs = predict(net, samples, normalize, flips=flips)
-            for t in (0.4, 0.5):
-                print(f"flips={flips} {name} t={t}: {whole_pixel_table(probs, samples, t)}",
-                      flush=True)
-            grids[name] = sub_pixel_grid(probs, samples)
-        best = min(grids["train5"], key=grids["train5"].get)
-        best_val = min(grids["val"], key=grids["val"].get)
-        print(f"sub-pixel moves, flips={flips}: none: train5 {grids['train5'][(0.0, 0.0)]:.4f} "
-              f"val {grids['val'][(0.0, 0.0)]:.4f}; best on train5 {best}: train5 "
-              f"{grids['train5'][best]:.4f} val {grids['val'][best]:.4f}; best on val "
-              f"{best_val}: {grids['val'][best_val]:.4f}", flush=True)
-
+        grids = report_moves(net, normalize, train, val, flips, f"flips={flips} ")
+        print(f"sub-pixel moves, flips={flips}: {summary(grids)}", flush=True)
 
 if __name__ == "__main__":
     main(sys.argv[1], sys.argv[2])
