@@ -190,6 +190,10 @@ def test_a_net_with_an_input_offset_predicts_on_the_resampled_image():
     net.input_offset = (0.6, -0.15)
     moved = shift_image(image, (0.6, -0.15))
     np.testing.assert_array_equal(prepare_image(net, image), normalize_image(moved, net.dtype))
+    other = np.float32 if net.dtype == np.float64 else np.float64  # training asks for float64
+    asked = prepare_image(net, image, dtype=other)
+    assert asked.dtype == other
+    np.testing.assert_array_equal(asked, normalize_image(moved, other))
     aligned = predict_proba_tiled(net, image, tile_size=92)
     np.testing.assert_array_equal(aligned, predict_proba_tiled(net, normalize_image(
         moved, net.dtype), tile_size=92, normalize=False))

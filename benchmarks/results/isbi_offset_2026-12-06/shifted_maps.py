@@ -87,5 +87,6 @@ def main(data, runs):
         grids = report_moves(net, normalize, train, val, flips, f"flips={flips} ")
         print(f"sub-pixel moves, flips={flips}: {summary(grids)}", flush=True)
 
+
 if __name__ == "__main__":
     main(sys.argv[1], sys.argv[2])
