@@ -56,19 +56,14 @@ Traced names (pass `trace=Trace()`; references, not copies):
 """
 
 import dataclasses
-import json
-import math
 import numbers
 
 import numpy as np
 
-from minimal_unet import checkpoint, sizes
+from minimal_unet import checkpoint, model_file, sizes
 from minimal_unet.backends import get_backend
 from minimal_unet.ops import _threads
 from minimal_unet.ops.conv2d import runs_on_our_threads
-
-FORMAT = "minimal_unet.UNet/1"  # stored in every saved file, checked on load
-META_KEY = "__meta__"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,19 +120,6 @@ def _record(trace, name, array):
 def _keep(caches, name, cache):
     if caches is not None:  # None: inference, caches dropped as soon as the op returns
         caches[name] = cache
-
-
-def _largest_im2col_bytes(config, x_shape, itemsize):
-    """Bytes of the largest whole im2col matrix (N * C_in * kH * kW * oH * oW values) of
-    any convolution of the net for an input of x_shape (N, C, H, W)."""
-    largest, c_in = 0, x_shape[1]
-    for row in sizes.layer_table(config, (int(x_shape[2]), int(x_shape[3]))):
-        c, h, w = row.shape
-        k = 1 if row.name == "head" else 3
-        if ".conv" in row.name or row.name == "head":
-            largest = max(largest, x_shape[0] * c_in * k * k * h * w * itemsize)
-        c_in = c
-    return largest
 
 
 class UNet:
@@ -225,7 +207,7 @@ class UNet:
         # a step never wakes BLAS's own threads, which spin after use. Set until the next
         # forward pass; NumPy backend only.
         _threads.set_every_product(self.ops.name == "numpy" and runs_on_our_threads(
-            _largest_im2col_bytes(self.config, x.shape, self.dtype.itemsize)))
+            sizes.largest_im2col_bytes(self.config, x.shape, self.dtype.itemsize)))
         ops, p, depth = self.ops, self.params, self.config.depth
         caches = {} if keep_caches else None
         self._caches = None  # a new forward invalidates an unused old one
@@ -392,45 +374,17 @@ class UNet:
         """Replace every parameter from `state` (name -> array; float arrays are cast).
 
         A missing or unexpected name, a wrong shape, a non-float array or a NaN/Inf value is
-        an error naming the key (and the index); nothing is changed unless every entry passes.
+        an error naming the key (and the index); nothing is changed unless every entry passes
+        (model_file.checked_state).
         """
-        missing = [k for k in self.params if k not in state]
-        extra = [k for k in state if k not in self.params]
-        if missing:
-            raise ValueError(f"state dict: missing key {missing[0]!r} (missing: {missing})")
-        if extra:
-            raise ValueError(f"state dict: unexpected key {extra[0]!r} (unexpected: {extra}); "
-                             "is it from another architecture?")
-        new = {}
-        for name, p in self.params.items():
-            a = np.asarray(state[name])
-            if a.shape != tuple(p.shape):
-                raise ValueError(f"state dict: key {name!r} expected shape {tuple(p.shape)}, "
-                                 f"got {a.shape} (another architecture?)")
-            if not np.issubdtype(a.dtype, np.floating):
-                raise TypeError(f"state dict: key {name!r} expected a float array, "
-                                f"got dtype {a.dtype}")
-            finite = np.isfinite(a)
-            if not finite.all():
-                where = tuple(int(i) for i in np.argwhere(~finite)[0])
-                raise ValueError(f"state dict: key {name!r} expected finite values, got "
-                                 f"{a[where]} at index {where} ({int((~finite).sum())} "
-                                 f"non-finite)")
-            new[name] = self.ops.asarray(np.ascontiguousarray(a, dtype=self.dtype))
-        self.params.update(new)  # same dict object: optimisers holding it see the new arrays
+        new = model_file.checked_state(self.params, state, self.dtype)
+        # the same dict object: optimisers holding it see the new arrays
+        self.params.update({name: self.ops.asarray(a) for name, a in new.items()})
 
     def save(self, path):
-        """Write weights, config, dtype, seed and rng state to an .npz at `path`, atomically.
-
-        The metadata is a JSON string in a 0-d unicode array (no pickle anywhere). Written
-        like a checkpoint (temporary file, fsync, rename), with the same permissions.
-        """
-        meta = {"format": FORMAT, "config": self.config.to_dict(), "dtype": self.dtype.name,
-                "seed": self.seed, "rng_state": self.rng.bit_generator.state,
-                "input_offset": [float(v) for v in self.input_offset]}
-        arrays = self.state_dict()
-        arrays[META_KEY] = np.array(json.dumps(meta))
-        checkpoint.atomic_write_bytes(path, lambda f: np.savez(f, **arrays))
+        """Write weights, config, dtype, seed, rng state and input offset to an .npz at
+        `path`, atomically (the format: model_file.py; no pickle anywhere)."""
+        model_file.write(self, path)
 
     @classmethod
     def load(cls, path, backend="numpy", config=None):
@@ -439,47 +393,13 @@ class UNet:
         Any broken file (empty, truncated, not an .npz, bad metadata, NaN weights) is a
         ValueError (checkpoint.CorruptFileError) whose one-line message names the file.
         """
-        meta, state = checkpoint.read_npz(path, what="model")
-        if meta.get("format") != FORMAT:
-            raise checkpoint.CorruptFileError(
-                f"{path}: expected format {FORMAT!r}, got {meta.get('format')!r}")
-        if not isinstance(meta.get("config"), dict):
-            raise checkpoint.CorruptFileError(
-                f"{path}: expected a 'config' object in its metadata, got "
-                f"{type(meta.get('config')).__name__}")
+        stored = model_file.read(path, UNetConfig, config)
+        net = cls(stored.config, seed=stored.seed, dtype=stored.dtype, backend=backend)
         try:
-            stored = UNetConfig(**meta["config"])
-        except (TypeError, ValueError) as error:
-            raise checkpoint.CorruptFileError(f"{path}: bad 'config' in its metadata "
-                                              f"({error})") from None
-        if config is not None and config != stored:
-            raise ValueError(f"{path}: holds another architecture: {stored}, "
-                             f"expected {config}")
-        if meta.get("dtype") not in ("float32", "float64"):
-            raise checkpoint.CorruptFileError(f"{path}: expected dtype 'float32' or "
-                                              f"'float64' in its metadata, got "
-                                              f"{meta.get('dtype')!r}")
-        seed = meta.get("seed", 0)
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise checkpoint.CorruptFileError(f"{path}: expected a non-negative int 'seed' in "
-                                              f"its metadata, got {seed!r}")
-        net = cls(stored, seed=seed, dtype=meta["dtype"], backend=backend)
-        try:
-            net.load_state_dict(state)
+            net.load_state_dict(stored.state)
         except (ValueError, TypeError) as error:
             raise checkpoint.CorruptFileError(f"{path}: {error}") from None
-        if "rng_state" in meta:
-            try:
-                net.rng.bit_generator.state = meta["rng_state"]
-            except (TypeError, ValueError, KeyError) as error:
-                raise checkpoint.CorruptFileError(f"{path}: bad 'rng_state' in its metadata "
-                                                  f"({type(error).__name__})") from None
-        offset = meta.get("input_offset", [0.0, 0.0])  # files written before it: none
-        if not (isinstance(offset, list) and len(offset) == 2
-                and all(isinstance(v, int | float) and not isinstance(v, bool)
-                        and math.isfinite(v) for v in offset)):
-            raise checkpoint.CorruptFileError(f"{path}: expected 'input_offset' [dy, dx] of "
-                                              f"two finite numbers in its metadata, got "
-                                              f"{offset!r}")
-        net.input_offset = (float(offset[0]), float(offset[1]))
+        if stored.rng_state is not None:
+            net.rng.bit_generator.state = stored.rng_state
+        net.input_offset = stored.input_offset
         return net

@@ -271,6 +271,20 @@ def layer_table(config, input_size):
     return rows
 
 
+def largest_im2col_bytes(config, x_shape, itemsize):
+    """Bytes of the largest whole im2col matrix (N * C_in * kH * kW * oH * oW values) of
+    any convolution of the net for an input of x_shape (N, C, H, W); the net chooses its
+    threads by it (ops/conv2d.py, trick 3)."""
+    largest, c_in = 0, x_shape[1]
+    for row in layer_table(config, (int(x_shape[2]), int(x_shape[3]))):
+        c, h, w = row.shape
+        k = 1 if row.name == "head" else 3
+        if ".conv" in row.name or row.name == "head":
+            largest = max(largest, x_shape[0] * c_in * k * k * h * w * itemsize)
+        c_in = c
+    return largest
+
+
 def format_layer_table(config, input_size):
     """layer_table as aligned text, one layer per line."""
     lines = [f"{'layer':<16}{'C x H x W':>22}  note"]

@@ -244,3 +244,29 @@ def test_legal_size_searches_match_brute_force_and_are_fast_when_deep(padding):
     below, above = nearest_legal_input_sizes(deep, 572)
     assert below is None and is_legal_input_size(deep, above)
     assert legal_input_sizes(deep, 1, 10**6) == []
+
+
+@pytest.mark.parametrize("cfg, shape", [
+    (UNetConfig(depth=2, base_channels=4, n_classes=3), (2, 1, 44, 48)),
+    (UNetConfig(in_channels=3, depth=1, base_channels=2, padding="same"), (1, 3, 8, 6)),
+])
+def test_largest_im2col_matches_the_convs_a_forward_pass_runs(cfg, shape):
+    from minimal_unet.trace import Trace
+
+    trace = Trace()
+    UNet(cfg, dtype=np.float64).forward(np.zeros(shape), trace=trace)
+    convs = [n[:-len(".in")] for n in trace.names() if n.endswith(".in")
+             and (".conv" in n or n == "head.in")]
+    by_hand = []
+    for name in convs:
+        x, y = trace[f"{name}.in"], trace[f"{name}.out"]
+        k = 1 if name == "head" else 3
+        by_hand.append(x.shape[0] * x.shape[1] * k * k * y.shape[2] * y.shape[3] * 8)
+    assert len(convs) == sizes.n_conv_layers(cfg) - cfg.depth  # every layer but the up-convs
+    assert sizes.largest_im2col_bytes(cfg, shape, 8) == max(by_hand)
+
+
+def test_largest_im2col_of_the_paper_tile_is_enc0_conv2():
+    # 64 channels in, 3x3, 568 x 568 out, float32: 743 MB, more than dec0.conv1's 128 x 9
+    # x 390 x 390 x 4 (701 MB)
+    assert sizes.largest_im2col_bytes(UNetConfig(), (1, 1, 572, 572), 4) == 64 * 9 * 568**2 * 4
