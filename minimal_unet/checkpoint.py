@@ -17,8 +17,13 @@ leaves the previous checkpoint untouched; a reader never sees half a file.
 
 NumPy random generators are saved through `bit_generator.state`, a dict of Python ints
 and strings, which JSON stores exactly (JSON ints have no size limit in Python).
+
+What a training run's checkpoint holds is `training_state` (parameters, optimiser, both
+random generators, both configs, step and history); `restore_state` loads one back into a
+net, optimiser and sampler, naming both sides of any mismatch before changing anything.
 """
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -204,3 +209,75 @@ def latest_checkpoint(folder):
     """Path of the checkpoint in `folder`, or None when there is none yet."""
     path = Path(folder) / CHECKPOINT_NAME
     return path if path.is_file() else None
+
+
+# ----- what a training run's checkpoint holds ------------------------------------------
+
+CHECKPOINT_VERSION = 1
+
+
+def training_state(net, optimizer, sampler_rng, cfg, step, history):
+    """Everything needed to resume exactly, as a nested dict for `save_checkpoint`."""
+    return {
+        "version": CHECKPOINT_VERSION,
+        "step": step,  # the number of completed steps
+        "params": net.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "rng": {"sampler": rng_state(sampler_rng),
+                "net": rng_state(net.rng)},
+        "model_config": net.config.to_dict(),
+        "dtype": net.dtype.name,
+        "train_config": dataclasses.asdict(cfg),
+        "history": history,
+    }
+
+
+def restore_state(state, net, optimizer, sampler_rng, cfg=None, source="checkpoint"):
+    """Load a checkpoint's state into net, optimiser and sampler; returns (step, history).
+
+    Every mismatch between the checkpoint and this run (version, architecture, dtype,
+    optimizer, a --steps below the checkpoint's step) is a ValueError naming both sides;
+    nothing is changed unless all pass.
+    """
+    if not isinstance(state, dict):
+        raise ValueError(f"{source}: expected a training state (a JSON object), "
+                         f"got {type(state).__name__}")
+    if state.get("version") != CHECKPOINT_VERSION:
+        raise ValueError(f"{source}: expected checkpoint version {CHECKPOINT_VERSION}, "
+                         f"got {state.get('version')!r}")
+    needed = ("step", "params", "optimizer", "rng", "model_config", "dtype", "history")
+    missing = [k for k in needed if k not in state]
+    if missing:
+        raise ValueError(f"{source}: expected a training state with {', '.join(needed)}; "
+                         f"missing {', '.join(missing)}")
+    if state["model_config"] != net.config.to_dict():
+        raise ValueError(f"{source}: holds a net {state['model_config']}, this run builds "
+                         f"{net.config.to_dict()}")
+    if state["dtype"] != net.dtype.name:
+        raise ValueError(f"{source}: holds dtype {state['dtype']}, this run uses "
+                         f"{net.dtype.name}")
+    saved_cfg = state.get("train_config") or {}
+    step = int(state["step"])
+    if cfg is not None:
+        saved_optimizer = saved_cfg.get("optimizer")
+        if saved_optimizer is not None and saved_optimizer != cfg.optimizer:
+            raise ValueError(f"{source}: was trained with optimizer {saved_optimizer!r}, this "
+                             f"run asks for {cfg.optimizer!r}; resume with the same optimizer")
+        if cfg.steps < step:
+            raise ValueError(f"{source}: already holds {step} completed steps, this run asks "
+                             f"for --steps {cfg.steps}; expected steps >= {step}")
+    try:
+        net_backup = net.state_dict()
+        net.load_state_dict(state["params"])
+        try:
+            optimizer.load_state_dict(state["optimizer"])
+        except (KeyError, TypeError) as error:
+            net.load_state_dict(net_backup)
+            raise ValueError(f"{source}: its optimizer state does not fit a "
+                             f"{type(optimizer).__name__} (missing {error})") from None
+        set_rng_state(sampler_rng, state["rng"]["sampler"])
+        set_rng_state(net.rng, state["rng"]["net"])
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"{source}: malformed training state ({type(error).__name__}: "
+                         f"{error})") from None
+    return step, state["history"]

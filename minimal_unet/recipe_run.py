@@ -65,9 +65,7 @@ from minimal_unet.targets import dataset_class_weights, prepare_sample, sampling
 from minimal_unet.train import (
     TrainingDiverged,
     make_optimizer,
-    restore_state,
     sample_batch,
-    training_state,
 )
 
 EVAL_MAX_TILE = 1024  # evaluation tiles up to this side (ISBI's 512 slices: one 700 tile)
@@ -375,12 +373,12 @@ def run_recipe(recipe, train_samples, val_samples, seed=0, steps=None, minutes=N
 def save_run_state(path, budget, net, optimizer, sampler_rng, cfg, clock):
     """Write everything `run_recipe` needs to continue, atomically, to `path` (.npz).
 
-    train.training_state's checkpoint (parameters, optimiser, both random generators,
+    checkpoint.training_state's checkpoint (parameters, optimiser, both random generators,
     configs), with the run's budget and clock (steps, training and evaluation seconds, the
     next evaluation's time, the curve and the per-step logs) as its "history"."""
     history = {"budget": budget, **clock}
-    checkpoint.save_checkpoint(path, training_state(net, optimizer, sampler_rng, cfg,
-                                                    clock["step"], history))
+    state = checkpoint.training_state(net, optimizer, sampler_rng, cfg, clock["step"], history)
+    checkpoint.save_checkpoint(path, state)
 
 
 def load_run_state(path, budget, net, optimizer, sampler_rng, cfg):
@@ -396,7 +394,8 @@ def load_run_state(path, budget, net, optimizer, sampler_rng, cfg):
     if saved != budget:
         raise ValueError(f"{path}: holds a run with {saved}, this run is {budget}; resume "
                          f"with the same recipe, seed and budget")
-    step, clock = restore_state(state, net, optimizer, sampler_rng, cfg, source=str(path))
+    step, clock = checkpoint.restore_state(state, net, optimizer, sampler_rng, cfg,
+                                           source=str(path))
     return {**clock, "step": step}
 
 

@@ -65,7 +65,6 @@ OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "step", "cosine", "poly")
 WEIGHT_MAPS = ("paper", "freiburg", "balanced", "none")
 BALANCE_OVER = ("image", "dataset")
-CHECKPOINT_VERSION = 1
 
 
 class TrainingDiverged(RuntimeError):
@@ -203,75 +202,6 @@ def make_optimizer(net, cfg):
     return optim.SGD(net.params, lr=lr, momentum=cfg.momentum, backend=net.ops.name)
 
 
-# ----- checkpoints ---------------------------------------------------------------------
-
-def training_state(net, optimizer, sampler_rng, cfg, step, history):
-    """Everything needed to resume exactly, as a nested dict for checkpoint.save_checkpoint."""
-    return {
-        "version": CHECKPOINT_VERSION,
-        "step": step,  # the number of completed steps
-        "params": net.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "rng": {"sampler": checkpoint.rng_state(sampler_rng),
-                "net": checkpoint.rng_state(net.rng)},
-        "model_config": net.config.to_dict(),
-        "dtype": net.dtype.name,
-        "train_config": dataclasses.asdict(cfg),
-        "history": history,
-    }
-
-
-def restore_state(state, net, optimizer, sampler_rng, cfg=None, source="checkpoint"):
-    """Load a checkpoint's state into net, optimiser and sampler; returns (step, history).
-
-    Every mismatch between the checkpoint and this run (version, architecture, dtype,
-    optimizer, a --steps below the checkpoint's step) is a ValueError naming both sides;
-    nothing is changed unless all pass.
-    """
-    if not isinstance(state, dict):
-        raise ValueError(f"{source}: expected a training state (a JSON object), "
-                         f"got {type(state).__name__}")
-    if state.get("version") != CHECKPOINT_VERSION:
-        raise ValueError(f"{source}: expected checkpoint version {CHECKPOINT_VERSION}, "
-                         f"got {state.get('version')!r}")
-    needed = ("step", "params", "optimizer", "rng", "model_config", "dtype", "history")
-    missing = [k for k in needed if k not in state]
-    if missing:
-        raise ValueError(f"{source}: expected a training state with {', '.join(needed)}; "
-                         f"missing {', '.join(missing)}")
-    if state["model_config"] != net.config.to_dict():
-        raise ValueError(f"{source}: holds a net {state['model_config']}, this run builds "
-                         f"{net.config.to_dict()}")
-    if state["dtype"] != net.dtype.name:
-        raise ValueError(f"{source}: holds dtype {state['dtype']}, this run uses "
-                         f"{net.dtype.name}")
-    saved_cfg = state.get("train_config") or {}
-    step = int(state["step"])
-    if cfg is not None:
-        saved_optimizer = saved_cfg.get("optimizer")
-        if saved_optimizer is not None and saved_optimizer != cfg.optimizer:
-            raise ValueError(f"{source}: was trained with optimizer {saved_optimizer!r}, this "
-                             f"run asks for {cfg.optimizer!r}; resume with the same optimizer")
-        if cfg.steps < step:
-            raise ValueError(f"{source}: already holds {step} completed steps, this run asks "
-                             f"for --steps {cfg.steps}; expected steps >= {step}")
-    try:
-        net_backup = net.state_dict()
-        net.load_state_dict(state["params"])
-        try:
-            optimizer.load_state_dict(state["optimizer"])
-        except (KeyError, TypeError) as error:
-            net.load_state_dict(net_backup)
-            raise ValueError(f"{source}: its optimizer state does not fit a "
-                             f"{type(optimizer).__name__} (missing {error})") from None
-        checkpoint.set_rng_state(sampler_rng, state["rng"]["sampler"])
-        checkpoint.set_rng_state(net.rng, state["rng"]["net"])
-    except (KeyError, TypeError) as error:
-        raise ValueError(f"{source}: malformed training state ({type(error).__name__}: "
-                         f"{error})") from None
-    return step, state["history"]
-
-
 def parameter_norm(net):
     """The L2 norm over all parameters, as a float (inf or nan when they are)."""
     total = 0.0
@@ -356,8 +286,8 @@ def train(net, train_samples, val_samples, cfg, resume=False, checkpoint_dir=Non
         if existing is None:
             raise FileNotFoundError(f"resume: expected a checkpoint in {ckpt_dir}, found none")
         state = checkpoint.load_checkpoint(existing)
-        step, history = restore_state(state, net, optimizer, sampler_rng, cfg,
-                                      source=str(existing))
+        step, history = checkpoint.restore_state(state, net, optimizer, sampler_rng, cfg,
+                                                 source=str(existing))
         initial_norm = float(state.get("initial_param_norm") or parameter_norm(net))
     saved_step = step if resume else None
     keep_freed_memory()  # each step reuses the pages the last one freed (memory.py)
@@ -366,7 +296,7 @@ def train(net, train_samples, val_samples, cfg, resume=False, checkpoint_dir=Non
     def save():
         nonlocal saved_step
         if ckpt_dir is not None:
-            state = training_state(net, optimizer, sampler_rng, cfg, step, history)
+            state = checkpoint.training_state(net, optimizer, sampler_rng, cfg, step, history)
             state["initial_param_norm"] = initial_norm
             checkpoint.save_checkpoint(Path(ckpt_dir) / checkpoint.CHECKPOINT_NAME, state)
             saved_step = step
