@@ -65,7 +65,7 @@ from minimal_unet.targets import dataset_class_weights, prepare_sample, sampling
 from minimal_unet.train import (
     TrainingDiverged,
     make_optimizer,
-    sample_batch,
+    sampled_loss,
 )
 
 EVAL_MAX_TILE = 1024  # evaluation tiles up to this side (ISBI's 512 slices: one 700 tile)
@@ -310,12 +310,7 @@ def run_recipe(recipe, train_samples, val_samples, seed=0, steps=None, minutes=N
         optimizer.lr = scheduled_lr(recipe, step, progress)  # a number: this step's lr
         if hasattr(optimizer, "momentum"):
             optimizer.momentum = scheduled_momentum(recipe, step)
-        x, target, weight = sample_batch(prepared, cfg, in_size, out_size, sampler_rng,
-                                         net.dtype, odds)
-        logits = net.forward(net.ops.asarray(x), train=True)
-        loss, dlogits = net.ops.softmax_cross_entropy(logits, net.ops.asarray(target),
-                                                      net.ops.asarray(weight))
-        loss = float(loss)
+        loss, dlogits = sampled_loss(net, prepared, cfg, in_size, out_size, sampler_rng, odds)
         if not math.isfinite(loss):
             raise TrainingDiverged(f"recipe {recipe.name!r}, seed {seed}: loss became {loss} "
                                    f"at step {step + 1} (lr {optimizer.lr:g})")

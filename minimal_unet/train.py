@@ -188,6 +188,17 @@ def sample_batch(prepared, cfg, in_size, out_size, rng, dtype, odds=None):
     return x, np.stack(ys), np.stack(ws).astype(dtype)  # (B, out, out) each
 
 
+def sampled_loss(net, prepared, cfg, in_size, out_size, rng, odds=None):
+    """The first half of a step: a batch drawn by `sample_batch`, the net's forward pass
+    (training mode) and the weighted softmax cross-entropy. Returns (loss as a float,
+    dlogits), dlogits ready for net.backward."""
+    x, target, weight = sample_batch(prepared, cfg, in_size, out_size, rng, net.dtype, odds)
+    logits = net.forward(net.ops.asarray(x), train=True)
+    loss, dlogits = net.ops.softmax_cross_entropy(logits, net.ops.asarray(target),
+                                                  net.ops.asarray(weight))
+    return float(loss), dlogits
+
+
 def make_optimizer(net, cfg):
     """SGD (Caffe momentum) or Adam over net.params, with the lr schedule of cfg."""
     schedules = {
@@ -326,12 +337,7 @@ def train(net, train_samples, val_samples, cfg, resume=False, checkpoint_dir=Non
         if isinstance(optimizer, optim.SGD):  # the momentum warm-up, at this step
             optimizer.momentum = optim.momentum_warmup(step, cfg.momentum, cfg.momentum_start,
                                                        cfg.momentum_warmup_steps)
-        x, target, weight = sample_batch(prepared, cfg, in_size, out_size, sampler_rng,
-                                         net.dtype, odds)
-        logits = net.forward(net.ops.asarray(x), train=True)
-        loss, dlogits = net.ops.softmax_cross_entropy(logits, net.ops.asarray(target),
-                                                      net.ops.asarray(weight))
-        loss = float(loss)
+        loss, dlogits = sampled_loss(net, prepared, cfg, in_size, out_size, sampler_rng, odds)
         if not math.isfinite(loss):
             raise diverged(f"the loss became {loss} (lr {lr:g})", lr)
         if first_loss is None:
