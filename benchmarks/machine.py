@@ -70,16 +70,26 @@ def blas_line(blas):
                      f"{b['threads']} threads" for b in blas)
 
 
-def cpu_model():
-    """The CPU's model name from /proc/cpuinfo ("unknown" where there is none)."""
+def cpu_model(cpuinfo="/proc/cpuinfo"):
+    """The first CPU's model name from /proc/cpuinfo with its family, model and stepping
+    numbers ("AMD EPYC (family 25, model 17, stepping 1)"): virtual machines often name
+    only the vendor's line, and the numbers tell its generations apart (EPYC family 25 is
+    Zen 3 / Zen 4, family 26 Zen 5). "unknown" where there is no model name."""
+    fields = {}
     try:
-        with open("/proc/cpuinfo") as f:
+        with open(cpuinfo) as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                if not line.strip():
+                    break  # the first processor's block only
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    return "unknown"
+    if "model name" not in fields:
+        return "unknown"
+    numbers = [f"{key.replace('cpu ', '')} {fields[key]}"
+               for key in ("cpu family", "model", "stepping") if key in fields]
+    return fields["model name"] + (f" ({', '.join(numbers)})" if numbers else "")
 
 
 def machine_info():

@@ -1,0 +1,30 @@
+"""benchmarks/machine.py: what every benchmark record says about the machine it ran on."""
+
+CPUINFO = """processor\t: 0
+vendor_id\t: AuthenticAMD
+cpu family\t: 25
+model\t\t: 17
+model name\t: AMD EPYC
+stepping\t: 1
+flags\t\t: fpu avx2 avx512f
+
+processor\t: 1
+vendor_id\t: AuthenticAMD
+cpu family\t: 26
+model\t\t: 2
+model name\t: Another Processor
+stepping\t: 0
+"""
+
+
+def test_cpu_model_names_the_first_cpus_family_model_and_stepping(load_benchmark, tmp_path):
+    machine = load_benchmark("machine")
+    path = tmp_path / "cpuinfo"
+    path.write_text(CPUINFO)
+    # A VM may call two generations both "AMD EPYC"; the numbers tell them apart.
+    assert machine.cpu_model(path) == "AMD EPYC (family 25, model 17, stepping 1)"
+    path.write_text("processor\t: 0\nmodel name\t: Some CPU\n")  # no numbers: the name
+    assert machine.cpu_model(path) == "Some CPU"
+    path.write_text("processor\t: 0\nCPU implementer\t: 0x41\n")  # no model name at all
+    assert machine.cpu_model(path) == "unknown"
+    assert machine.cpu_model(tmp_path / "missing") == "unknown"
