@@ -49,7 +49,6 @@ floors_<dataset>.md.
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 import traceback
@@ -61,9 +60,17 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-import machine as bench_machine  # noqa: E402
 import study  # noqa: E402
-from run_report import plot_curve, run_markdown  # noqa: E402
+from run_report import (  # noqa: E402
+    budget_words,
+    check_free,
+    data_label,
+    finished_record,
+    machine,
+    run_stem,
+    same_budget,
+    write_run,
+)
 
 from minimal_unet.model import UNet  # noqa: E402
 from minimal_unet.recipe_run import (  # noqa: E402
@@ -101,55 +108,6 @@ STATE_NAME = "state.npz"  # in --runs/<stem>/: the run's saved state, for --resu
 FOLDERS = {"isbi2012": "isbi2012-em", "dsb2018": "dsb2018-nuclei"}
 
 
-def machine():
-    """Where the run ran: platform, CPU model and count, NumPy, BLAS kernel and threads, load
-    average."""
-    info = {"platform": platform.platform(), "cpu": bench_machine.cpu_model(),
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(), "numpy": np.__version__,
-            "load_average_at_start": list(os.getloadavg()),
-            "openblas_env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE",
-                                                            "OPENBLAS_L2_SIZE")}}
-    try:
-        from threadpoolctl import threadpool_info
-        info["blas"] = [{k: p.get(k) for k in ("internal_api", "version", "architecture",
-                                               "num_threads")} for p in threadpool_info()]
-    except ImportError:
-        info["blas"] = "threadpoolctl not installed"
-    return info
-
-
-def run_stem(dataset, recipe, seed, tag):
-    return f"real_data_{dataset}_{recipe}_seed{seed}" + (f"_{tag}" if tag else "")
-
-
-def check_free(paths, overwrite):
-    """Refuse to overwrite result files (one-line error naming the first one)."""
-    for path in paths:
-        if path.exists() and not overwrite:
-            raise SystemExit(f"real_data: error: {path} exists; pass --overwrite to replace it")
-
-
-def finished_record(results_dir, stem, args):
-    """The record of a finished run with this stem and the same budget, or None."""
-    path = results_dir / f"{stem}.json"
-    if not path.is_file():
-        return None
-    record = json.loads(path.read_text())
-    if record.get("status") != "finished":
-        return None
-    return same_budget(record, path, args, hint="; use another --tag")
-
-
-def same_budget(record, path, args, hint=""):
-    """The record, if it ran with this --minutes / --steps budget; else a one-line error."""
-    budget = {"minutes": args.minutes, "steps": args.steps}
-    if {k: record["budget"][k] for k in budget} != budget:
-        raise SystemExit(f"real_data: error: {path} ran with budget {record['budget']}, "
-                         f"not {budget}{hint}")
-    return record
-
-
 # ----- one run -------------------------------------------------------------------------------
 
 def paper_train_subset(train_samples, n):
@@ -158,17 +116,6 @@ def paper_train_subset(train_samples, n):
         return train_samples
     picks = np.linspace(0, len(train_samples) - 1, n).round().astype(int)
     return [train_samples[i] for i in picks]
-
-
-def budget_words(args):
-    """"35 min" or "940 steps": the budget a run or study was given."""
-    return f"{args.minutes:g} min" if args.minutes is not None else f"{args.steps} steps"
-
-
-def data_label(path):
-    """The data set's folder name (e.g. "isbi2012-em"): a committed record names the data
-    set, never a path on the machine that ran it."""
-    return Path(path).resolve().name
 
 
 def one_run(args, recipe_name, seed, split, results_dir):
@@ -236,14 +183,6 @@ def one_run(args, recipe_name, seed, split, results_dir):
 def ema_model_name(decay):
     """The file name of the weight average with `decay` in a run's folder."""
     return f"model_ema{decay!r}.npz"  # repr: two decays never share a name
-
-
-def write_run(record, results_dir, stem):
-    """<stem>.json, .md and (when there is a curve) .png in results_dir."""
-    (results_dir / f"{stem}.json").write_text(json.dumps(record, indent=1))
-    (results_dir / f"{stem}.md").write_text(run_markdown(record))
-    if record.get("curve"):
-        plot_curve(record, results_dir / f"{stem}.png")
 
 
 # ----- a study -------------------------------------------------------------------------------

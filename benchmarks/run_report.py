@@ -1,18 +1,101 @@
-"""The record of one real-data run as markdown and as a plot (benchmarks/real_data.py).
+"""The record of one real-data run: its files, its markdown and its plot (benchmarks/real_data.py).
 
-    run_markdown(record) -> str      recipe, machine, budget, the curve, the challenge's way
-    plot_curve(record, path)         four panels against training minutes, peers as crosses
+    run_stem(dataset, recipe, seed, tag)    the record's file name, without its extension
+    machine()                               where a run ran: platform, CPU, NumPy, BLAS, load
+    write_run(record, results_dir, stem)    <stem>.json, .md and (with a curve) .png
+    finished_record, same_budget            a finished record of the same budget, or an error
+    run_markdown(record) -> str             recipe, machine, budget, curve, the challenge's way
+    plot_curve(record, path)                four panels against training minutes, peers as
+                                            crosses
 
 `record` is the JSON-able dict real_data.one_run writes (status "running" records, with
 a partial curve, too).
 """
 
 import json
+import os
+import platform
+from pathlib import Path
+
+import machine as bench_machine
+import numpy as np
 
 CURVE_METRICS = (("pixel_error", "pixel error"), ("foreground_iou", "foreground IoU"),
                  ("adapted_rand_error", "adapted Rand error"),
                  ("warping_error", "warping error"))
 
+
+# ----- the records' files ----------------------------------------------------------------
+
+def machine():
+    """Where the run ran: platform, CPU model and count, NumPy, BLAS kernel and threads, load
+    average."""
+    info = {"platform": platform.platform(), "cpu": bench_machine.cpu_model(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(), "numpy": np.__version__,
+            "load_average_at_start": list(os.getloadavg()),
+            "openblas_env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE",
+                                                            "OPENBLAS_L2_SIZE")}}
+    try:
+        from threadpoolctl import threadpool_info
+        info["blas"] = [{k: p.get(k) for k in ("internal_api", "version", "architecture",
+                                               "num_threads")} for p in threadpool_info()]
+    except ImportError:
+        info["blas"] = "threadpoolctl not installed"
+    return info
+
+
+def run_stem(dataset, recipe, seed, tag):
+    return f"real_data_{dataset}_{recipe}_seed{seed}" + (f"_{tag}" if tag else "")
+
+
+def check_free(paths, overwrite):
+    """Refuse to overwrite result files (one-line error naming the first one)."""
+    for path in paths:
+        if path.exists() and not overwrite:
+            raise SystemExit(f"real_data: error: {path} exists; pass --overwrite to replace it")
+
+
+def finished_record(results_dir, stem, args):
+    """The record of a finished run with this stem and the same budget, or None."""
+    path = results_dir / f"{stem}.json"
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text())
+    if record.get("status") != "finished":
+        return None
+    return same_budget(record, path, args, hint="; use another --tag")
+
+
+def same_budget(record, path, args, hint=""):
+    """The record, if it ran with this --minutes / --steps budget; else a one-line error."""
+    budget = {"minutes": args.minutes, "steps": args.steps}
+    if {k: record["budget"][k] for k in budget} != budget:
+        raise SystemExit(f"real_data: error: {path} ran with budget {record['budget']}, "
+                         f"not {budget}{hint}")
+    return record
+
+
+def budget_words(args):
+    """"35 min" or "940 steps": the budget a run or study was given."""
+    return f"{args.minutes:g} min" if args.minutes is not None else f"{args.steps} steps"
+
+
+def data_label(path):
+    """The data set's folder name (e.g. "isbi2012-em"): a committed record names the data
+    set, never a path on the machine that ran it."""
+    return Path(path).resolve().name
+
+
+def write_run(record, results_dir, stem):
+    """<stem>.json, .md and (when there is a curve) .png in results_dir."""
+    (results_dir / f"{stem}.json").write_text(json.dumps(record, indent=1))
+    (results_dir / f"{stem}.md").write_text(run_markdown(record))
+    if record.get("curve"):
+        plot_curve(record, results_dir / f"{stem}.png")
+
+
+# ----- one record as markdown and as a plot -----------------------------------------------
 
 def run_markdown(record):
     lines = [f"# Real data: {record['dataset']}, recipe {record['recipe_name']}, "

@@ -7,7 +7,7 @@ import pytest
 
 
 def test_study_records_every_run_and_a_summary_and_never_overwrites(real_data, dsb_like,
-                                                                   tmp_path):
+                                                                   tmp_path, load_benchmark):
     results, runs = tmp_path / "results", tmp_path / "runs"
     argv = ["--data", str(dsb_like), "--dataset", "dsb2018", "--study", "--recipes", "smoke",
             "--seeds", "0,1", "--steps", "2", "--eval-every", "0", "--results", str(results),
@@ -21,7 +21,7 @@ def test_study_records_every_run_and_a_summary_and_never_overwrites(real_data, d
         assert record["curve"][-1]["step"] == 2 and "instance_rand_error" in record["final"]
         assert record["ours"] == record["final"]
         assert record["data"] == dsb_like.name  # the folder's name, never the path
-        assert record["machine"]["cpu"] == real_data.bench_machine.cpu_model()  # the model
+        assert record["machine"]["cpu"] == load_benchmark("machine").cpu_model()  # the model
         for ext in (".json", ".md"):
             assert str(dsb_like) not in (results / f"{stem}{ext}").read_text()
         assert (results / f"{stem}.md").is_file() and (results / f"{stem}.png").is_file()
