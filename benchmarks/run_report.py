@@ -4,6 +4,7 @@
     machine()                               where a run ran: platform, CPU, NumPy, BLAS, load
     write_run(record, results_dir, stem)    <stem>.json, .md and (with a curve) .png
     finished_record, same_budget            a finished record of the same budget, or an error
+    check_free, budget_words, data_label    refuse to overwrite; "35 min"; the data's name
     run_markdown(record) -> str             recipe, machine, budget, curve, the challenge's way
     plot_curve(record, path)                four panels against training minutes, peers as
                                             crosses
