@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from minimal_unet.backends.cupy_backend import C_TYPES, NVRTC_OPTIONS, kernel_source
+from minimal_unet.backends.cupy_backend import C_TYPES, kernel_source
 from minimal_unet.backends.sources import kernels_root
 
 # -O0 -g: quick to build, and every local is visible in gdb (the test shapes are tiny).
@@ -334,109 +334,6 @@ class GuardedArrays:
         for base, size in self.maps:
             _libc.munmap(base, size)
         return False
-
-
-# ---------------------------------------------------------------- compile checks (no GPU)
-# The options cupy.RawModule adds to ours when it compiles for an H100 (compute capability 9.0).
-CUPY_NVRTC_OPTIONS = ("-ftz=true", "-arch=compute_90", "--device-as-default-execution-space")
-
-
-def nvrtc_compile(file, dtype, source_text=None):
-    """Compile kernels/cuda/<file>.cu for `dtype` with NVRTC as CuPy does; return the PTX.
-
-    Uses the NVRTC of the nvidia-cuda-nvrtc wheel (through cuda.bindings), needs no GPU.
-    `source_text` replaces the prefixed source. Raises EmuCompileError with NVRTC's log.
-    """
-    from cuda.bindings import nvrtc
-
-    source = kernel_source(file, dtype) if source_text is None else source_text
-    options = [o.encode() for o in (*NVRTC_OPTIONS, *CUPY_NVRTC_OPTIONS)]
-    err, program = nvrtc.nvrtcCreateProgram(source.encode(), f"{file}.cu".encode(), 0, [], [])
-    try:
-        (status,) = nvrtc.nvrtcCompileProgram(program, len(options), options)
-        _, log_size = nvrtc.nvrtcGetProgramLogSize(program)
-        log = b" " * log_size
-        nvrtc.nvrtcGetProgramLog(program, log)
-        if status != nvrtc.nvrtcResult.NVRTC_SUCCESS:
-            log_text = log.decode(errors="replace").rstrip("\x00")
-            raise EmuCompileError(f"NVRTC failed on {file}.cu ({status.name}):\n{log_text}")
-        _, ptx_size = nvrtc.nvrtcGetPTXSize(program)
-        ptx = b" " * ptx_size
-        nvrtc.nvrtcGetPTX(program, ptx)
-        return ptx.decode().rstrip("\x00")
-    finally:
-        nvrtc.nvrtcDestroyProgram(program)
-
-
-def nvrtc_libraries():
-    """{CUDA major version: path} of every libnvrtc.so.<major> from the NVIDIA wheels here.
-
-    nvidia-cuda-nvrtc (CUDA 13) installs nvidia/cu13/lib/libnvrtc.so.13 and
-    nvidia-cuda-nvrtc-cu12 installs nvidia/cuda_nvrtc/lib/libnvrtc.so.12 (both in the gpu
-    extras), so CI compiles every kernel with both compilers a user's GPU may bring.
-    """
-    import site
-    import sys
-
-    found = {}
-    roots = [Path(p) for p in (*site.getsitepackages(), *sys.path) if p]
-    for root in roots:
-        for library in sorted((root / "nvidia").glob("*/lib/libnvrtc.so.1[0-9]")):
-            found.setdefault(int(library.name.rsplit(".", 1)[1]), library)
-    return found
-
-
-def nvrtc_compile_with(library, file, dtype, arch="compute_75", source_text=None):
-    """Compile kernels/cuda/<file>.cu for `dtype` with the NVRTC at `library` (a path to a
-    libnvrtc.so of any CUDA version, through its C API); return the PTX.
-
-    The options are ours plus those cupy.RawModule adds, for virtual architecture `arch`.
-    Raises EmuCompileError with NVRTC's log.
-    """
-    nvrtc = ctypes.CDLL(str(library))
-    source = kernel_source(file, dtype) if source_text is None else source_text
-    options = [o.encode() for o in (*NVRTC_OPTIONS, "-ftz=true", f"-arch={arch}",
-                                    "--device-as-default-execution-space")]
-    program = ctypes.c_void_p()
-    status = nvrtc.nvrtcCreateProgram(ctypes.byref(program), source.encode(),
-                                      f"{file}.cu".encode(), 0, None, None)
-    if status != 0:
-        raise EmuCompileError(f"NVRTC ({library}) could not create a program: status {status}")
-    try:
-        option_array = (ctypes.c_char_p * len(options))(*options)
-        status = nvrtc.nvrtcCompileProgram(program, len(options), option_array)
-        size = ctypes.c_size_t()
-        nvrtc.nvrtcGetProgramLogSize(program, ctypes.byref(size))
-        log = ctypes.create_string_buffer(size.value)
-        nvrtc.nvrtcGetProgramLog(program, log)
-        if status != 0:
-            raise EmuCompileError(f"NVRTC ({library.name}) failed on {file}.cu (status "
-                                  f"{status}):\n{log.value.decode(errors='replace')}")
-        nvrtc.nvrtcGetPTXSize(program, ctypes.byref(size))
-        ptx = ctypes.create_string_buffer(size.value)
-        nvrtc.nvrtcGetPTX(program, ptx)
-        return ptx.value.decode()
-    finally:
-        nvrtc.nvrtcDestroyProgram(ctypes.byref(program))
-
-
-def nvcc_compile(file, dtype, out_dir, source_text=None):
-    """Compile kernels/cuda/<file>.cu for `dtype` with `nvcc -arch=sm_90 --ptx`; return the path.
-
-    Raises EmuCompileError with nvcc's messages (or when nvcc is not on PATH).
-    """
-    nvcc = shutil.which("nvcc")
-    if nvcc is None:
-        raise EmuCompileError("nvcc is not on PATH")
-    source = kernel_source(file, dtype) if source_text is None else source_text
-    unit = Path(out_dir) / f"{file}_{np.dtype(dtype).name}.cu"
-    unit.write_text(source)
-    ptx = unit.with_suffix(".ptx")
-    command = [nvcc, "-arch=sm_90", "--ptx", "-std=c++14", str(unit), "-o", str(ptx)]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise EmuCompileError(f"nvcc failed on {file}.cu:\n{result.stderr}")
-    return ptx
 
 
 def _dim3(shape):

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from minimal_unet.backends import cupy_backend, emu
+from minimal_unet.backends import compile_check, cupy_backend, emu
 from minimal_unet.backends.sources import cuda_source_path
 
 CUDA_FILES = [path.stem for path in emu.cuda_files()]
@@ -50,7 +50,7 @@ def test_kernel_files_are_found():
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("file", CUDA_FILES)
 def test_nvrtc_compiles(file, dtype):
-    ptx = emu.nvrtc_compile(file, dtype)
+    ptx = compile_check.nvrtc_compile(file, dtype)
     kernels = emu.kernel_signatures(cupy_backend.kernel_source(file, dtype))
     assert kernels, f"{file}.cu declares no __global__ kernel"
     for kernel in kernels:  # extern "C": the PTX entry has the plain name
@@ -62,7 +62,8 @@ def test_nvrtc_compiles(file, dtype):
 @pytest.mark.parametrize("file", CUDA_FILES)
 def test_nvcc_compiles(file, tmp_path):
     with ThreadPoolExecutor(max_workers=2) as pool:  # float and double side by side
-        ptx_paths = list(pool.map(lambda dtype: emu.nvcc_compile(file, dtype, tmp_path), DTYPES))
+        ptx_paths = list(pool.map(lambda dtype: compile_check.nvcc_compile(file, dtype, tmp_path),
+                                  DTYPES))
     for path in ptx_paths:
         assert ".entry" in path.read_text()
 
@@ -70,15 +71,15 @@ def test_nvcc_compiles(file, tmp_path):
 @needs_nvrtc
 def test_nvrtc_helper_raises_on_a_syntax_error_at_the_right_line():
     source, line = _broken_relu_source()
-    with pytest.raises(emu.EmuCompileError, match=rf"relu\.cu\({line}\): error"):
-        emu.nvrtc_compile("relu", np.float32, source_text=source)
+    with pytest.raises(compile_check.CompileError, match=rf"relu\.cu\({line}\): error"):
+        compile_check.nvrtc_compile("relu", np.float32, source_text=source)
 
 
 @needs_nvcc
 def test_nvcc_helper_raises_on_a_syntax_error_at_the_right_line(tmp_path):
     source, line = _broken_relu_source()
-    with pytest.raises(emu.EmuCompileError, match=rf"relu\.cu\({line}\): error"):
-        emu.nvcc_compile("relu", np.float32, tmp_path, source_text=source)
+    with pytest.raises(compile_check.CompileError, match=rf"relu\.cu\({line}\): error"):
+        compile_check.nvcc_compile("relu", np.float32, tmp_path, source_text=source)
 
 
 def test_kernel_source_rejects_other_dtypes():
@@ -91,7 +92,7 @@ def test_kernel_source_rejects_other_dtypes():
 # CUDA 13 driver the gpu extra (NVRTC 13). Both compilers are installed by `make test`
 # (the gpu extra lists both wheels), and every kernel must compile with each, for the
 # oldest architecture CUDA 13 supports (compute_75) through their C API.
-NVRTC_LIBRARIES = emu.nvrtc_libraries()
+NVRTC_LIBRARIES = compile_check.nvrtc_libraries()
 
 
 @needs_nvrtc
@@ -104,7 +105,8 @@ def test_both_nvrtc_major_versions_are_installed():
 @pytest.mark.parametrize("file", CUDA_FILES)
 def test_every_kernel_compiles_with_each_nvrtc(major, file):
     for dtype in DTYPES:
-        ptx = emu.nvrtc_compile_with(NVRTC_LIBRARIES[major], file, dtype, arch="compute_75")
+        ptx = compile_check.nvrtc_compile_with(NVRTC_LIBRARIES[major], file, dtype,
+                                               arch="compute_75")
         assert f"release {major}." in ptx and ".target sm_75" in ptx
         for kernel in emu.kernel_signatures(cupy_backend.kernel_source(file, dtype)):
             assert f".entry {kernel}(" in ptx
@@ -114,5 +116,5 @@ def test_every_kernel_compiles_with_each_nvrtc(major, file):
 def test_nvrtc_c_api_helper_reports_errors_at_the_right_line():
     source, line = _broken_relu_source()
     for library in NVRTC_LIBRARIES.values():
-        with pytest.raises(emu.EmuCompileError, match=rf"relu\.cu\({line}\): error"):
-            emu.nvrtc_compile_with(library, "relu", np.float32, source_text=source)
+        with pytest.raises(compile_check.CompileError, match=rf"relu\.cu\({line}\): error"):
+            compile_check.nvrtc_compile_with(library, "relu", np.float32, source_text=source)
