@@ -9,7 +9,7 @@ reaches on this host at all. Run from the repository root, nothing else running:
 Prints only (output copied to gemm_peak_output.txt).
 """
 
-import time
+import timeit
 
 import numpy as np
 import torch
@@ -19,13 +19,9 @@ N = 4096
 
 
 def best_seconds(f, repeat=5):
+    """The fastest of `repeat` calls of f, after one warm-up call."""
     f()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return min(timeit.repeat(f, number=1, repeat=repeat))
 
 
 def main():
