@@ -30,13 +30,13 @@ CURVE_METRICS = (("pixel_error", "pixel error"), ("foreground_iou", "foreground 
 
 def machine():
     """Where the run ran: platform, CPU model and count, NumPy, BLAS kernel and threads, load
-    average."""
+    average. The run records' keys; the speed records use machine.machine_info()'s (the
+    same facts under other names: both kept, so that every old record reads as it was)."""
     info = {"platform": platform.platform(), "cpu": bench_machine.cpu_model(),
             "cpus": os.cpu_count(),
             "python": platform.python_version(), "numpy": np.__version__,
             "load_average_at_start": list(os.getloadavg()),
-            "openblas_env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE",
-                                                            "OPENBLAS_L2_SIZE")}}
+            "openblas_env": {k: os.environ.get(k) for k in bench_machine.BLAS_VARIABLES}}
     try:
         from threadpoolctl import threadpool_info
         info["blas"] = [{k: p.get(k) for k in ("internal_api", "version", "architecture",
