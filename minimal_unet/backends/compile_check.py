@@ -26,21 +26,22 @@ class CompileError(RuntimeError):
     """A kernel file did not compile (or its compiler is missing); the message holds the log."""
 
 
-# The options cupy.RawModule adds to ours when it compiles for an H100 (compute capability 9.0).
-CUPY_NVRTC_OPTIONS = ("-ftz=true", "-arch=compute_90", "--device-as-default-execution-space")
+# The options cupy.RawModule adds to ours, besides the GPU's virtual architecture (-arch=...).
+CUPY_NVRTC_OPTIONS = ("-ftz=true", "--device-as-default-execution-space")
 
 
 def nvrtc_compile(file, dtype, source_text=None):
     """Compile kernels/cuda/<file>.cu for `dtype` with NVRTC as CuPy does; return the PTX.
 
-    Uses the NVRTC of the nvidia-cuda-nvrtc wheel (through cuda.bindings), needs no GPU.
-    `source_text` replaces the prefixed source. Raises CompileError with NVRTC's log.
+    Uses the NVRTC of the nvidia-cuda-nvrtc wheel (through cuda.bindings), needs no GPU;
+    compiles for an H100 (compute_90). `source_text` replaces the prefixed source. Raises
+    CompileError with NVRTC's log.
     """
     from cuda.bindings import nvrtc
 
     source = kernel_source(file, dtype) if source_text is None else source_text
-    options = [o.encode() for o in (*NVRTC_OPTIONS, *CUPY_NVRTC_OPTIONS)]
-    err, program = nvrtc.nvrtcCreateProgram(source.encode(), f"{file}.cu".encode(), 0, [], [])
+    options = [o.encode() for o in (*NVRTC_OPTIONS, *CUPY_NVRTC_OPTIONS, "-arch=compute_90")]
+    _, program = nvrtc.nvrtcCreateProgram(source.encode(), f"{file}.cu".encode(), 0, [], [])
     try:
         (status,) = nvrtc.nvrtcCompileProgram(program, len(options), options)
         _, log_size = nvrtc.nvrtcGetProgramLogSize(program)
@@ -84,8 +85,7 @@ def nvrtc_compile_with(library, file, dtype, arch="compute_75", source_text=None
     """
     nvrtc = ctypes.CDLL(str(library))
     source = kernel_source(file, dtype) if source_text is None else source_text
-    options = [o.encode() for o in (*NVRTC_OPTIONS, "-ftz=true", f"-arch={arch}",
-                                    "--device-as-default-execution-space")]
+    options = [o.encode() for o in (*NVRTC_OPTIONS, *CUPY_NVRTC_OPTIONS, f"-arch={arch}")]
     program = ctypes.c_void_p()
     status = nvrtc.nvrtcCreateProgram(ctypes.byref(program), source.encode(),
                                       f"{file}.cu".encode(), 0, None, None)
@@ -100,7 +100,7 @@ def nvrtc_compile_with(library, file, dtype, arch="compute_75", source_text=None
         nvrtc.nvrtcGetProgramLog(program, log)
         if status != 0:
             raise CompileError(f"NVRTC ({library.name}) failed on {file}.cu (status "
-                                  f"{status}):\n{log.value.decode(errors='replace')}")
+                               f"{status}):\n{log.value.decode(errors='replace')}")
         nvrtc.nvrtcGetPTXSize(program, ctypes.byref(size))
         ptx = ctypes.create_string_buffer(size.value)
         nvrtc.nvrtcGetPTX(program, ptx)

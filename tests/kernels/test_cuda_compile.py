@@ -51,6 +51,7 @@ def test_kernel_files_are_found():
 @pytest.mark.parametrize("file", CUDA_FILES)
 def test_nvrtc_compiles(file, dtype):
     ptx = compile_check.nvrtc_compile(file, dtype)
+    assert ".target sm_90" in ptx  # compiled for an H100, as CuPy does there
     kernels = emu.kernel_signatures(cupy_backend.kernel_source(file, dtype))
     assert kernels, f"{file}.cu declares no __global__ kernel"
     for kernel in kernels:  # extern "C": the PTX entry has the plain name
@@ -80,6 +81,13 @@ def test_nvcc_helper_raises_on_a_syntax_error_at_the_right_line(tmp_path):
     source, line = _broken_relu_source()
     with pytest.raises(compile_check.CompileError, match=rf"relu\.cu\({line}\): error"):
         compile_check.nvcc_compile("relu", np.float32, tmp_path, source_text=source)
+
+
+def test_nvcc_helper_says_when_nvcc_is_missing(tmp_path, monkeypatch):
+    monkeypatch.setattr(compile_check.shutil, "which", lambda name: None)
+    with pytest.raises(compile_check.CompileError, match="nvcc is not on PATH"):
+        compile_check.nvcc_compile("relu", np.float32, tmp_path)
+    assert not list(tmp_path.iterdir())  # nothing written before the check
 
 
 def test_kernel_source_rejects_other_dtypes():
