@@ -1,5 +1,7 @@
 """ops/_threads.py: the fast paths give the same bits on 1 or many threads, BLAS held to one."""
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -114,6 +116,37 @@ def test_results_in_order_runs_a_few_blocks_ahead_not_all():
         consumed[0] += 1
     assert got == list(range(40))
     assert max(lead) <= 4  # 2 * threads ahead at most: conv2d's dw blocks are not all held
+
+
+def test_run_does_not_hold_its_threads_in_lockstep():
+    """run's threads meet once, at the end: the helper works through its blocks while the
+    caller is still in its first one (results_in_order would stop it 1-2 blocks ahead)."""
+    pytest.importorskip("threadpoolctl")
+    helper_far_ahead = threading.Event()
+    seen = []
+
+    def task(block):
+        if block == 0:  # the caller's first block waits for the helper's fourth
+            seen.append(helper_far_ahead.wait(timeout=2.0))
+        if block == 7:
+            helper_far_ahead.set()
+        return block
+
+    assert _threads.run(task, list(range(10)), threads=2) == list(range(10))
+    assert seen == [True]
+
+
+def test_an_error_in_a_helper_block_of_run_reaches_the_caller():
+    pytest.importorskip("threadpoolctl")
+
+    def task(block):
+        if block == 3:  # a helper's block (3 % 2 = 1)
+            raise ZeroDivisionError(f"block {block}")
+        return block
+
+    with pytest.raises(ZeroDivisionError, match="block 3"):
+        _threads.run(task, list(range(8)), threads=2)
+    assert _threads.run(lambda block: block + 1, [0, 1, 2], threads=2) == [1, 2, 3]
 
 
 def test_an_error_in_any_block_reaches_the_caller_and_the_pool_lives_on():
