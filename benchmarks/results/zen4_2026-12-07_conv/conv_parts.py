@@ -39,36 +39,37 @@ REAL = {"im2col_rows": conv2d.im2col_rows, "im2col_rows_wide": conv2d.im2col_row
         "np": conv2d.np}
 
 
-_ZEROED = set()  # (address, size) of the scratch buffers already zero-filled
+_ZEROED = set()  # (address, shape, strides) of the arrays already zero-filled here
 
 
-def gather_free(src_rows, kH, kW, rows, oW=None, out=None):
-    """The shape im2col_rows(_wide) returns, from the scratch buffer (or `out`), nothing
-    copied. Each buffer is zero-filled once, so that no garbage (NaN, denormals) reaches
-    the products."""
-    C, _, Wd = src_rows.shape
-    width = Wd if oW is None else oW
-    size = C * kH * kW * rows * width
-    if out is None:
-        out = _im2col.scratch("cols", size, src_rows.dtype)
-    key = (out.__array_interface__["data"][0], out.size)
-    if key not in _ZEROED:
-        out[...] = 0
-        _ZEROED.add(key)
-    return out.reshape(C * kH * kW, rows * width)
-
-
-def product_free(a, b, out=None):
-    """np.matmul that computes nothing: `out` zero-filled the first time its memory is
-    seen (outputs are fresh arrays, whose memory the allocator hands out again), else a
-    (rows of a, columns of b) zero block."""
-    if out is None:
-        return np.zeros((a.shape[0], b.shape[1]), dtype=a.dtype)
+def zeroed_once(out):
+    """`out`, zero-filled the first time its memory is seen (scratch buffers are reused and
+    the allocator hands freed outputs' memory out again), so that no garbage (NaN,
+    denormals) reaches the products or the ops after them."""
     key = (out.__array_interface__["data"][0], out.shape, out.strides)
     if key not in _ZEROED:
         out[...] = 0
         _ZEROED.add(key)
     return out
+
+
+def gather_free(src_rows, kH, kW, rows, oW=None, out=None):
+    """The shape im2col_rows(_wide) returns, from the scratch buffer (or `out`), nothing
+    copied."""
+    C, _, Wd = src_rows.shape
+    width = Wd if oW is None else oW
+    size = C * kH * kW * rows * width
+    if out is None:
+        out = _im2col.scratch("cols", size, src_rows.dtype)
+    return zeroed_once(out).reshape(C * kH * kW, rows * width)
+
+
+def product_free(a, b, out=None):
+    """np.matmul that computes nothing: `out` (zeroed_once), else a (rows of a, columns
+    of b) zero block."""
+    if out is None:
+        return np.zeros((a.shape[0], b.shape[1]), dtype=a.dtype)
+    return zeroed_once(out)
 
 
 def set_mode(mode):
