@@ -239,7 +239,8 @@ def child(args):
 
     keep_freed_memory()  # as in training (train.train); PyTorch, in this process, gains too
     if args.conv_block_mib is not None:  # one block size for every layer
-        conv2d._BLOCK_BYTES = conv2d._THREAD_BLOCK_BYTES = int(args.conv_block_mib * 2**20)
+        conv2d._BLOCK_BYTES = conv2d._THREAD_BLOCK_BYTES = conv2d._LONG_THREAD_BLOCK_BYTES = (
+            int(args.conv_block_mib * 2**20))
     if args.conv_thread_mib is not None:  # layers with this much im2col go to our threads
         conv2d._THREAD_BYTES = int(args.conv_thread_mib * 2**20)
     if args.conv_workers is not None:
@@ -248,6 +249,8 @@ def child(args):
     print(json.dumps({"blas": machine.blas_info(), "load_before": os.getloadavg(),
                       "conv_block_mib": conv2d._BLOCK_BYTES / 2**20,
                       "conv_thread_block_mib": conv2d._THREAD_BLOCK_BYTES / 2**20,
+                      "conv_long_thread_block_mib": conv2d._LONG_THREAD_BLOCK_BYTES / 2**20,
+                      "conv_short_k": conv2d._SHORT_K,
                       "conv_thread_mib": conv2d._THREAD_BYTES / 2**20,
                       "conv_workers": conv2d._WORKERS or _threads.workers()}), flush=True)
     for dtype_name in args.dtype or ["float32", "float64"]:
@@ -352,7 +355,8 @@ def main(argv=None):
         head = json.loads(proc.stdout.readline())
         blas = (f"{machine.blas_line(head['blas'])}; conv2d blocks of "
                 f"{head['conv_block_mib']:g} MiB on BLAS's threads, "
-                f"{head['conv_thread_block_mib']:g} MiB on "
+                f"{head['conv_thread_block_mib']:g} MiB (products of K <= "
+                f"{head['conv_short_k']}, else {head['conv_long_thread_block_mib']:g} MiB) on "
                 f"{head['conv_workers']} thread(s) of ours in layers of >= "
                 f"{head['conv_thread_mib']:g} MiB of im2col")
         print(f"BLAS (threadpoolctl, in the timing process): {blas}\n\n{HEADER}", flush=True)

@@ -38,22 +38,30 @@ The tricks, each measured on the 2-core AVX-512 machine (OpenBLAS SkylakeX kerne
    contiguous stretch of oW values. An im2col of the whole 570x570, 64-channel image
    would take 750 MB (1.5 GB in float64); a block is a few MiB (trick 2).
 2. Block size, by layer. A layer whose whole im2col is at least `_THREAD_BYTES` (64 MiB;
-   the base-32 net's layers down to 128 channels) is cut into blocks of about
-   `_THREAD_BLOCK_BYTES` (8 MiB; 46 blocks of 12-13 rows at the 32->32 570x570 layer in
-   float32) for our threads (trick 3); a smaller layer into blocks of about `_BLOCK_BYTES`
-   (16 MiB, usually one block) for one product on BLAS's own threads. Always an even
-   number of blocks of equal size (`_row_blocks`). Small blocks stay in the core's cache
-   between gather and product (one thread, CPU time of forward + backward on the EPYC
-   machine, 2026-12-04: 32->32 @570 0.29 s with 2-4 MiB blocks, 0.40 s with 16 MiB;
-   64->64 @282 0.21 vs 0.27 s), but a product on two BLAS threads makes them synchronise,
-   which small blocks pay for over and over: the paper step with 4 MiB blocks on BLAS's
-   threads was 16 % slower than with 16 MiB. On our own threads each product runs on one
-   BLAS thread and nothing synchronises per block. 8 MiB rather than 4: on the EPYC
-   machine the two were level (paper step 1.64x vs 1.65x PyTorch's time), on the Xeon
-   machine 8 MiB was 6-7 % faster (one-process A/B, 2026-12-05: 572 / base 32 1.63 vs
-   1.76 s, paper step 5.18 vs 5.50 s; 16 MiB level with 8; benchmarks/results/
-   xeon_2026-12-05/). The cutting depends on the shapes only. `benchmarks/ops.py
-   --conv-block-mib` measures one size for every layer.
+   the base-32 net's layers down to 128 channels) is cut into blocks for our threads
+   (trick 3): of about `_THREAD_BLOCK_BYTES` (4 MiB; 90 blocks of 6-7 rows at the 32->32
+   570x570 layer in float32) where the product is short, K <= `_SHORT_K` (1152: up to
+   128 channels of 3x3), and of about `_LONG_THREAD_BLOCK_BYTES` (16 MiB) where it is
+   longer; a smaller layer into blocks of about `_BLOCK_BYTES` (16 MiB, usually one block)
+   for one product on BLAS's own threads. Always an even number of blocks of equal size
+   (`_row_blocks`). Small blocks stay in the core's cache between gather and product (one
+   thread, CPU time of forward + backward on the EPYC machine, 2026-12-04: 32->32 @570
+   0.29 s with 2-4 MiB blocks, 0.40 s with 16 MiB; 64->64 @282 0.21 vs 0.27 s), but a
+   product on two BLAS threads makes them synchronise, which small blocks pay for over
+   and over: the paper step with 4 MiB blocks on BLAS's threads was 16 % slower than with
+   16 MiB. On our own threads each product runs on one BLAS thread and nothing
+   synchronises per block. A long product wants long blocks: at K = 2304-9216 a 4 MiB
+   block is only 100-450 columns wide, a skinny product. Per layer on the Zen 4 host
+   (2026-12-07, forward + backward on our threads, benchmarks/results/
+   zen4_2026-12-07_blocks/): every layer of K <= 1152 fastest with 2-4 MiB blocks
+   (64->64 @570 0.48 s with 4 MiB, 0.52 s with 8, 0.57 s with 16), every longer one with
+   16-64 MiB (512->256 @104 0.41 s with 16 MiB, 0.42 with 8, 0.44 with 4); in the step
+   (one-process A/B) 4 / 16 MiB against the 8 MiB for all of before: 572 / base 32
+   13 % faster, the paper step 4 %. (Before: 8 MiB rather than 4 for all, from the Xeon
+   machine, where 8 MiB was 6-7 % faster, 2026-12-05, benchmarks/results/
+   xeon_2026-12-05/; level on the EPYC machine. Not yet measured there by K.) The cutting
+   depends on the shapes only. `benchmarks/ops.py --conv-block-mib` measures one size for
+   every layer.
 3. Blocks run on several threads (`_run_blocks`, ops/_threads.py; one per core unless
    MINIMAL_UNET_THREADS=N says otherwise, and only for a layer whose whole im2col is at
    least `_THREAD_BYTES`: thresholds of 8-32 MiB and thread blocks of 1-8 MiB measured no
@@ -93,10 +101,13 @@ The tricks, each measured on the 2-core AVX-512 machine (OpenBLAS SkylakeX kerne
    (K, F) matrix, and the blocks' results are summed; at a deep layer (few pixels, many
    filters) those partial sums move more memory than the im2col itself (1024->1024 at
    30x30: 4 blocks of 37.7 MB partial sums for a 28.9 MB im2col). So where one image's
-   blocks would hold at least as many values as its whole im2col (blocks * F >= oH*oW) and
-   that im2col is at most `_WHOLE_DW_BYTES` (128 MiB), it is gathered whole (a fresh
-   array, in two halves of the channels) and dw = dy_n (F, oH*oW) @ cols_n^T directly,
-   cut into two halves of F; no partial sums within an image, no transposed copy. The
+   blocks of 8 MiB (`_WHOLE_DW_TEST_BYTES`, the size the test was measured with; it still
+   picks the faster way with trick 2's 16-32 MiB blocks, benchmarks/results/
+   zen4_2026-12-07_blocks/) would hold at least as many values as its whole im2col
+   (blocks * F >= oH*oW) and that im2col is at most `_WHOLE_DW_BYTES` (128 MiB), it is
+   gathered whole (a fresh array, in two halves of the channels) and dw = dy_n (F, oH*oW)
+   @ cols_n^T directly, cut into two halves of F; no partial sums within an image, no
+   transposed copy. The
    backward pass without dx, 2-core Xeon VM, 2026-12-05 (benchmarks/results/
    xeon_2026-12-05_night/whole_dw_layers_output.txt): 1024->1024 @30 94 -> 55 ms,
    1024->512 @56 146 -> 105 ms, 256->256 @10 1.3 -> 0.9 ms; steps 1-2 % faster.
@@ -142,7 +153,10 @@ from minimal_unet.ops._im2col import (
 )
 
 _BLOCK_BYTES = 16 * 2**20  # target size of one im2col block `cols` (see docstring)
-_THREAD_BLOCK_BYTES = 8 * 2**20  # ... in a layer whose blocks go to our threads (trick 3)
+_THREAD_BLOCK_BYTES = 4 * 2**20  # ... in a layer whose blocks go to our threads (trick 3)
+_LONG_THREAD_BLOCK_BYTES = 16 * 2**20  # ... there, for a product longer than _SHORT_K
+_SHORT_K = 1152  # the longest product (K = C*kH*kW; 128 channels of 3x3) of short blocks
+_WHOLE_DW_TEST_BYTES = 8 * 2**20  # trick 7's test counts the blocks of this size
 _SPLIT_BYTES = 2**20  # a whole im2col smaller than this stays one block, on this thread
 _WORKERS = None  # threads that share the row blocks; None: _threads.workers() (trick 3)
 _THREAD_BYTES = 64 * 2**20  # ... when the whole im2col is at least this large (trick 3)
@@ -271,10 +285,14 @@ def _on_our_threads(cols_bytes):
     return runs_on_our_threads(cols_bytes) or _threads.every_product()
 
 
-def _block_bytes(cols_bytes):
-    """The target block size of a layer whose whole im2col is `cols_bytes`: _THREAD_BLOCK_BYTES
-    for the layers that run on our threads (trick 3), else _BLOCK_BYTES."""
-    return _THREAD_BLOCK_BYTES if _on_our_threads(cols_bytes) else _BLOCK_BYTES
+def _block_bytes(cols_bytes, K):
+    """The target block size of a layer whose whole im2col is `cols_bytes`, with K rows
+    (C*kH*kW): _BLOCK_BYTES for one product on BLAS's threads; on our threads (trick 3)
+    _THREAD_BLOCK_BYTES for a product of at most _SHORT_K, else _LONG_THREAD_BLOCK_BYTES
+    (trick 2)."""
+    if not _on_our_threads(cols_bytes):
+        return _BLOCK_BYTES
+    return _THREAD_BLOCK_BYTES if K <= _SHORT_K else _LONG_THREAD_BLOCK_BYTES
 
 
 def _row_blocks(K, oH, oW, itemsize, block_bytes=None):
@@ -329,7 +347,8 @@ def _correlate(src, top, left, w2, kH, kW, out, bias=None):
     N, C, _, _ = src.shape
     _, F, oH, oW = out.shape
     cols_bytes = N * C * kH * kW * oH * oW * src.itemsize  # the whole im2col
-    row_blocks = _row_blocks(C * kH * kW, oH, oW, src.itemsize, _block_bytes(cols_bytes))
+    K = C * kH * kW
+    row_blocks = _row_blocks(K, oH, oW, src.itemsize, _block_bytes(cols_bytes, K))
 
     def one_block(block):
         n, row0, rows = block
@@ -406,7 +425,7 @@ def conv2d_backward(dy, cache, need_dx=True):
     if _dw_in_one_product(K, F, oH, oW, x.itemsize):  # a deep layer (trick 7)
         dw = _dw_whole(x, dy, pad, kH, kW, cols_bytes).reshape(F, C, kH, kW)
         return _dx_part(dy, w, pad, x.shape, need_dx), dw, dy.sum(axis=(0, 2, 3))
-    row_blocks = _row_blocks(K, oH, oW, x.itemsize, _block_bytes(cols_bytes))
+    row_blocks = _row_blocks(K, oH, oW, x.itemsize, _block_bytes(cols_bytes, K))
     blocks = [(n, row0, rows) for n in range(N) for row0, rows in row_blocks]
 
     def one_block(block):
@@ -449,11 +468,11 @@ def _dx_part(dy, w, pad, x_shape, need_dx):
 
 def _dw_in_one_product(K, F, oH, oW, itemsize):
     """Whether conv2d_backward takes dw from each image's whole im2col in one product
-    (trick 7): when one image's row blocks of _THREAD_BLOCK_BYTES would give (K, F)
+    (trick 7): when one image's row blocks of _WHOLE_DW_TEST_BYTES would give (K, F)
     partial sums that together hold at least as many values as its whole im2col
     (blocks * F >= oH * oW: a deep layer, few pixels and many filters), and that im2col is
     at most _WHOLE_DW_BYTES. Shapes only: the same choice on any number of threads."""
-    n_blocks = len(_row_blocks(K, oH, oW, itemsize, _THREAD_BLOCK_BYTES))
+    n_blocks = len(_row_blocks(K, oH, oW, itemsize, _WHOLE_DW_TEST_BYTES))
     return n_blocks * F >= oH * oW and K * oH * oW * itemsize <= _WHOLE_DW_BYTES
 
 

@@ -49,6 +49,7 @@ def test_many_threads_give_the_bits_of_one(monkeypatch, dtype):
     monkeypatch.setattr(_threads, "_MIN_BYTES", 16)  # cut even these tiny arrays into parts
     monkeypatch.setattr(_threads, "_PART_BYTES", 16)  # and the up-convolution's products
     monkeypatch.setattr(conv2d, "_THREAD_BLOCK_BYTES", 256)  # and the convolutions into many
+    monkeypatch.setattr(conv2d, "_LONG_THREAD_BLOCK_BYTES", 256)
     monkeypatch.setattr(conv2d, "_SPLIT_BYTES", 0)
     monkeypatch.setattr(conv2d, "_THREAD_BYTES", 0)  # blocks, on our threads
     monkeypatch.setattr(conv2d, "_WORKERS", None)  # conv2d follows MINIMAL_UNET_THREADS
@@ -208,17 +209,27 @@ def test_big_layers_get_small_blocks_by_shape_alone(monkeypatch):
     monkeypatch.setenv("MINIMAL_UNET_THREADS", "2")
     # a layer whose whole im2col reaches _THREAD_BYTES is cut for the threads, whatever
     # the thread count; the cut depends on the shapes only, so the bits do too
-    small = conv2d._block_bytes(conv2d._THREAD_BYTES - 1)
-    big = conv2d._block_bytes(conv2d._THREAD_BYTES)
+    K, oH, oW = 288, 568, 568  # 32 -> 32 at 570x570, float32: 372 MB of im2col
+    small = conv2d._block_bytes(conv2d._THREAD_BYTES - 1, K)
+    big = conv2d._block_bytes(conv2d._THREAD_BYTES, K)
     assert (small, big) == (conv2d._BLOCK_BYTES, conv2d._THREAD_BLOCK_BYTES)
     assert big < small
-    K, oH, oW = 288, 568, 568  # 32 -> 32 at 570x570, float32: 372 MB of im2col
     blocks = conv2d._row_blocks(K, oH, oW, 4, big)
     assert len(blocks) % 2 == 0 and sum(rows for _, rows in blocks) == oH
     assert max(rows for _, rows in blocks) * K * oW * 4 <= 1.2 * conv2d._THREAD_BLOCK_BYTES
+    # products of 128 channels of 3x3 at most get the short blocks, longer ones the long
+    long_K = 2304  # 256 -> 256 at 138x138, float32: 170 MB of im2col
+    assert conv2d._block_bytes(conv2d._THREAD_BYTES, 1152) == conv2d._THREAD_BLOCK_BYTES
+    assert conv2d._block_bytes(conv2d._THREAD_BYTES, long_K) == conv2d._LONG_THREAD_BLOCK_BYTES
+    assert conv2d._THREAD_BLOCK_BYTES < conv2d._LONG_THREAD_BLOCK_BYTES <= conv2d._BLOCK_BYTES
+    blocks = conv2d._row_blocks(long_K, 136, 136, 4, conv2d._LONG_THREAD_BLOCK_BYTES)
+    assert len(blocks) % 2 == 0 and sum(rows for _, rows in blocks) == 136
+    assert (max(rows for _, rows in blocks) * long_K * 136 * 4
+            <= 1.2 * conv2d._LONG_THREAD_BLOCK_BYTES)
     # in a network with such a layer, every layer is cut the same way, for our threads
     with _threads.every_product_on_our_threads():
-        assert conv2d._block_bytes(1) == big
+        assert conv2d._block_bytes(1, K) == big
+        assert conv2d._block_bytes(1, long_K) == conv2d._LONG_THREAD_BLOCK_BYTES
         assert conv2d._block_threads(1) == conv2d._WORKERS
 
 
