@@ -12,9 +12,10 @@ strided copy (conv2d's trick 1) or as a view.
 Scratch buffers: the block `cols` and the padded slab (and conv2d's wide product and
 zero-padded dy rows of trick 8, each at most one block of cols) live in one flat buffer
 per (purpose, dtype), kept per thread in `_SCRATCH` and grown to the largest block seen.
-Each is bounded by one block (conv2d's _BLOCK_BYTES or _THREAD_BLOCK_BYTES, or one row of
-im2col if a single row is larger), so memory stays bounded however many layer shapes a
-network has (per thread, four buffers). Nothing conv2d returns aliases a scratch buffer.
+Each is bounded by one block (conv2d's _BLOCK_BYTES, _THREAD_BLOCK_BYTES or
+_LONG_THREAD_BLOCK_BYTES, or one row of im2col if a single row is larger), so memory
+stays bounded however many layer shapes a network has (per thread, four buffers).
+Nothing conv2d returns aliases a scratch buffer.
 """
 
 import threading
