@@ -127,7 +127,10 @@ The tricks, each measured on the 2-core AVX-512 machine (OpenBLAS SkylakeX kerne
    cost about what the copy saved (0.99-1.08x per layer). One-process A/B, EPYC Zen 5,
    2026-12-06 (benchmarks/results/wide_rows_2026-12-06/): the 252 / base-16 step 2-3 %
    faster (0.82x in spells when the host ran every step 1.3-1.6x slower), the 572 /
-   base-32 step 2 %, the paper step level.
+   base-32 step 2 %, the paper step level. On a Zen 4 host with trick 2's 4 MiB blocks
+   (2026-12-07, benchmarks/results/zen4_2026-12-07_blocks/) it was the other way (off:
+   0.98-0.99x at 572 / base 32 and the paper size, 0.90-0.99x at 252 / base 16); kept
+   until a Zen 5 host measures it with those blocks.
 
 The gathers themselves (`_im2col`: padded_rows, im2col_rows, im2col_rows_wide,
 transposed) copy into per-thread scratch buffers bounded by one block; outputs (y, dx, dw,
