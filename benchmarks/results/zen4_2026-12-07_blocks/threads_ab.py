@@ -7,27 +7,19 @@
               arithmetic does not depend on its thread)
 
 benchmarks/step.py's step, ours, float32; the two settings alternate, one step each per
-round (order swapped every round), 0.3 s apart, after two warm-up rounds. Prints the
-medians, the paired median (B / A in the same round) and the rounds B was faster. Prints
-only; nothing in the package changes.
+round; the loop and the printout: `_ab.py`. Prints only; nothing in the package
+changes.
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python \
         benchmarks/results/zen4_2026-12-07_blocks/threads_ab.py ahead|dynamic 572-b32 [rounds]
 """
 
 import itertools
-import statistics
 import sys
 import threading
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+import _ab
 
-import step  # noqa: E402
-
-from minimal_unet.ops import _threads  # noqa: E402
+from minimal_unet.ops import _threads
 
 STATIC = _threads.run
 
@@ -81,26 +73,8 @@ def main():
     name, size = sys.argv[1], sys.argv[2]
     rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 11
     apply, settings = EXPERIMENTS[name]
-    run = step.build_step("ours", size, "float32", 2)
-    names = list(settings)
-    seconds = {label: [] for label in names}
-    for r in range(rounds + 2):
-        for label in (names if r % 2 else names[::-1]):
-            apply(settings[label])
-            time.sleep(0.3)
-            t0 = time.perf_counter()
-            run()
-            if r >= 2:
-                seconds[label].append(time.perf_counter() - t0)
-    apply(settings[names[0]])
-    print(size, "float32,", name, "A/B,", rounds, "rounds")
-    first = seconds[names[0]]
-    for label in names:
-        values = seconds[label]
-        paired = statistics.median(v / f for v, f in zip(values, first))
-        faster = sum(v < f for v, f in zip(values, first))
-        print(f"  {label:18s} {statistics.median(values):.3f} s  paired {paired:.3f}  "
-              f"faster in {faster} of {rounds}  ({', '.join(f'{s:.3f}' for s in values)})")
+    seconds = _ab.alternate(size, settings, apply, rounds)
+    _ab.report(f"{size} float32, {name} A/B, {rounds} rounds", seconds)
 
 
 if __name__ == "__main__":
