@@ -54,10 +54,10 @@ The tricks, each measured on the 2-core AVX-512 machine (OpenBLAS SkylakeX kerne
    block is only 100-450 columns wide, a skinny product. Per layer on the Zen 4 host
    (2026-12-07, forward + backward on our threads, benchmarks/results/
    zen4_2026-12-07_blocks/): every layer of K <= 1152 fastest with 2-4 MiB blocks
-   (64->64 @570 0.48 s with 4 MiB, 0.52 s with 8, 0.57 s with 16), every longer one with
-   16-64 MiB (512->256 @104 0.41 s with 16 MiB, 0.42 with 8, 0.44 with 4); in the step
-   (one-process A/B) 4 / 16 MiB against the 8 MiB for all of before: 572 / base 32
-   13 % faster, the paper step 4 %. (Before: 8 MiB rather than 4 for all, from the Xeon
+   (64->64 @570 0.48 s with 4 MiB, 0.59 s with 8, 0.58 s with 16), every longer one with
+   8-64 MiB (512->256 @104 0.41 s with 16 MiB, 0.41 with 8, 0.45 with 4); in the step
+   (one-process A/Bs) 4 / 16 MiB against the 8 MiB for all of before: 572 / base 32
+   8-13 % faster, the paper step 4-6 %. (Before: 8 MiB rather than 4 for all, from the Xeon
    machine, where 8 MiB was 6-7 % faster, 2026-12-05, benchmarks/results/
    xeon_2026-12-05/; level on the EPYC machine. Not yet measured there by K.) The cutting
    depends on the shapes only. `benchmarks/ops.py --conv-block-mib` measures one size for
