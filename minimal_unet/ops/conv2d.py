@@ -53,9 +53,11 @@ The tricks, each measured on the 2-core AVX-512 machine (OpenBLAS SkylakeX kerne
    synchronises per block. A long product wants long blocks: at K = 2304-9216 a 4 MiB
    block is only 100-450 columns wide, a skinny product. Per layer on the Zen 4 host
    (2026-12-07, forward + backward on our threads, benchmarks/results/
-   zen4_2026-12-07_blocks/): every layer of K <= 1152 fastest with 2-4 MiB blocks
-   (64->64 @570 0.48 s with 4 MiB, 0.59 s with 8, 0.58 s with 16), every longer one with
-   8-64 MiB (512->256 @104 0.41 s with 16 MiB, 0.41 with 8, 0.45 with 4); in the step
+   zen4_2026-12-07_blocks/): the layers of K <= 1152 fastest with 2-4 MiB blocks
+   (64->64 @570 0.48 s with 4 MiB, 0.59 s with 8, 0.58 s with 16; not the first layer,
+   K = 9, a few ms), the longer ones with 8-64 MiB (512->256 @104 0.41 s with 16 MiB,
+   0.41 with 8, 0.45 with 4; not 256->128 @200, whose dx product is short: 2 % faster
+   with 4 MiB than with 16); in the step
    (one-process A/Bs) 4 / 16 MiB against the 8 MiB for all of before: 572 / base 32
    8-13 % faster, the paper step 4-6 %. (Before: 8 MiB rather than 4 for all, from the Xeon
    machine, where 8 MiB was 6-7 % faster, 2026-12-05, benchmarks/results/
