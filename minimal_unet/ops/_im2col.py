@@ -2,19 +2,17 @@
 
     src_rows = padded_rows(x[n], pad, pad, row0, rows + kH - 1, oW + kW - 1)  # (C, ., .)
     cols = im2col_rows(src_rows, kH, kW, rows, oW)    # (C*kH*kW, rows*oW), scratch
-    cols = im2col_rows_wide(src_rows, kH, kW, rows)   # (C*kH*kW, rows*Wd), scratch
     cols = im2col(x[n], kH, kW, pad)                 # one whole image, a fresh array
 
 conv2d.py decides how a layer is cut into row blocks and on which threads they run; this
 module only copies. Each function is the naive loops' index formula, written as one
 strided copy (conv2d's trick 1) or as a view.
 
-Scratch buffers: the block `cols` and the padded slab (and conv2d's wide product and
-zero-padded dy rows of trick 8, each at most one block of cols) live in one flat buffer
+Scratch buffers: the block `cols` and the padded slab live in one flat buffer
 per (purpose, dtype), kept per thread in `_SCRATCH` and grown to the largest block seen.
 Each is bounded by one block (conv2d's _BLOCK_BYTES, _THREAD_BLOCK_BYTES or
 _LONG_THREAD_BLOCK_BYTES, or one row of im2col if a single row is larger), so memory
-stays bounded however many layer shapes a network has (per thread, four buffers).
+stays bounded however many layer shapes a network has (per thread and dtype, two buffers).
 Nothing conv2d returns aliases a scratch buffer.
 """
 
@@ -79,39 +77,6 @@ def im2col_rows(src_rows, kH, kW, rows, oW, out=None):
     cols = out.reshape(C, kH, kW, rows, oW)  # (C, kH, kW, R, oW)
     np.copyto(cols, windows)
     return cols.reshape(C * kH * kW, rows * oW)  # (K, R*oW)
-
-
-def im2col_rows_wide(src_rows, kH, kW, rows):
-    """The receptive fields of a row block on the whole width of its source rows.
-
-    src_rows (C, rows+kH-1, Wd), each channel's rows one contiguous run (a slab, or whole
-    rows of an image) -> cols (C*kH*kW, rows*Wd), in a scratch buffer, with
-        cols[(c, i, j), r*Wd + v] = src_rows[c, r+i, v+j]    for v < oW = Wd-kW+1,
-    exactly `im2col_rows`'s columns, and kW-1 more columns after each row's oW ("wrapped"
-    columns, v >= oW) that read on into the next source row: junk, which the caller drops
-    from what it computes (conv2d's trick 8). Read flat, the values of (c, i, j) are one
-    contiguous run of src_rows[c] starting at i*Wd + j, so the copy moves runs of
-    rows*Wd values instead of runs of oW. The last kW-1 columns, past the source, are 0.
-    """
-    C, _, Wd = src_rows.shape
-    sC, sH, sW = src_rows.strides
-    if sW != src_rows.itemsize or sH != Wd * sW:
-        raise ValueError(f"im2col_rows_wide: each channel's rows must be one contiguous run, "
-                         f"got strides {src_rows.strides} for shape {src_rows.shape}")
-    run = rows * Wd - (kW - 1)  # the last column that reads inside src_rows, plus one
-    windows = as_strided(src_rows, shape=(C, kH, kW, run), strides=(sC, sH, sW, sW),
-                         writeable=False)  # (C, kH, kW, run): element q = flat[i*Wd+j+q]
-    cols = scratch("cols", C * kH * kW * rows * Wd, src_rows.dtype)
-    cols = cols.reshape(C, kH, kW, rows * Wd)
-    np.copyto(cols[..., :run], windows)
-    cols[..., run:] = 0
-    return cols.reshape(C * kH * kW, rows * Wd)  # (K, rows*Wd)
-
-
-def zero_wrapped(cols, Wd, oW):
-    """Set the wrapped columns of `im2col_rows_wide`'s cols (v >= oW in each row) to 0."""
-    cols.reshape(cols.shape[0], -1, Wd)[:, :, oW:] = 0
-    return cols
 
 
 def im2col(x, kH, kW, pad=0):

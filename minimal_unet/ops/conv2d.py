@@ -114,29 +114,22 @@ The tricks, each measured on the 2-core AVX-512 machine (OpenBLAS SkylakeX kerne
    xeon_2026-12-05_night/whole_dw_layers_output.txt): 1024->1024 @30 94 -> 55 ms,
    1024->512 @56 146 -> 105 ms, 256->256 @10 1.3 -> 0.9 ms; steps 1-2 % faster.
 
-8. Blocks gathered on the whole width of their source rows (`_im2col.im2col_rows_wide`).
-   Column r*Wd + v of a block's cols holds the receptive field of output pixel (r, v) on
-   the source's whole row width Wd = oW + kW - 1, so the kW-1 "wrapped" columns after each
-   row's oW read on into the next row: junk. Read flat, each (c, i, j) row of cols is
-   then one contiguous run of the source (rows*Wd values) instead of `rows` runs of oW,
-   a copy 1.7-2.9x faster at 16-128 channels. The product runs on the wider cols,
-   (kW-1)/Wd more columns, and the junk is dropped where it would land: y and dx are
-   cropped out of the wide product (one copy of the output), dw's product sees the
-   wrapped columns of cols and of dy set to 0 (so an inf in the input reaches only the
-   dw entries it reaches in the formula). Only where it pays (`_wide`): rows at least
-   _WIDE_MIN_WIDTH (40) wide, and products of at most _WIDE_MAX_FILTERS (64) and at most
-   K filters, whose time the gather dominates; at 128-512 filters the longer product
-   cost about what the copy saved (0.99-1.08x per layer). One-process A/B, EPYC Zen 5,
-   2026-12-06 (benchmarks/results/wide_rows_2026-12-06/): the 252 / base-16 step 2-3 %
-   faster (0.82x in spells when the host ran every step 1.3-1.6x slower), the 572 /
-   base-32 step 2 %, the paper step level. On a Zen 4 host with trick 2's 4 MiB blocks
-   (2026-12-07, benchmarks/results/zen4_2026-12-07_blocks/) it was the other way (off:
-   0.98-0.99x at 572 / base 32 and the paper size, 0.90-0.99x at 252 / base 16); kept
-   until a Zen 5 host measures it with those blocks.
+Tried and dropped: blocks gathered on the whole width of their source rows (the kW-1
+"wrapped" columns after each row's oW computed as junk and cropped away, so that each
+(c, i, j) row of cols was one contiguous run of the source: a copy 1.7-2.9x faster at
+16-128 channels, at the price of a crop copy of y and dx and zero-filled dy rows for dw).
+It made the 252 / base-16 and 572 / base-32 steps 2-3 % faster on the Zen 5 VM with 8 MiB
+thread blocks (2026-12-06, benchmarks/results/wide_rows_2026-12-06/), but with trick 2's
+4 MiB blocks, whose gathers stay in the core's cache, the steps were faster without
+it on the Zen 4 VM (2026-12-07, one-process A/Bs): 572 / base 32 by 1.7-3.1 % in four
+runs of five (the fifth level, in a noisy spell), 252 / base 16 by 1-10 %, the paper step
+level; with it in the forward and dx passes only, or in dw's only, between the two at
+572 / base 32 in the quieter run (benchmarks/results/zen4_2026-12-07_blocks/wide_ab_output.txt and
+zen4_2026-12-07_evening/wide_ab_output.txt). Removed at 2026-12-07.
 
-The gathers themselves (`_im2col`: padded_rows, im2col_rows, im2col_rows_wide,
-transposed) copy into per-thread scratch buffers bounded by one block; outputs (y, dx, dw,
-db) are always fresh arrays, and nothing returned aliases a scratch buffer.
+The gathers themselves (`_im2col`: padded_rows, im2col_rows, transposed) copy into
+per-thread scratch buffers bounded by one block; outputs (y, dx, dw, db) are always fresh
+arrays, and nothing returned aliases a scratch buffer.
 
 Why channels-first (NCHW) blocks and not channels-last (H, W, C): measured at the paper's
 heaviest layer, channels-last blocks were no faster (the gather copies runs of C values
@@ -150,11 +143,8 @@ from minimal_unet.ops._checks import check_float_array, check_same_dtype, check_
 from minimal_unet.ops._im2col import (
     im2col,  # noqa: F401 (read here by the notebooks)
     im2col_rows,
-    im2col_rows_wide,
     padded_rows,
-    scratch,
     transposed,
-    zero_wrapped,
 )
 
 _BLOCK_BYTES = 16 * 2**20  # target size of one im2col block `cols` (see docstring)
@@ -166,8 +156,6 @@ _SPLIT_BYTES = 2**20  # a whole im2col smaller than this stays one block, on thi
 _WORKERS = None  # threads that share the row blocks; None: _threads.workers() (trick 3)
 _THREAD_BYTES = 64 * 2**20  # ... when the whole im2col is at least this large (trick 3)
 _WHOLE_DW_BYTES = 128 * 2**20  # trick 7: the largest one-image im2col gathered whole for dw
-_WIDE_MIN_WIDTH = 40  # trick 8: blocks gathered on the whole row width from this width on
-_WIDE_MAX_FILTERS = 64  # ... in products of at most this many filters (output rows)
 
 
 def _check_pad(pad):
@@ -324,18 +312,6 @@ def _block_threads(cols_bytes):
     return _WORKERS if _on_our_threads(cols_bytes) else 1
 
 
-def _wide(K, F, Wd, src_rows):
-    """Whether a row block is gathered on the whole width Wd of its source rows (trick 8):
-    rows at least _WIDE_MIN_WIDTH wide (the kW-1 wrapped columns of each row cost
-    (kW-1)/Wd of the product), at most _WIDE_MAX_FILTERS filters (beyond, the product
-    outweighs the gather) and an output no larger than cols (F <= K: the wide output is
-    copied once more, cropped), and source rows that are one contiguous run per channel.
-    Shapes and strides only: the same choice on any number of threads."""
-    return (Wd >= _WIDE_MIN_WIDTH and F <= min(K, _WIDE_MAX_FILTERS)
-            and src_rows.strides[2] == src_rows.itemsize
-            and src_rows.strides[1] == Wd * src_rows.itemsize)
-
-
 def _run_blocks(task, blocks, cols_bytes):
     """[task(block) for block in blocks] in block order, over `_WORKERS` threads (_threads)
     when the layer runs on our threads (`_on_our_threads`), else on this thread."""
@@ -358,17 +334,6 @@ def _correlate(src, top, left, w2, kH, kW, out, bias=None):
     def one_block(block):
         n, row0, rows = block
         src_rows = padded_rows(src[n], top, left, row0, rows + kH - 1, oW + kW - 1)
-        if _wide(C * kH * kW, F, oW + kW - 1, src_rows):  # trick 8
-            Wd = oW + kW - 1
-            cols = im2col_rows_wide(src_rows, kH, kW, rows)  # (K, rows*Wd)
-            wide = scratch("wide", F * rows * Wd, out.dtype).reshape(F, rows * Wd)
-            np.matmul(w2, cols, out=wide)  # (F, K) @ (K, rows*Wd)
-            wide_rows = wide.reshape(F, rows, Wd)[:, :, :oW]  # the wrapped columns dropped
-            if bias is None:
-                np.copyto(out[n, :, row0:row0 + rows], wide_rows)
-            else:
-                np.add(wide_rows, bias[:, None, None], out=out[n, :, row0:row0 + rows])
-            return
         cols = im2col_rows(src_rows, kH, kW, rows, oW)  # (K, rows*oW)
         out_rows = out[n].reshape(F, oH * oW)[:, row0 * oW:(row0 + rows) * oW]  # a view
         np.matmul(w2, cols, out=out_rows)  # (F, K) @ (K, rows*oW)
@@ -437,14 +402,6 @@ def conv2d_backward(dy, cache, need_dx=True):
         n, row0, rows = block
         x_rows = padded_rows(x[n], pad, pad, row0, rows + kH - 1, oW + kW - 1)
         dy_rows = dy[n].reshape(F, oH * oW)[:, row0 * oW:(row0 + rows) * oW]  # (F, rows*oW)
-        if _wide(K, F, oW + kW - 1, x_rows):  # trick 8: wrapped columns set to 0 in both
-            Wd = oW + kW - 1
-            cols = zero_wrapped(im2col_rows_wide(x_rows, kH, kW, rows), Wd, oW)
-            dy_wide = scratch("dy_wide", F * rows * Wd, dy.dtype).reshape(F, rows, Wd)
-            dy_wide[:, :, :oW] = dy_rows.reshape(F, rows, oW)
-            dy_wide[:, :, oW:] = 0
-            dw_t_block = np.matmul(cols, dy_wide.reshape(F, rows * Wd).T)  # (K, F)
-            return dw_t_block, dy_rows.sum(axis=1)
         cols = im2col_rows(x_rows, kH, kW, rows, oW)  # (K, rows*oW)
         dw_t_block = np.matmul(cols, dy_rows.T)  # (K, rows*oW) @ (rows*oW, F) -> (K, F)
         return dw_t_block, dy_rows.sum(axis=1)  # (K, F), (F,)

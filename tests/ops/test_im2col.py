@@ -68,33 +68,3 @@ def test_transposed_copies_the_transpose_in_slabs(rng, shape):
     assert t.flags.c_contiguous and t.shape == shape[::-1] and t.dtype == a.dtype
     np.testing.assert_array_equal(t, a.T)
     assert not np.shares_memory(t, a)
-
-
-@pytest.mark.parametrize("kH, kW", [(3, 3), (2, 3), (1, 1), (5, 2)])
-def test_wide_gather_holds_the_narrow_one_and_wrapped_columns(rng, kH, kW):
-    # conv2d's trick 8: the receptive fields on the whole width Wd of the source rows
-    C, rows, Wd = 3, 4, 9
-    src = rng.standard_normal((C, rows + kH - 1, Wd)).astype(np.float32)
-    oW = Wd - kW + 1
-    narrow = _im2col.im2col_rows(src, kH, kW, rows, oW).copy()  # (K, rows*oW)
-    wide = _im2col.im2col_rows_wide(src, kH, kW, rows)  # (K, rows*Wd)
-    assert wide.shape == (C * kH * kW, rows * Wd)
-    by_row = wide.reshape(-1, rows, Wd)
-    np.testing.assert_array_equal(by_row[:, :, :oW], narrow.reshape(-1, rows, oW))
-    flat = src.reshape(C, -1)  # what the wrapped columns read: the source, flat, read on
-    run = rows * Wd - (kW - 1)  # the columns after it would read past the source: 0
-    for c in range(C):
-        for i in range(kH):
-            for j in range(kW):
-                row = wide[(c * kH + i) * kW + j]
-                for q in range(rows * Wd):
-                    assert row[q] == (flat[c, i * Wd + j + q] if q < run else 0)
-    _im2col.zero_wrapped(wide, Wd, oW)
-    assert not by_row[:, :, oW:].any()
-    np.testing.assert_array_equal(by_row[:, :, :oW], narrow.reshape(-1, rows, oW))
-
-
-def test_wide_gather_needs_contiguous_rows(rng):
-    src = rng.standard_normal((2, 5, 8))
-    with pytest.raises(ValueError, match="one contiguous run"):
-        _im2col.im2col_rows_wide(src[:, :, :6], 3, 3, 3)  # rows of 6 in rows of 8
