@@ -7,7 +7,8 @@ steps after two warm-ups. Prints per product shape: seconds per step, GFLOP/s, a
 time it would lose against 2048^3's rate measured first in the same process; then the
 sums. Prints only.
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 \
-        MINIMAL_UNET_THREADS=1 python benchmarks/results/zen4_2026-12-07_evening/product_rates.py 572-b32
+        MINIMAL_UNET_THREADS=1 python \
+        benchmarks/results/zen4_2026-12-07_evening/product_rates.py 572-b32
 """
 
 import collections
