@@ -14,6 +14,13 @@ dw), then the other ops at the sizes where they cost most in that network:
     dropout           (1, 512, 28, 28), p = 0.5 (the end of the contracting path)
     softmax CE        logits (1, 2, 388, 388) with a per-pixel weight map
 
+The conv and up-convolution rows run as the network's step runs them: a network with a
+layer large enough for our threads (conv2d's trick 3; the base-32 net on a 572 tile has
+them, the --quick net does not) sends every product of its step to our threads, each on one
+BLAS thread (`UNet` sets `_threads.set_every_product`), so those rows time ours under the
+same setting; alone, a layer under conv2d._THREAD_BYTES would run its products on BLAS's
+threads instead (the records before 2026-12-07's evening timed them that way).
+
 One timing = forward + backward with a fresh upstream gradient already in memory; for
 PyTorch, the op under autograd and `torch.autograd.grad`. Each op runs once untimed
 (warm-up: scratch buffers, first-touch pages, library dispatch), then `--repeat` times,
@@ -190,23 +197,46 @@ def leaf(torch, a):
     return torch.from_numpy(a).requires_grad_(True)
 
 
+def as_in_network(fn, layers, itemsize):
+    """fn under the product threading the network of these conv `layers` runs its step
+    with (see the module docstring): every product on our threads when its largest
+    im2col reaches conv2d's threshold, as `UNet` decides; otherwise as a lone call."""
+    from minimal_unet.ops import _threads, conv2d
+
+    largest = max(C * 9 * (H - 2) ** 2 for C, _, H in layers) * itemsize  # valid 3x3
+    on = conv2d.runs_on_our_threads(largest)
+
+    def run():
+        with _threads.every_product_on_our_threads(on):
+            return fn()
+
+    return run
+
+
 def make_cases(dtype, torch, keys, quick):
     """[(name, flops, ours, theirs)] for the ops in `keys`; ours and theirs are
-    zero-argument callables, each one forward + backward; flops only for convolutions."""
+    zero-argument callables, each one forward + backward; flops only for convolutions.
+    Ours of the conv and up-convolution rows runs as in the network's step
+    (`as_in_network`)."""
     rng = np.random.default_rng(0)
+    layers = QUICK_LAYERS if quick else NET_LAYERS
 
     def normal(*shape):
         return rng.standard_normal(shape).astype(dtype)
 
     cases = []
     if "conv" in keys:
-        for C, F, H in QUICK_LAYERS if quick else NET_LAYERS:
+        for C, F, H in layers:
             flops = 3 * 2 * F * C * 9 * (H - 2) ** 2  # forward, dx and dw products
             name, ours, theirs = conv_case((1, C, F, H, 3), normal, torch)
-            cases.append((name, flops, ours, theirs))
+            cases.append((name, flops, as_in_network(ours, layers, dtype.itemsize), theirs))
     sizes = QUICK_SIZES if quick else PAPER_SIZES
-    cases += [(name, None, ours, theirs) for key in keys if key != "conv"
-              for name, ours, theirs in [CASES[key](sizes[key], normal, torch)]]
+    for key in keys:
+        if key != "conv":
+            name, ours, theirs = CASES[key](sizes[key], normal, torch)
+            if key == "upconv":
+                ours = as_in_network(ours, layers, dtype.itemsize)
+            cases.append((name, None, ours, theirs))
     return cases
 
 
@@ -340,7 +370,10 @@ def main(argv=None):
              f"{args.repeat} runs after one warm-up, ours and PyTorch alternating in one "
              f"process, each call after a {machine.SETTLE_S} s pause (machine.SETTLE_S); "
              "ratio = ours / PyTorch of the medians. Conv rows: the 3x3 "
-             "convolutions of the base-32 U-Net on a 572 tile, `C->F @H` (H = input size).",
+             "convolutions of the base-32 U-Net on a 572 tile, `C->F @H` (H = input size); "
+             "ours of the conv and up-convolution rows with the product threading that "
+             "network's step runs them with (every product on our threads when it has a "
+             "layer from conv2d's threshold on).",
              ""]
     lines += [f"- {k}: {v}" for k, v in info.items() if k != "blas_variables"]
     print("\n".join(lines), flush=True)

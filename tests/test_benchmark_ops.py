@@ -29,3 +29,25 @@ def test_total_line_sums_the_conv_layers_work_and_times(load_benchmark):
     (line,) = ops_script.total_lines(rows)
     assert line == ("- float32: all 2 conv layers (7.5 GFLOP) 0.400 s vs PyTorch 0.300 s "
                     "(**1.33x**); worst layer conv2d a 3.00x")
+
+
+def test_conv_rows_run_with_the_networks_product_threading(load_benchmark):
+    # The base-32 net on a 572 tile has layers for our threads, so UNet sends every
+    # product of its step there; the --quick net has none. Each row's ours must see the
+    # same setting, and leave it as it was.
+    from minimal_unet.model import UNetConfig
+    from minimal_unet.ops import _threads
+    from minimal_unet.ops.conv2d import runs_on_our_threads
+    from minimal_unet.sizes import largest_im2col_bytes
+
+    ops_script = load_benchmark("ops")
+    seen = []
+    for layers, (tile, base) in ((ops_script.NET_LAYERS, (572, 32)),
+                                 (ops_script.QUICK_LAYERS, (188, 8))):
+        run = ops_script.as_in_network(lambda: seen.append(_threads._EVERY_PRODUCT), layers, 4)
+        config = UNetConfig(in_channels=1, n_classes=2, depth=4, base_channels=base)
+        as_unet = runs_on_our_threads(largest_im2col_bytes(config, (1, 1, tile, tile), 4))
+        before = _threads._EVERY_PRODUCT
+        run()
+        assert seen[-1] is as_unet and _threads._EVERY_PRODUCT is before
+    assert seen == [True, False]
