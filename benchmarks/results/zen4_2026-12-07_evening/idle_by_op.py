@@ -19,14 +19,12 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+sys.path.insert(0, str(ROOT / "benchmarks" / "results" / "epyc_2026-12-04_evening"))
+
 import step  # noqa: E402
+from step_by_op import OPS  # noqa: E402  (the ops that script times, by their backend name)
 
 from minimal_unet.backends import numpy_backend  # noqa: E402
-
-OPS = ["conv2d_forward", "conv2d_backward", "relu_forward", "relu_backward",
-       "maxpool2d_forward", "maxpool2d_backward", "upconv2d_forward", "upconv2d_backward",
-       "crop_and_concat_forward", "crop_and_concat_backward", "softmax_cross_entropy",
-       "sgd_momentum_update", "add", "zeros_like"]
 
 
 def main():
