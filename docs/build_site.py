@@ -46,7 +46,8 @@ KEY_FIELD = "minimal_unet_source_key"
 # The API reference: one page per module, every public function and class.
 API_MODULES = ["ops", "model", "gradcheck", "metrics", "weight_map", "infer", "train", "validation"]
 
-GUIDES = ["step_through.md", "speed.md", "real_data.md", "gpu.md", "numba.md", "assignments.md", "site.md"]
+GUIDES = ["step_through.md", "speed.md", "real_data.md", "gpu.md", "numba.md", "assignments.md",
+          "site.md"]
 ASSIGNMENTS_PLACEHOLDER = """# For teachers: the assignments
 
 The assignment guide for teachers (`docs/assignments.md`) is not in this checkout yet.
