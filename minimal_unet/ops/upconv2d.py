@@ -14,9 +14,17 @@ For each input pixel that is one matrix-vector product, x[n, :, i, j] (C_in,) ti
 weight seen as a (C_in, C_out*4) matrix. The fast path does all pixels in one matmul and then
 scatters the (C_out, 2, 2) results into their blocks with a reshape/transpose. While
 `_threads.every_product()` (a U-Net with a large layer, see ops/conv2d.py's trick 3) the
-products are cut into parts of output channels by the shapes alone (`_threads.parts`)
-and run on our threads, each on one BLAS thread; otherwise each is one product on BLAS's
-own threads. Backward:
+work is cut into parts of input rows by the shapes alone (`_threads.parts`), each part's
+products and its scatter (or gather) run together on one of our threads, each product on
+one BLAS thread; otherwise each product is one call on BLAS's own threads. Parts of rows,
+not of channels: a part of the channels multiplies a few rows of the weight by the WHOLE
+input, which BLAS copies into its packed panels once per part. At 64 -> 32 channels,
+196x196 (the base-32 net's last up-convolution) forward + backward took 29.9 ms in parts of
+channels, 17.8 ms in parts of rows; the base-32 net's four 77.6 -> 59.4 ms; its training
+step 1.2 % faster, the paper step 1.3 % (one-process A/Bs; 2-core Zen 4 VM, 2026-12-07,
+benchmarks/results/zen4_2026-12-07_evening/). dL/dw, a sum over pixels, is then a sum of
+one (C_out*4, C_in) product per part, added in part order: the same bits on any number of
+threads. Backward:
 
     dL/dx[n, ci, i, j]   = sum_{o,a,c} w[ci, o, a, c] * dy[n, o, 2i + a, 2j + c]
     dL/dw[ci, o, a, c]   = sum_{n,i,j} x[n, ci, i, j] * dy[n, o, 2i + a, 2j + c]
@@ -76,25 +84,24 @@ def upconv2d_forward(x, w, b):
     y6 = y.reshape(N, C_out, H, 2, W, 2)  # (N, C_out, i, a, j, c), a view that writes into y
     bias = b.reshape(1, C_out, 1, 1)  # (1, C_out, 1, 1)
 
-    def product(o):  # output channels o (a slice): their rows o*4 + a*2 + c of y_cols
-        rows = slice(4 * o.start, 4 * o.stop)
-        # y_cols[n, o*4 + a*2 + c, i*W + j] = sum_ci w[ci, o, a, c] x[n, ci, i, j]
-        np.matmul(w_t[rows], x_cols, out=y_cols[:, rows])  # (rows, C_in) @ (C_in, H*W)
+    def product(i):  # input rows i (a slice): the columns of their pixels
+        pixels = slice(i.start * W, i.stop * W)
+        # y_cols[n, :, pixels] = w_t @ x_cols[n, :, pixels]: (C_out*4, C_in) @ (C_in, pixels)
+        np.matmul(w_t, x_cols[:, :, pixels], out=y_cols[:, :, pixels])
 
-    def scatter(o):  # output channels o: one strided copy per block offset (a, c)
+    def scatter(i):  # input rows i: one strided copy per block offset (a, c)
         for a in range(2):
-            for c in range(2):  # y[:, o, 2i + a, 2j + c] = y_blocks[:, o, a, c, i, j] + b[o]
-                np.add(y_blocks[:, o, a, c], bias[:, o], out=y6[:, o, :, a, :, c])
+            for c in range(2):  # y[:, :, 2i + a, 2j + c] = y_blocks[:, :, a, c, i, j] + b
+                np.add(y_blocks[:, :, a, c, i], bias, out=y6[:, :, i, a, :, c])
 
     # The scatter: four copies whose inner loop runs along j (a whole row), not one 6-D
     # transposed copy whose inner loop is the 2 of c (2.4x faster).
-    bytes_per_channel = N * 4 * H * W * x.itemsize
+    bytes_per_row = N * C_out * 4 * W * x.itemsize  # of y_cols, per input row
     if _threads.every_product():  # product and scatter of a part on one of our threads
-        _threads.run(lambda o: (product(o), scatter(o)),
-                     _threads.parts(C_out, bytes_per_channel))
+        _threads.run(lambda i: (product(i), scatter(i)), _threads.parts(H, bytes_per_row))
     else:  # one product on BLAS's threads, the scatter in parts, one per core
-        product(slice(0, C_out))
-        _threads.map_chunks(scatter, C_out, bytes_per_channel)
+        product(slice(0, H))
+        _threads.map_chunks(scatter, H, bytes_per_row)
     cache = (x, w, b)
     return y, cache
 
@@ -120,35 +127,41 @@ def upconv2d_backward(dy, cache):
 
     x_cols = x.reshape(N, C_in, H * W)  # (N, C_in, H*W)
     w_mat = w.reshape(C_in, C_out * 4)  # (C_in, C_out*4)
-    dw_t_per_image = np.empty((N, C_out * 4, C_in), dtype=dy.dtype)
-
     dx = np.empty((N, C_in, H, W), dtype=dy.dtype)
     dx_cols = dx.reshape(N, C_in, H * W)  # a view that writes into dx
 
-    def gather(o):  # output channels o: as the forward's scatter, four row-long copies
+    def gather(i):  # input rows i: as the forward's scatter, four row-long copies
         for a in range(2):
             for c in range(2):
-                np.copyto(dy_cols6[:, o, a, c], dy6[:, o, :, a, :, c])
+                np.copyto(dy_cols6[:, :, a, c, i], dy6[:, :, i, a, :, c])
 
-    def dw_product(o):  # output channels o (a slice): their rows of dw^T
-        rows = slice(4 * o.start, 4 * o.stop)
+    def dw_product(i):  # input rows i: their pixels' share of dL/dw^T, (N, C_out*4, C_in)
+        pixels = slice(i.start * W, i.stop * W)
         # dL/dw = sum_n x_cols[n] dy_cols[n]^T, computed as its transpose dy_cols[n]
-        # x_cols[n]^T: (rows, H*W) @ (H*W, C_in). Same numbers; OpenBLAS runs this
+        # x_cols[n]^T: (C_out*4, pixels) @ (pixels, C_in). Same numbers; OpenBLAS runs this
         # orientation of the long-inner-dimension product several times faster here.
-        np.matmul(dy_cols[:, rows], x_cols.transpose(0, 2, 1), out=dw_t_per_image[:, rows])
+        return np.matmul(dy_cols[:, :, pixels], x_cols[:, :, pixels].transpose(0, 2, 1))
 
-    def dx_product(ci):  # input channels ci (a slice): dL/dx = W dy_cols, per image
-        np.matmul(w_mat[ci], dy_cols, out=dx_cols[:, ci])  # (ci, C_out*4) @ (C_out*4, H*W)
+    def dx_product(i):  # input rows i: dL/dx = W dy_cols, per image
+        pixels = slice(i.start * W, i.stop * W)
+        # (C_in, C_out*4) @ (C_out*4, pixels)
+        np.matmul(w_mat, dy_cols[:, :, pixels], out=dx_cols[:, :, pixels])
 
-    bytes_per_channel = N * 4 * H * W * dy.itemsize
-    if _threads.every_product():  # in parts on our threads, as in the forward pass
-        _threads.run(lambda o: (gather(o), dw_product(o)),
-                     _threads.parts(C_out, bytes_per_channel))
-        _threads.run(dx_product, _threads.parts(C_in, N * H * W * dy.itemsize))
+    bytes_per_row = N * C_out * 4 * W * dy.itemsize  # of dy_cols, per input row
+    if _threads.every_product():  # in parts of rows on our threads, as in the forward pass
+        def one_part(i):
+            gather(i)
+            dx_product(i)
+            return dw_product(i)
+
+        parts = _threads.run(one_part, _threads.parts(H, bytes_per_row))
+        dw_t_per_image = parts[0]
+        for part in parts[1:]:  # in part order: the same bits on any number of threads
+            dw_t_per_image += part
     else:  # the gather in parts, one per core; each product one call on BLAS's threads
-        _threads.map_chunks(gather, C_out, bytes_per_channel)
-        dw_product(slice(0, C_out))
-        dx_product(slice(0, C_in))
+        _threads.map_chunks(gather, H, bytes_per_row)
+        dw_t_per_image = dw_product(slice(0, H))
+        dx_product(slice(0, H))
     dw_mat = dw_t_per_image.sum(axis=0).T  # (C_in, C_out*4)
     dw = dw_mat.reshape(C_in, C_out, 2, 2)  # (C_in, C_out, 2, 2), a small copy
     # dL/db[o] = sum of dy over the batch and every output pixel of channel o

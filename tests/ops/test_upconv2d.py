@@ -31,17 +31,16 @@ def make_inputs(rng, N, C_in, C_out, H, W, dtype=np.float64):
     return x, w, b, dy
 
 
-@pytest.mark.parametrize("part_bytes", [None, 8], ids=["one-product", "a-part-per-channel"])
+@pytest.mark.parametrize("part_bytes", [None, 8], ids=["one-product", "a-part-per-row"])
 @pytest.mark.parametrize("shape", SHAPES)
 def test_fast_matches_naive(rng, monkeypatch, shape, part_bytes):
     every_product = contextlib.nullcontext()
-    if part_bytes is not None:  # the products cut into parts (_threads.parts) per channel,
-        monkeypatch.setattr(_threads, "_PART_BYTES", part_bytes)  # on our threads
+    if part_bytes is not None:  # the work cut into parts (_threads.parts) of one input
+        monkeypatch.setattr(_threads, "_PART_BYTES", part_bytes)  # row each, on our threads
         monkeypatch.setenv("MINIMAL_UNET_THREADS", "2")
         every_product = _threads.every_product_on_our_threads()
         N, C_in, C_out, H, W = shape
-        assert len(_threads.parts(C_out, N * 4 * H * W * 8)) == C_out
-        assert len(_threads.parts(C_in, N * H * W * 8)) == C_in
+        assert len(_threads.parts(H, N * C_out * 4 * W * 8)) == H
     x, w, b, dy = make_inputs(rng, *shape)
     with every_product:
         y, cache = upconv2d_forward(x, w, b)
