@@ -70,7 +70,8 @@ def unet_conv_layers(tile, base, depth=4, in_channels=1):
     return layers
 
 
-NET_LAYERS = unet_conv_layers(572, 32)
+NET = (572, 32)  # (tile, base channels) of the network whose layers the table times
+NET_LAYERS = unet_conv_layers(*NET)
 PAPER_SIZES = dict(
     relu=(1, 32, 568, 568),
     maxpool=(1, 32, 568, 568),
@@ -79,7 +80,8 @@ PAPER_SIZES = dict(
     dropout=(1, 512, 28, 28),
     softmax=(1, 2, 388, 388),
 )
-QUICK_LAYERS = unet_conv_layers(188, 8)
+QUICK = (188, 8)
+QUICK_LAYERS = unet_conv_layers(*QUICK)
 QUICK_SIZES = dict(
     relu=(1, 16, 64, 64),
     maxpool=(1, 16, 64, 64),
@@ -197,14 +199,17 @@ def leaf(torch, a):
     return torch.from_numpy(a).requires_grad_(True)
 
 
-def as_in_network(fn, layers, itemsize):
-    """fn under the product threading the network of these conv `layers` runs its step
-    with (see the module docstring): every product on our threads when its largest
-    im2col reaches conv2d's threshold, as `UNet` decides; otherwise as a lone call."""
+def as_in_network(fn, net, itemsize):
+    """fn under the product threading the depth-4 network `net` (tile, base channels)
+    runs its step with (see the module docstring), decided as `UNet` decides it: every
+    product on our threads when its largest im2col reaches conv2d's threshold."""
+    from minimal_unet.model import UNetConfig
     from minimal_unet.ops import _threads, conv2d
+    from minimal_unet.sizes import largest_im2col_bytes
 
-    largest = max(C * 9 * (H - 2) ** 2 for C, _, H in layers) * itemsize  # valid 3x3
-    on = conv2d.runs_on_our_threads(largest)
+    tile, base = net
+    config = UNetConfig(in_channels=1, n_classes=2, depth=4, base_channels=base)
+    on = conv2d.runs_on_our_threads(largest_im2col_bytes(config, (1, 1, tile, tile), itemsize))
 
     def run():
         with _threads.every_product_on_our_threads(on):
@@ -219,7 +224,7 @@ def make_cases(dtype, torch, keys, quick):
     Ours of the conv and up-convolution rows runs as in the network's step
     (`as_in_network`)."""
     rng = np.random.default_rng(0)
-    layers = QUICK_LAYERS if quick else NET_LAYERS
+    net, layers = (QUICK, QUICK_LAYERS) if quick else (NET, NET_LAYERS)
 
     def normal(*shape):
         return rng.standard_normal(shape).astype(dtype)
@@ -229,13 +234,13 @@ def make_cases(dtype, torch, keys, quick):
         for C, F, H in layers:
             flops = 3 * 2 * F * C * 9 * (H - 2) ** 2  # forward, dx and dw products
             name, ours, theirs = conv_case((1, C, F, H, 3), normal, torch)
-            cases.append((name, flops, as_in_network(ours, layers, dtype.itemsize), theirs))
+            cases.append((name, flops, as_in_network(ours, net, dtype.itemsize), theirs))
     sizes = QUICK_SIZES if quick else PAPER_SIZES
     for key in keys:
         if key != "conv":
             name, ours, theirs = CASES[key](sizes[key], normal, torch)
             if key == "upconv":
-                ours = as_in_network(ours, layers, dtype.itemsize)
+                ours = as_in_network(ours, net, dtype.itemsize)
             cases.append((name, None, ours, theirs))
     return cases
 

@@ -31,23 +31,39 @@ def test_total_line_sums_the_conv_layers_work_and_times(load_benchmark):
                     "(**1.33x**); worst layer conv2d a 3.00x")
 
 
-def test_conv_rows_run_with_the_networks_product_threading(load_benchmark):
-    # The base-32 net on a 572 tile has layers for our threads, so UNet sends every
-    # product of its step there; the --quick net has none. Each row's ours must see the
-    # same setting, and leave it as it was.
-    from minimal_unet.model import UNetConfig
+def test_conv_rows_run_with_the_networks_product_threading(load_benchmark, monkeypatch):
+    # Each row's ours must run under the setting UNet itself picks for that network at the
+    # start of its forward pass (every product on our threads for the base-32 net on a 572
+    # tile, not for the --quick net), and leave the setting as it was.
+    import numpy as np
+
+    from minimal_unet.model import UNet, UNetConfig
     from minimal_unet.ops import _threads
-    from minimal_unet.ops.conv2d import runs_on_our_threads
-    from minimal_unet.sizes import largest_im2col_bytes
 
     ops_script = load_benchmark("ops")
+
+    class Picked(Exception):
+        pass
+
+    def what_unet_picks(tile, base):
+        picked = []
+
+        def record(on):
+            picked.append(bool(on))
+            raise Picked  # the decision is all this test needs: stop the forward pass
+
+        net = UNet(UNetConfig(in_channels=1, n_classes=2, depth=4, base_channels=base),
+                   dtype=np.float32)
+        with monkeypatch.context() as patch:
+            patch.setattr(_threads, "set_every_product", record)
+            with pytest.raises(Picked):
+                net.forward(np.zeros((1, 1, tile, tile), np.float32))
+        return picked[0]
+
     seen = []
-    for layers, (tile, base) in ((ops_script.NET_LAYERS, (572, 32)),
-                                 (ops_script.QUICK_LAYERS, (188, 8))):
-        run = ops_script.as_in_network(lambda: seen.append(_threads._EVERY_PRODUCT), layers, 4)
-        config = UNetConfig(in_channels=1, n_classes=2, depth=4, base_channels=base)
-        as_unet = runs_on_our_threads(largest_im2col_bytes(config, (1, 1, tile, tile), 4))
+    for net in (ops_script.NET, ops_script.QUICK):
         before = _threads._EVERY_PRODUCT
-        run()
-        assert seen[-1] is as_unet and _threads._EVERY_PRODUCT is before
-    assert seen == [True, False]
+        ops_script.as_in_network(lambda: seen.append(_threads._EVERY_PRODUCT), net, 4)()
+        assert _threads._EVERY_PRODUCT is before
+        assert seen[-1] is what_unet_picks(*net)
+    assert seen == [True, False]  # the two cases the table has
