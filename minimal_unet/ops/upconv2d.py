@@ -24,7 +24,7 @@ channels, 17.8 ms in parts of rows; the base-32 net's four 77.6 -> 59.4 ms; its 
 step 1.2 % faster, the paper step 1.3 % (one-process A/Bs; 2-core Zen 4 VM, 2026-12-07,
 benchmarks/results/zen4_2026-12-07_evening/). dL/dw, a sum over pixels, is then a sum of
 one (C_out*4, C_in) product per part, added in part order: the same bits on any number of
-threads. Backward:
+our threads (with one, every product runs whole on BLAS's threads). Backward:
 
     dL/dx[n, ci, i, j]   = sum_{o,a,c} w[ci, o, a, c] * dy[n, o, 2i + a, 2j + c]
     dL/dw[ci, o, a, c]   = sum_{n,i,j} x[n, ci, i, j] * dy[n, o, 2i + a, 2j + c]

@@ -53,6 +53,25 @@ def test_fast_matches_naive(rng, monkeypatch, shape, part_bytes):
         assert np.max(np.abs(grad - grad_naive)) < 1e-12
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_row_parts_give_the_same_bits_on_any_number_of_our_threads(rng, monkeypatch, dtype):
+    # On our threads the work is cut into parts of input rows by the shapes alone, and
+    # dL/dw is the parts' products summed in part order: 2 threads and 3 give equal bits.
+    monkeypatch.setattr(_threads, "_PART_BYTES", 8)  # one part per input row
+    N, C_in, C_out, H, W = 2, 4, 3, 7, 5
+    assert len(_threads.parts(H, N * C_out * 4 * W * np.dtype(dtype).itemsize)) == H
+    x, w, b, dy = make_inputs(rng, N, C_in, C_out, H, W, dtype)
+    results = {}
+    for threads in ("2", "3"):
+        monkeypatch.setenv("MINIMAL_UNET_THREADS", threads)
+        with _threads.every_product_on_our_threads():
+            assert _threads.every_product()
+            y, cache = upconv2d_forward(x, w, b)
+            results[threads] = [y, *upconv2d_backward(dy, cache)]
+    for two, three in zip(results["2"], results["3"]):
+        np.testing.assert_array_equal(two, three)
+
+
 @pytest.mark.parametrize(("forward", "backward"), BOTH)
 def test_hand_example(forward, backward):
     # one channel in and out, a 1x2 input: each pixel paints x * w + b into its own 2x2 block
