@@ -12,7 +12,8 @@ Scratch buffers: the block `cols` and the padded slab live in one flat buffer
 per (purpose, dtype), kept per thread in `_SCRATCH` and grown to the largest block seen.
 Each is bounded by one block (conv2d's _BLOCK_BYTES, _THREAD_BLOCK_BYTES or
 _LONG_THREAD_BLOCK_BYTES, or one row of im2col if a single row is larger), so memory
-stays bounded however many layer shapes a network has (per thread and dtype, two buffers).
+stays bounded however many layer shapes a network has (per thread and dtype, two buffers;
+ops/_winograd.py keeps five more, bounded by its blocks the same way).
 Nothing conv2d returns aliases a scratch buffer.
 """
 

@@ -113,6 +113,23 @@ The tricks, each measured on the 2-core AVX-512 machine (OpenBLAS SkylakeX kerne
    backward pass without dx, 2-core Xeon VM, 2026-12-05 (benchmarks/results/
    xeon_2026-12-05_night/whole_dw_layers_output.txt): 1024->1024 @30 94 -> 55 ms,
    1024->512 @56 146 -> 105 ms, 256->256 @10 1.3 -> 0.9 ms; steps 1-2 % faster.
+9. Winograd's F(2x2, 3x3) for the forward and dx products of the deeper 3x3 layers
+   (`_correlate_winograd`, ops/_winograd.py, which derives it): each 2x2 tile of output
+   from a 4x4 tile of input in 16 products of (F, C) @ (C, tiles) instead of 36 F C
+   multiply-adds, 2.25x fewer, at the price of transforming the input tiles and the
+   output (additions, a few passes over each block). Where C >= _WINOGRAD_MIN_C (128),
+   F >= _WINOGRAD_MIN_F (64), the output splits into whole 2x2 tiles and an image has at
+   least _WINOGRAD_MIN_TILES (400) of them; the blocks are R rows of tiles whose
+   transformed input V is about _WINOGRAD_BLOCK_BYTES (2 MiB) at 128 channels and
+   _WINOGRAD_LONG_BLOCK_BYTES (8 MiB) from 256 on, cut by `_row_blocks` as the im2col
+   blocks are (shapes only, the same bits on any thread count, tested). dw keeps im2col.
+   Inside the 572 / base-32 step (Zen 4 VM, 2026-12-07, benchmarks/results/
+   zen4_2026-12-07_night/): forward passes of 128-512 channels 8-22 % faster; at 32-64
+   input channels the transforms cost what the products save (64->64 @282 level, 32->32
+   @570 3 % slower), and at 14-15 tiles a side (the 512-filter layers) the 16 products
+   are too skinny. Steps, one-process A/Bs: the paper step 10-12 % faster, 572 / base 32
+   in float64 6 %, in float32 level within the host's noise. Rounding: in float32 as
+   im2col's, 4-7e-7 of the largest output away from the float64 result at those layers.
 
 Tried and dropped: blocks gathered on the whole width of their source rows (the kW-1
 "wrapped" columns after each row's oW computed as junk and cropped away, so that each
@@ -138,7 +155,7 @@ instead of oW), and the transposes in and out cost ~0.03 s each per call on top.
 
 import numpy as np
 
-from minimal_unet.ops import _threads
+from minimal_unet.ops import _threads, _winograd
 from minimal_unet.ops._checks import check_float_array, check_same_dtype, check_shape
 from minimal_unet.ops._im2col import (
     im2col,  # noqa: F401 (read here by the notebooks)
@@ -156,6 +173,12 @@ _SPLIT_BYTES = 2**20  # a whole im2col smaller than this stays one block, on thi
 _WORKERS = None  # threads that share the row blocks; None: _threads.workers() (trick 3)
 _THREAD_BYTES = 64 * 2**20  # ... when the whole im2col is at least this large (trick 3)
 _WHOLE_DW_BYTES = 128 * 2**20  # trick 7: the largest one-image im2col gathered whole for dw
+_WINOGRAD = True  # trick 9: 3x3 products by Winograd's F(2x2, 3x3) where it applies
+_WINOGRAD_MIN_C = 128  # ... for at least this many input channels
+_WINOGRAD_MIN_F = 64  # ... and filters
+_WINOGRAD_MIN_TILES = 400  # ... and at least this many 2x2 tiles of output per image
+_WINOGRAD_BLOCK_BYTES = 2 * 2**20  # its block size (V) on our threads, C <= _SHORT_K / 9
+_WINOGRAD_LONG_BLOCK_BYTES = 8 * 2**20  # ... for more channels
 
 
 def _check_pad(pad):
@@ -318,17 +341,33 @@ def _run_blocks(task, blocks, cols_bytes):
     return _threads.run(task, blocks, _block_threads(cols_bytes))
 
 
-def _correlate(src, top, left, w2, kH, kW, out, bias=None):
-    """out[n, f, h, v] = bias[f] + sum_{c,i,j} w2[f, (c,i,j)] * srcp[n, c, h+i, v+j], blocked.
+def _winograd_applies(C, F, kH, kW, oH, oW):
+    """Whether `_correlate` takes Winograd's F(2x2, 3x3) (trick 9): a 3x3 kernel, an even
+    output height and width (whole 2x2 tiles), at least _WINOGRAD_MIN_C input channels and
+    _WINOGRAD_MIN_F filters, and at least _WINOGRAD_MIN_TILES tiles per image. Shapes
+    only: the same choice on any number of threads."""
+    return (_WINOGRAD and kH == kW == 3 and oH % 2 == 0 and oW % 2 == 0
+            and C >= _WINOGRAD_MIN_C and F >= _WINOGRAD_MIN_F
+            and (oH // 2) * (oW // 2) >= _WINOGRAD_MIN_TILES)
+
+
+def _correlate(src, top, left, w, out, bias=None):
+    """out[n, f, h, v] = bias[f] + sum_{c,i,j} w[f, c, i, j] * srcp[n, c, h+i, v+j], blocked.
 
     src (N, C, Hs, Ws); srcp is src shifted by (top, left) and zero outside (see
-    `_im2col.padded_rows`); w2 (F, C*kH*kW); out (N, F, oH, oW), C-contiguous, written in place.
-    Each row block writes its own rows of out, so blocks may run on any thread.
+    `_im2col.padded_rows`); w (F, C, kH, kW); out (N, F, oH, oW), C-contiguous, written in
+    place. Each row block writes its own rows of out, so blocks may run on any thread.
+    By im2col and one product per block, or by Winograd's 2x2 tiles (trick 9).
     """
     N, C, _, _ = src.shape
-    _, F, oH, oW = out.shape
+    F, _, kH, kW = w.shape
+    _, _, oH, oW = out.shape
     cols_bytes = N * C * kH * kW * oH * oW * src.itemsize  # the whole im2col
     K = C * kH * kW
+    if _winograd_applies(C, F, kH, kW, oH, oW):
+        _correlate_winograd(src, top, left, w, out, bias, cols_bytes)
+        return
+    w2 = w.reshape(F, K)  # (F, K)
     row_blocks = _row_blocks(K, oH, oW, src.itemsize, _block_bytes(cols_bytes, K))
 
     def one_block(block):
@@ -344,6 +383,35 @@ def _correlate(src, top, left, w2, kH, kW, out, bias=None):
                 cols_bytes)
 
 
+def _correlate_winograd(src, top, left, w, out, bias, cols_bytes):
+    """`_correlate` for a 3x3 kernel by Winograd's F(2x2, 3x3) (trick 9, ops/_winograd.py),
+    in blocks of 2R output rows (R rows of 2x2 tiles) cut by `_row_blocks` as the im2col
+    blocks are, with V (16 C values per tile) in the place of cols."""
+    N, C, _, _ = src.shape
+    _, F, oH, oW = out.shape
+    U = _winograd.transformed_filters(w)  # (16, F, C)
+    tile_rows, T = oH // 2, oW // 2
+    if not _on_our_threads(cols_bytes):
+        block_bytes = _BLOCK_BYTES
+    elif C <= _SHORT_K // 9:
+        block_bytes = _WINOGRAD_BLOCK_BYTES
+    else:
+        block_bytes = _WINOGRAD_LONG_BLOCK_BYTES
+    row_blocks = _row_blocks(16 * C, tile_rows, T, src.itemsize, block_bytes)
+
+    def one_block(block):
+        n, tile0, tiles = block
+        row0, rows = 2 * tile0, 2 * tiles  # output rows
+        src_rows = padded_rows(src[n], top, left, row0, rows + 2, oW + 2)  # (C, rows+2, oW+2)
+        out_rows = out[n, :, row0:row0 + rows]  # (F, rows, oW), a view
+        _winograd.correlate_rows(src_rows, U, out_rows)
+        if bias is not None:
+            out_rows += bias[:, None, None]
+
+    _run_blocks(one_block, [(n, t0, tiles) for n in range(N) for t0, tiles in row_blocks],
+                cols_bytes)
+
+
 def conv2d_forward(x, w, b, pad=0):
     """Convolution forward, fast: blocked im2col + matmul (see the module docstring).
 
@@ -355,9 +423,8 @@ def conv2d_forward(x, w, b, pad=0):
     oH, oW = _check_inputs(x, w, b, pad)
     N = x.shape[0]
     F, C, kH, kW = w.shape
-    w2 = w.reshape(F, C * kH * kW)  # (F, K)
     y = np.empty((N, F, oH, oW), dtype=x.dtype)
-    _correlate(x, pad, pad, w2, kH, kW, y, bias=b)
+    _correlate(x, pad, pad, w, y, bias=b)
     return y, (x, w, b, pad)
 
 
@@ -421,10 +488,9 @@ def _dx_part(dy, w, pad, x_shape, need_dx):
     if not need_dx:
         return None
     F, C, kH, kW = w.shape
-    w_flip = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)  # (C, F, kH, kW)
-    w_flip2 = w_flip.reshape(C, F * kH * kW)  # (C, F*kH*kW), a copy
+    w_flip = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))  # (C, F, kH, kW)
     dx = np.empty(x_shape, dtype=dy.dtype)
-    _correlate(dy, kH - 1 - pad, kW - 1 - pad, w_flip2, kH, kW, dx)
+    _correlate(dy, kH - 1 - pad, kW - 1 - pad, w_flip, dx)
     return dx
 
 

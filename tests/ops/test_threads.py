@@ -44,8 +44,18 @@ def every_op(rng, dtype):
     return outs
 
 
+def winograd_everywhere(monkeypatch):
+    """conv2d's trick 9 (Winograd) for every_op's 3x3 convolution too, tiny as it is."""
+    for name in ("_WINOGRAD_MIN_C", "_WINOGRAD_MIN_F", "_WINOGRAD_MIN_TILES"):
+        monkeypatch.setattr(conv2d, name, 1)
+    monkeypatch.setattr(conv2d, "_WINOGRAD_BLOCK_BYTES", 256)
+
+
+@pytest.mark.parametrize("winograd", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_many_threads_give_the_bits_of_one(monkeypatch, dtype):
+def test_many_threads_give_the_bits_of_one(monkeypatch, dtype, winograd):
+    if winograd:
+        winograd_everywhere(monkeypatch)
     monkeypatch.setattr(_threads, "_MIN_BYTES", 16)  # cut even these tiny arrays into parts
     monkeypatch.setattr(conv2d, "_THREAD_BLOCK_BYTES", 256)  # and the convolutions into many
     monkeypatch.setattr(conv2d, "_LONG_THREAD_BLOCK_BYTES", 256)
@@ -248,11 +258,15 @@ def _blas_threads_seen(monkeypatch, work):
     return seen
 
 
-def test_every_product_on_our_threads_never_wakes_blas_threads(monkeypatch):
+@pytest.mark.parametrize("winograd", [False, True])
+def test_every_product_on_our_threads_never_wakes_blas_threads(monkeypatch, winograd):
     # inside every_product_on_our_threads each product runs with BLAS held to one thread:
-    # a woken OpenBLAS thread spins ~0.1 s on a core ours need (_threads docstring)
+    # a woken OpenBLAS thread spins ~0.1 s on a core ours need (_threads docstring); with
+    # trick 9, its filter transform too (a BLAS product there had made layers 2x slower)
     if _threads._blas_controller() is None:
         pytest.skip("threadpoolctl finds no BLAS to hold")
+    if winograd:
+        winograd_everywhere(monkeypatch)
     monkeypatch.setenv("MINIMAL_UNET_THREADS", "2")
     monkeypatch.setattr(conv2d, "_WORKERS", None)
 
