@@ -13,7 +13,7 @@ per (purpose, dtype), kept per thread in `_SCRATCH` and grown to the largest blo
 Each is bounded by one block (conv2d's _BLOCK_BYTES, _THREAD_BLOCK_BYTES or
 _LONG_THREAD_BLOCK_BYTES, or one row of im2col if a single row is larger), so memory
 stays bounded however many layer shapes a network has (per thread and dtype, two buffers;
-ops/_winograd.py keeps five more, bounded by its blocks the same way).
+ops/_winograd.py keeps three more, bounded by its blocks the same way).
 Nothing conv2d returns aliases a scratch buffer.
 """
 

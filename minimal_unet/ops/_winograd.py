@@ -68,20 +68,22 @@ def correlate_rows(src_rows, U, out_rows):
 
     src_rows (C, 2R+2, 2T+2), any strides but unit steps along a row; U (16, F, C) from
     `transformed_filters(w)`; out_rows (F, 2R, 2T), a view whose rows are contiguous,
-    written in place. Scratch buffers per thread (_im2col.scratch), about 16 C R T values
-    for V and 16 F R T for M.
+    written in place. Three scratch buffers per thread (_im2col.scratch): V (16 C R T
+    values), M (16 F R T), and one for the steps before V and after M in turn.
     """
     C, rows2, width2 = src_rows.shape
     F = U.shape[1]
     R, T = (rows2 - 2) // 2, (width2 - 2) // 2
     dtype = src_rows.dtype
+    eo_size, t_size = 2 * C * rows2 * (T + 1), 8 * C * R * (T + 1)
+    work = scratch("wino_work", max(eo_size + t_size, 8 * F * R * T), dtype)
     # The even and odd columns apart (one copy), so that the column steps below are
     # unit-stride: column 2t+j of a tile is x_eo[j % 2][..., t + j // 2].
-    x_eo = scratch("wino_eo", 2 * C * rows2 * (T + 1), dtype).reshape(2, C, rows2, T + 1)
+    x_eo = work[:eo_size].reshape(2, C, rows2, T + 1)
     np.copyto(x_eo, src_rows.reshape(C, rows2, T + 1, 2).transpose(3, 0, 1, 2))
     # Rows: t[a] = (B^T d)[a] for every tile row; row 2r+i of the block is r_i[..., r, :].
     r0, r1, r2, r3 = (x_eo[:, :, i:i + 2 * R:2] for i in range(4))  # each (2, C, R, T+1)
-    t = scratch("wino_t", 8 * C * R * (T + 1), dtype).reshape(4, 2, C, R, T + 1)
+    t = work[eo_size:eo_size + t_size].reshape(4, 2, C, R, T + 1)
     np.subtract(r0, r2, out=t[0])
     np.add(r1, r2, out=t[1])
     np.subtract(r2, r1, out=t[2])
@@ -99,7 +101,7 @@ def correlate_rows(src_rows, U, out_rows):
     M = M.reshape(4, 4, F, R, T)
     # Y = A^T M A: first s[p] = (A^T M)[p] over the rows a, then the columns b, written
     # straight into out's pixels (2r+p, 2t+q).
-    s = scratch("wino_s", 8 * F * R * T, dtype).reshape(2, 4, F, R, T)
+    s = work[:8 * F * R * T].reshape(2, 4, F, R, T)  # x_eo and t are spent: their buffer
     np.add(M[0], M[1], out=s[0])
     s[0] += M[2]
     np.subtract(M[1], M[2], out=s[1])

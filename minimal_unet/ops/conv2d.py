@@ -121,14 +121,19 @@ The tricks, each measured on the 2-core AVX-512 machine (OpenBLAS SkylakeX kerne
    F >= _WINOGRAD_MIN_F (64), the output splits into whole 2x2 tiles and an image has at
    least _WINOGRAD_MIN_TILES (400) of them; the blocks are R rows of tiles whose
    transformed input V is about _WINOGRAD_BLOCK_BYTES (2 MiB) at 128 channels and
-   _WINOGRAD_LONG_BLOCK_BYTES (8 MiB) from 256 on, cut by `_row_blocks` as the im2col
-   blocks are (shapes only, the same bits on any thread count, tested). dw keeps im2col.
-   Inside the 572 / base-32 step (Zen 4 VM, 2026-12-07, benchmarks/results/
-   zen4_2026-12-07_night/): forward passes of 128-512 channels 8-22 % faster; at 32-64
-   input channels the transforms cost what the products save (64->64 @282 level, 32->32
-   @570 3 % slower), and at 14-15 tiles a side (the 512-filter layers) the 16 products
-   are too skinny. Steps, one-process A/Bs: the paper step 10-12 % faster, 572 / base 32
-   in float64 6 %, in float32 level within the host's noise. Rounding: in float32 as
+   _WINOGRAD_LONG_BLOCK_BYTES (4 MiB) from 256 on (as fast as 8 MiB and 30-50 MB less
+   scratch over two threads at 572 / base 32), cut by `_row_blocks` as the im2col blocks
+   are (shapes only, the same bits on any thread count, tested). dw keeps im2col.
+   Per layer (Zen 4 VM, 2026-12-07, forward + backward as the 572 / base-32 net runs them,
+   benchmarks/results/zen4_2026-12-07_night/winograd_layers_*): 5-16 % faster at the
+   layers that take it in either pass; with every 3x3 layer taking it, the 32-channel
+   layers were 0-4 % slower (the transforms cost what the products save), the 512-filter
+   layers of 14-15 tiles a side 17-21 % slower (16 skinny products), and the 64-channel
+   layers 6-7 % faster alone but level inside the step (winograd_in_step_b32_output.txt).
+   Steps, one-process A/Bs: the paper step 10-12 % faster, 572 / base 32 in float64 6 %,
+   in float32 4-7 % in the two quieter runs of five (the others level in noisier
+   spells). Step records after it: the paper step 1.05-1.07x PyTorch's time (1.13x
+   before), 572 / base 32 1.13-1.27x (1.21x). Rounding: in float32 as
    im2col's, 4-7e-7 of the largest output away from the float64 result at those layers.
 
 Tried and dropped: blocks gathered on the whole width of their source rows (the kW-1
@@ -178,7 +183,7 @@ _WINOGRAD_MIN_C = 128  # ... for at least this many input channels
 _WINOGRAD_MIN_F = 64  # ... and filters
 _WINOGRAD_MIN_TILES = 400  # ... and at least this many 2x2 tiles of output per image
 _WINOGRAD_BLOCK_BYTES = 2 * 2**20  # its block size (V) on our threads, C <= _SHORT_K / 9
-_WINOGRAD_LONG_BLOCK_BYTES = 8 * 2**20  # ... for more channels
+_WINOGRAD_LONG_BLOCK_BYTES = 4 * 2**20  # ... for more channels
 
 
 def _check_pad(pad):
