@@ -1,12 +1,13 @@
 """ops/_threads.py: the fast paths give the same bits on 1 or many threads, BLAS held to one."""
 
+import textwrap
 import threading
 
 import numpy as np
 import pytest
 
 from minimal_unet.backends import numpy_backend
-from minimal_unet.ops import _threads, conv2d, upconv2d
+from minimal_unet.ops import _threads, _winograd, conv2d, upconv2d
 from minimal_unet.ops.conv2d import conv2d_backward, conv2d_forward
 from minimal_unet.ops.crop_concat import crop_and_concat_backward, crop_and_concat_forward
 from minimal_unet.ops.maxpool2d import (
@@ -281,6 +282,35 @@ def test_every_product_on_our_threads_never_wakes_blas_threads(monkeypatch, wino
         monkeypatch, lambda: every_op(np.random.default_rng(0), np.float32))
     monkeypatch.setenv("MINIMAL_UNET_THREADS", "1")  # BLAS gets its threads back, always
     assert set(_blas_threads_seen(monkeypatch, inside)) == {2}
+
+
+def _matmul_operators(function):
+    """Lines of `function` that use the @ operator (decorators aside)."""
+    import inspect
+    import io
+    import tokenize
+
+    tokens = list(tokenize.generate_tokens(io.StringIO(
+        textwrap.dedent(inspect.getsource(function))).readline))
+    starts = (tokenize.NEWLINE, tokenize.NL, tokenize.INDENT, tokenize.DEDENT)
+    return [token.line.strip() for i, token in enumerate(tokens)
+            if token.type == tokenize.OP and token.string in ("@", "@=")
+            and i > 0 and tokens[i - 1].type not in starts]
+
+
+def test_fast_paths_multiply_through_np_matmul_only():
+    # The test above spies on np.matmul; a product written `a @ b` would slip past it, as
+    # trick 9's first filter transform did (it woke BLAS's threads, and the layer ran at
+    # one thread's speed on two). So the fast paths use no @: every product is np.matmul.
+    fast_paths = [conv2d._correlate, conv2d._correlate_winograd, conv2d.conv2d_forward,
+                  conv2d.conv2d_backward, conv2d._dx_part, conv2d._dw_whole,
+                  _winograd.transformed_filters, _winograd.correlate_rows,
+                  upconv2d.upconv2d_forward, upconv2d.upconv2d_backward]
+    for function in fast_paths:
+        assert _matmul_operators(function) == [], function.__qualname__
+    # ... and the check finds one where there is one (the reading aid and a naive twin)
+    assert _matmul_operators(_winograd.tile_correlation)
+    assert _matmul_operators(upconv2d.upconv2d_backward_naive)
 
 
 def test_unet_with_a_large_layer_sends_every_product_to_our_threads(monkeypatch):
