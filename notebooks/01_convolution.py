@@ -67,6 +67,7 @@ import numpy as np
 
 from minimal_unet.gradcheck import check_gradients, format_report, rel_error
 from minimal_unet.ops import (
+    _winograd,  # the deeper layers' 3x3 products, by 2x2 tiles
     conv2d_backward,
     conv2d_backward_naive,
     conv2d_forward,
@@ -305,6 +306,32 @@ for ax, (data, title, cmap) in zip(axes, panels):
     ax.axis("off")
 plt.tight_layout()
 plt.show()
+
+# %% [markdown]
+# ## Fewer multiplications: Winograd's F(2x2, 3x3)
+#
+# im2col spends `kH*kW = 9` multiply-adds per output pixel, per filter and channel. For a
+# 3x3 kernel there is a cheaper way (Lavin & Gray, 2016): a 2x2 tile of output `Y` comes
+# from a 4x4 tile of input `d` as
+#
+# ```
+# Y = A^T [ (G g G^T) * (B^T d B) ] A        (* elementwise, 4x4)
+# ```
+#
+# with small constant matrices `B`, `G`, `A` of 0, +-1 and +-1/2. The filter's transform
+# `G g G^T` is computed once; the input's `B^T d B` is additions only; per tile that leaves
+# 16 products for 4 outputs instead of 36. Summed over channels, the 16 elementwise
+# products become 16 matrix products, which is how the library's deeper layers run
+# (`minimal_unet/ops/_winograd.py`; trick 9 in the docstring of `ops/conv2d.py`). One
+# tile, against the nine-term sums:
+
+# %%
+d = rng.standard_normal((4, 4))  # a 4x4 tile of input
+g = rng.standard_normal((3, 3))  # a 3x3 kernel
+direct = np.array([[np.sum(d[h:h + 3, v:v + 3] * g) for v in range(2)] for h in range(2)])
+winograd = _winograd.tile_correlation(d, g)
+print("direct:\n", direct, "\nWinograd:\n", winograd)
+assert np.allclose(direct, winograd, rtol=0, atol=1e-12)
 
 # %% [markdown]
 # ## Summary
