@@ -53,3 +53,12 @@ def report(title, seconds, digits=3):
         print(f"  {name:{width}s}  median {statistics.median(values):.{digits}f} s  paired "
               f"{paired:.3f}  faster in {faster} of {len(values)}  "
               f"({', '.join(f'{s:.{digits}f}' for s in values)})", flush=True)
+
+
+def main(settings, apply, rounds=9):
+    """The command line of an A/B script: `script.py SIZE [ROUNDS]` -> alternate + report
+    (added 2026-12-07 night for the scripts of ../zen4_2026-12-07_night/)."""
+    size = sys.argv[1]
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else rounds
+    report(f"{size} float32, {rounds} rounds", alternate(size, settings, apply, rounds),
+           digits=4)

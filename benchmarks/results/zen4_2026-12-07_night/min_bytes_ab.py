@@ -24,12 +24,5 @@ def apply(value):
     _threads._MIN_BYTES = value
 
 
-def main():
-    size = sys.argv[1]
-    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 9
-    seconds = _ab.alternate(size, SETTINGS, apply, rounds)
-    _ab.report(f"{size} float32, {rounds} rounds", seconds, digits=4)
-
-
 if __name__ == "__main__":
-    main()
+    _ab.main(SETTINGS, apply)

@@ -20,13 +20,5 @@ def apply(on):
     conv2d._WINOGRAD = on
 
 
-def main():
-    size = sys.argv[1]
-    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 9
-    seconds = _ab.alternate(size, {"im2col only": False, "Winograd (trick 9)": True}, apply,
-                            rounds)
-    _ab.report(f"{size} float32, {rounds} rounds", seconds, digits=4)
-
-
 if __name__ == "__main__":
-    main()
+    _ab.main({"im2col only": False, "Winograd (trick 9)": True}, apply)

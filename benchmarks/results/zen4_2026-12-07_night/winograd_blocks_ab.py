@@ -25,12 +25,5 @@ def apply(setting):
     conv2d._WINOGRAD, conv2d._WINOGRAD_BLOCK_BYTES, conv2d._WINOGRAD_LONG_BLOCK_BYTES = setting
 
 
-def main():
-    size = sys.argv[1]
-    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 9
-    seconds = _ab.alternate(size, SETTINGS, apply, rounds)
-    _ab.report(f"{size} float32, {rounds} rounds", seconds, digits=4)
-
-
 if __name__ == "__main__":
-    main()
+    _ab.main(SETTINGS, apply)

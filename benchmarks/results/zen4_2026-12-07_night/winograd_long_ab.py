@@ -12,24 +12,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "zen4_2026-12-07_blocks"))
 
 import _ab  # noqa: E402
+from winograd_blocks_ab import MIB, apply  # noqa: E402  (this folder, the script's own)
 
-from minimal_unet.ops import conv2d  # noqa: E402
-
-MIB = 2**20
 SETTINGS = {"2 / 8 MiB": (True, 2 * MIB, 8 * MIB), "2 / 4 MiB": (True, 2 * MIB, 4 * MIB),
             "off": (False, 2 * MIB, 8 * MIB)}
 
-
-def apply(setting):
-    conv2d._WINOGRAD, conv2d._WINOGRAD_BLOCK_BYTES, conv2d._WINOGRAD_LONG_BLOCK_BYTES = setting
-
-
-def main():
-    size = sys.argv[1]
-    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 9
-    seconds = _ab.alternate(size, SETTINGS, apply, rounds)
-    _ab.report(f"{size} float32, {rounds} rounds", seconds, digits=4)
-
-
 if __name__ == "__main__":
-    main()
+    _ab.main(SETTINGS, apply)
