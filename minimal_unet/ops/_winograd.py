@@ -1,5 +1,6 @@
 """Winograd's minimal filtering F(2x2, 3x3): conv2d's trick 9, a 3x3 correlation in 4 F C
-multiply-adds per output pixel instead of im2col's 9 F C.
+multiply-adds per output pixel instead of im2col's 9 F C (and F(3x3, 2x2), the same
+transforms turned round, for the weight gradient: `filter_gradient_rows`).
 
 Shape legend (as in conv2d.py)
     C  input channels     F  filters (output channels)
@@ -63,20 +64,14 @@ def transformed_filters(w):
     return u.reshape(16, F, C)
 
 
-def correlate_rows(src_rows, U, out_rows):
-    """out_rows[f, h, v] = sum_{c,i,j} w[f, c, i, j] src_rows[c, h+i, v+j], by 2x2 tiles.
-
-    src_rows (C, 2R+2, 2T+2), any strides but unit steps along a row; U (16, F, C) from
-    `transformed_filters(w)`; out_rows (F, 2R, 2T), a view whose rows are contiguous,
-    written in place. Three scratch buffers per thread (_im2col.scratch): V (16 C R T
-    values), M (16 F R T), and one for the steps before V and after M in turn.
-    """
+def input_tiles(src_rows, work):
+    """V (16, C, R*T): V[(a, b), c, (r, t)] = (B^T d B)[a, b] for the 4x4 input tile d at
+    tile row r, tile column t of src_rows[c] (C, 2R+2, 2T+2; any strides but unit steps
+    along a row). In scratch (per thread); `work` is a flat scratch array of at least
+    4 C (R+1) (T+1) + 8 C R (T+1) values, overwritten."""
     C, rows2, width2 = src_rows.shape
-    F = U.shape[1]
     R, T = (rows2 - 2) // 2, (width2 - 2) // 2
-    dtype = src_rows.dtype
     eo_size, t_size = 2 * C * rows2 * (T + 1), 8 * C * R * (T + 1)
-    work = scratch("wino_work", max(eo_size + t_size, 8 * F * R * T), dtype)
     # The even and odd columns apart (one copy), so that the column steps below are
     # unit-stride: column 2t+j of a tile is x_eo[j % 2][..., t + j // 2].
     x_eo = work[:eo_size].reshape(2, C, rows2, T + 1)
@@ -90,18 +85,40 @@ def correlate_rows(src_rows, U, out_rows):
     np.subtract(r1, r3, out=t[3])
     # Columns: V[a, b] = (B^T d B)[a, b]; columns 0..3 of tile t are e[t], o[t], e[t+1], o[t+1].
     e0, o0, e1, o1 = t[:, 0, ..., :T], t[:, 1, ..., :T], t[:, 0, ..., 1:], t[:, 1, ..., 1:]
-    V = scratch("wino_v", 16 * C * R * T, dtype).reshape(4, 4, C, R, T)
+    V = scratch("wino_v", 16 * C * R * T, src_rows.dtype).reshape(4, 4, C, R, T)
     np.subtract(e0, e1, out=V[:, 0])
     np.add(o0, e1, out=V[:, 1])
     np.subtract(e1, o0, out=V[:, 2])
     np.subtract(o0, o1, out=V[:, 3])
+    return V.reshape(16, C, R * T)
+
+
+def _work(C, R, T, other, dtype):
+    """The flat scratch `input_tiles` needs, at least `other` values long."""
+    size = 2 * C * (2 * R + 2) * (T + 1) + 8 * C * R * (T + 1)
+    return scratch("wino_work", max(size, other), dtype)
+
+
+def correlate_rows(src_rows, U, out_rows):
+    """out_rows[f, h, v] = sum_{c,i,j} w[f, c, i, j] src_rows[c, h+i, v+j], by 2x2 tiles.
+
+    src_rows (C, 2R+2, 2T+2), any strides but unit steps along a row; U (16, F, C) from
+    `transformed_filters(w)`; out_rows (F, 2R, 2T), a view whose rows are contiguous,
+    written in place. Three scratch buffers per thread (_im2col.scratch): V (16 C R T
+    values), M (16 F R T), and one for the steps before V and after M in turn.
+    """
+    C, rows2, width2 = src_rows.shape
+    F = U.shape[1]
+    R, T = (rows2 - 2) // 2, (width2 - 2) // 2
+    work = _work(C, R, T, 8 * F * R * T, src_rows.dtype)
+    V = input_tiles(src_rows, work)  # (16, C, R*T)
     # The 16 products, M[k] = U[k] @ V[k]: (F, C) @ (C, R*T) each.
-    M = scratch("wino_m", 16 * F * R * T, dtype).reshape(16, F, R * T)
-    np.matmul(U, V.reshape(16, C, R * T), out=M)
+    M = scratch("wino_m", 16 * F * R * T, src_rows.dtype).reshape(16, F, R * T)
+    np.matmul(U, V, out=M)
     M = M.reshape(4, 4, F, R, T)
     # Y = A^T M A: first s[p] = (A^T M)[p] over the rows a, then the columns b, written
     # straight into out's pixels (2r+p, 2t+q).
-    s = work[:8 * F * R * T].reshape(2, 4, F, R, T)  # x_eo and t are spent: their buffer
+    s = work[:8 * F * R * T].reshape(2, 4, F, R, T)  # V is made: work is free again
     np.add(M[0], M[1], out=s[0])
     s[0] += M[2]
     np.subtract(M[1], M[2], out=s[1])
@@ -111,3 +128,52 @@ def correlate_rows(src_rows, U, out_rows):
     y[:, 0] += s[:, 2]
     np.subtract(s[:, 1], s[:, 2], out=y[:, 1])
     y[:, 1] -= s[:, 3]
+
+
+def filter_gradient_rows(src_rows, dy_rows):
+    """W (16, F, C): this block's part of dL/dw in the transformed domain, by 2x2 tiles.
+
+    The weight gradient dw[f, c, i, j] = sum_{h,v} dy[f, h, v] x[c, h+i, v+j] is, tile by
+    tile, a 3x3 correlation of the 4x4 input tile d with the 2x2 tile of dy, Winograd's
+    F(3x3, 2x2), the same algorithm with G and A trading places:
+        dw[f, c] += G^T [ (A dY A^T) * (B^T d B) ] G      (* elementwise, 4x4)
+    Summed over the tiles, the 16 elementwise products become 16 matrix products over
+    the tiles, W[k] = D[k] @ V[k]^T: (F, R*T) @ (R*T, C). The caller sums the blocks' W
+    and turns the sum into dw once (`filter_gradients`).
+    src_rows (C, 2R+2, 2T+2) as in `correlate_rows`; dy_rows (F, 2R, 2T).
+    """
+    C, rows2, width2 = src_rows.shape
+    F = dy_rows.shape[0]
+    R, T = (rows2 - 2) // 2, (width2 - 2) // 2
+    work = _work(C, R, T, 8 * F * R * T, src_rows.dtype)
+    V = input_tiles(src_rows, work)  # (16, C, R*T)
+    # D = A dY A^T, A = [[1, 0], [1, 1], [1, -1], [0, -1]]: rows p of each tile first ...
+    dy = dy_rows.reshape(F, R, 2, T, 2)
+    y0, y1 = (dy[:, :, p].transpose(3, 0, 1, 2) for p in (0, 1))  # (q, F, R, T) each
+    s = work[:8 * F * R * T].reshape(4, 2, F, R, T)  # (a, q); V is made: work is free again
+    np.copyto(s[0], y0)
+    np.add(y0, y1, out=s[1])
+    np.subtract(y0, y1, out=s[2])
+    np.negative(y1, out=s[3])
+    # ... then its columns q
+    D = scratch("wino_m", 16 * F * R * T, src_rows.dtype).reshape(4, 4, F, R, T)
+    np.copyto(D[:, 0], s[:, 0])
+    np.add(s[:, 0], s[:, 1], out=D[:, 1])
+    np.subtract(s[:, 0], s[:, 1], out=D[:, 2])
+    np.negative(s[:, 1], out=D[:, 3])
+    return np.matmul(D.reshape(16, F, R * T), V.transpose(0, 2, 1))  # (16, F, C), fresh
+
+
+def filter_gradients(W):
+    """dw (F, C, 3, 3) = G^T W[:, f, c] G for the sum W (16, F, C) of the blocks'
+    `filter_gradient_rows`. Elementwise (no BLAS call, as `transformed_filters`)."""
+    _, F, C = W.shape
+    W = W.reshape(4, 4, F, C)
+    half = W.dtype.type(0.5)
+    # G^T's rows: [1, 1/2, 1/2, 0], [0, 1/2, -1/2, 0], [0, 1/2, 1/2, 1]; rows a first ...
+    r = np.stack([W[0] + (W[1] + W[2]) * half, (W[1] - W[2]) * half,
+                  (W[1] + W[2]) * half + W[3]])  # (3, 4, F, C)
+    # ... then the columns b the same way
+    d = np.stack([r[:, 0] + (r[:, 1] + r[:, 2]) * half, (r[:, 1] - r[:, 2]) * half,
+                  (r[:, 1] + r[:, 2]) * half + r[:, 3]], axis=1)  # (3, 3, F, C)
+    return np.ascontiguousarray(d.transpose(2, 3, 0, 1))  # (F, C, 3, 3)

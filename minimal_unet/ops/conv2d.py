@@ -114,27 +114,35 @@ The tricks, each measured on the 2-core AVX-512 machine (OpenBLAS SkylakeX kerne
    xeon_2026-12-05_night/whole_dw_layers_output.txt): 1024->1024 @30 94 -> 55 ms,
    1024->512 @56 146 -> 105 ms, 256->256 @10 1.3 -> 0.9 ms; steps 1-2 % faster.
 9. Winograd's F(2x2, 3x3) for the forward and dx products of the deeper 3x3 layers
-   (`_correlate_winograd`, ops/_winograd.py, which derives it): each 2x2 tile of output
-   from a 4x4 tile of input in 16 products of (F, C) @ (C, tiles) instead of 36 F C
-   multiply-adds, 2.25x fewer, at the price of transforming the input tiles and the
-   output (additions, a few passes over each block). Where C >= _WINOGRAD_MIN_C (128),
-   F >= _WINOGRAD_MIN_F (64), the output splits into whole 2x2 tiles and an image has at
-   least _WINOGRAD_MIN_TILES (400) of them; the blocks are R rows of tiles whose
-   transformed input V is about _WINOGRAD_BLOCK_BYTES (2 MiB) at 128 channels and
-   _WINOGRAD_LONG_BLOCK_BYTES (4 MiB) from 256 on (as fast as 8 MiB and 30-50 MB less
-   scratch over two threads at 572 / base 32), cut by `_row_blocks` as the im2col blocks
-   are (shapes only, the same bits on any thread count, tested). dw keeps im2col.
-   Per layer (Zen 4 VM, 2026-12-07, forward + backward as the 572 / base-32 net runs them,
-   benchmarks/results/zen4_2026-12-07_night/winograd_layers_*): 5-16 % faster at the
-   layers that take it in either pass; with every 3x3 layer taking it, the 32-channel
-   layers were 0-4 % slower (the transforms cost what the products save), the 512-filter
-   layers of 14-15 tiles a side 17-21 % slower (16 skinny products), and the 64-channel
-   layers 6-7 % faster alone but level inside the step (winograd_in_step_b32_output.txt).
-   Steps, one-process A/Bs: the paper step 10-12 % faster, 572 / base 32 in float64 6 %,
-   in float32 4-7 % in the two quieter runs of five (the others level in noisier
-   spells). Step records after it: the paper step 1.05-1.07x PyTorch's time (1.13x
-   before), 572 / base 32 1.13-1.27x (1.21x). Rounding: in float32 as
-   im2col's, 4-7e-7 of the largest output away from the float64 result at those layers.
+   (`_correlate_winograd`, ops/_winograd.py, which derives it), and F(3x3, 2x2) for
+   their dw: each 2x2 tile of output from a 4x4 tile of input in 16 products of
+   (F, C) @ (C, tiles) instead of 36 F C multiply-adds, 2.25x fewer, at the price of
+   transforming the input tiles and the output (additions, a few passes over each
+   block). Where C >= _WINOGRAD_MIN_C (128), F >= _WINOGRAD_MIN_F (64), the output
+   splits into whole 2x2 tiles and an image has at least _WINOGRAD_MIN_TILES (400) of
+   them; the blocks are R rows of tiles whose transformed input V is about
+   _WINOGRAD_BLOCK_BYTES (2 MiB) at 128 channels and _WINOGRAD_LONG_BLOCK_BYTES (4 MiB)
+   from 256 on (as fast as 8 MiB and 30-50 MB less scratch over two threads at 572 /
+   base 32), cut by `_row_blocks` as the im2col blocks are (shapes only, the same bits
+   on any thread count, tested). dw by F(3x3, 2x2), the same transforms with G and A
+   trading places (`_dw_winograd`): 16 products of (F, tiles) @ (tiles, C) per block,
+   their (16, F, C) sums added in block order and turned back into (F, C, 3, 3) once;
+   where trick 7 applies, it goes first (1024->512 @56: 163 ms by trick 7, 168 by
+   Winograd). Per layer (Zen 4 VM, 2026-12-07, as the 572 / base-32 net runs them,
+   benchmarks/results/zen4_2026-12-07_night/): forward + backward 5-16 % faster at the
+   layers that take it (winograd_layers_*, before dw took it); with every 3x3 layer
+   taking it, the 32-channel layers were 0-4 % slower (the transforms cost what the
+   products save), the 512-filter layers of 14-15 tiles a side 17-21 % slower (16
+   skinny products), and the 64-channel layers 6-7 % faster alone but level inside the
+   step (winograd_in_step_b32_output.txt); dw alone 3-28 % faster than by im2col
+   (winograd_dw_layers_output.txt). Steps, one-process A/Bs: forward and dx, the paper
+   step 10-12 % faster, 572 / base 32 in float64 6 %, in float32 4-7 % in the two
+   quieter runs of five (level in the noisier ones); dw on top, paired, the paper step
+   0.936 and 0.966, 572 / base 32 1.050, 0.957 and 0.997 (winograd_dw_ab_*). Step
+   records with the forward and dx part: the paper step 1.05-1.07x PyTorch's time
+   (1.13x before), 572 / base 32 1.13-1.27x (1.21x). Rounding, float32: forward and dx
+   as im2col's, 4-7e-7 of the largest output away from the float64 result at those
+   layers (winograd_rounding_output.txt); dw by Winograd and by im2col 6-9e-7 apart.
 
 Tried and dropped: blocks gathered on the whole width of their source rows (the kW-1
 "wrapped" columns after each row's oW computed as junk and cropped away, so that each
@@ -182,6 +190,7 @@ _WINOGRAD = True  # trick 9: 3x3 products by Winograd's F(2x2, 3x3) where it app
 _WINOGRAD_MIN_C = 128  # ... for at least this many input channels
 _WINOGRAD_MIN_F = 64  # ... and filters
 _WINOGRAD_MIN_TILES = 400  # ... and at least this many 2x2 tiles of output per image
+_WINOGRAD_DW = True  # ... and for dw too, by F(3x3, 2x2)
 _WINOGRAD_BLOCK_BYTES = 2 * 2**20  # its block size (V) on our threads, C <= _SHORT_K / 9
 _WINOGRAD_LONG_BLOCK_BYTES = 4 * 2**20  # ... for more channels
 
@@ -388,6 +397,20 @@ def _correlate(src, top, left, w, out, bias=None):
                 cols_bytes)
 
 
+def _winograd_blocks(C, oH, oW, itemsize, cols_bytes):
+    """[(tile_row0, tile_rows)]: trick 9's blocks of a layer, by `_row_blocks` over its
+    oH/2 rows of 2x2 tiles, V (16 C values per tile) in the place of cols: of about
+    _BLOCK_BYTES for one product on BLAS's threads, else _WINOGRAD_BLOCK_BYTES up to
+    _SHORT_K / 9 channels and _WINOGRAD_LONG_BLOCK_BYTES beyond."""
+    if not _on_our_threads(cols_bytes):
+        block_bytes = _BLOCK_BYTES
+    elif C <= _SHORT_K // 9:
+        block_bytes = _WINOGRAD_BLOCK_BYTES
+    else:
+        block_bytes = _WINOGRAD_LONG_BLOCK_BYTES
+    return _row_blocks(16 * C, oH // 2, oW // 2, itemsize, block_bytes)
+
+
 def _correlate_winograd(src, top, left, w, out, bias, cols_bytes):
     """`_correlate` for a 3x3 kernel by Winograd's F(2x2, 3x3) (trick 9, ops/_winograd.py),
     in blocks of 2R output rows (R rows of 2x2 tiles) cut by `_row_blocks` as the im2col
@@ -395,14 +418,7 @@ def _correlate_winograd(src, top, left, w, out, bias, cols_bytes):
     N, C, _, _ = src.shape
     _, F, oH, oW = out.shape
     U = _winograd.transformed_filters(w)  # (16, F, C)
-    tile_rows, T = oH // 2, oW // 2
-    if not _on_our_threads(cols_bytes):
-        block_bytes = _BLOCK_BYTES
-    elif C <= _SHORT_K // 9:
-        block_bytes = _WINOGRAD_BLOCK_BYTES
-    else:
-        block_bytes = _WINOGRAD_LONG_BLOCK_BYTES
-    row_blocks = _row_blocks(16 * C, tile_rows, T, src.itemsize, block_bytes)
+    row_blocks = _winograd_blocks(C, oH, oW, src.itemsize, cols_bytes)
 
     def one_block(block):
         n, tile0, tiles = block
@@ -466,6 +482,9 @@ def conv2d_backward(dy, cache, need_dx=True):
     cols_bytes = N * K * oH * oW * x.itemsize  # the whole im2col
     if _dw_in_one_product(K, F, oH, oW, x.itemsize):  # a deep layer (trick 7)
         dw = _dw_whole(x, dy, pad, kH, kW, cols_bytes).reshape(F, C, kH, kW)
+        return _dx_part(dy, w, pad, x.shape, need_dx), dw, dy.sum(axis=(0, 2, 3))
+    if _WINOGRAD_DW and _winograd_applies(C, F, kH, kW, oH, oW):  # trick 9's dw
+        dw = _dw_winograd(x, dy, pad, cols_bytes)
         return _dx_part(dy, w, pad, x.shape, need_dx), dw, dy.sum(axis=(0, 2, 3))
     row_blocks = _row_blocks(K, oH, oW, x.itemsize, _block_bytes(cols_bytes, K))
     blocks = [(n, row0, rows) for n in range(N) for row0, rows in row_blocks]
@@ -539,3 +558,26 @@ def _dw_whole(x, dy, pad, kH, kW, cols_bytes):
     for n in range(1, N):  # images in order: the same bits on any number of threads
         dw += one_image(n, np.empty_like(dw))
     return dw
+
+
+def _dw_winograd(x, dy, pad, cols_bytes):
+    """dw (F, C, 3, 3) by Winograd's F(3x3, 2x2) (trick 9, ops/_winograd.py): each
+    block's (16, F, C) transformed partial sum, summed in block order (the same bits on
+    any number of threads), then transformed back once."""
+    N, C, _, _ = x.shape
+    _, F, oH, oW = dy.shape
+    blocks = _winograd_blocks(C, oH, oW, x.itemsize, cols_bytes)
+
+    def one_block(block):
+        n, tile0, tiles = block
+        row0, rows = 2 * tile0, 2 * tiles  # output rows
+        x_rows = padded_rows(x[n], pad, pad, row0, rows + 2, oW + 2)  # (C, rows+2, oW+2)
+        return _winograd.filter_gradient_rows(x_rows, dy[n, :, row0:row0 + rows])
+
+    results = _threads.results_in_order(
+        one_block, [(n, t0, tiles) for n in range(N) for t0, tiles in blocks],
+        _block_threads(cols_bytes))
+    W = next(results)  # (16, F, C), the first block's
+    for W_block in results:  # ... plus the others', in block order
+        W += W_block
+    return _winograd.filter_gradients(W)

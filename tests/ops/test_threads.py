@@ -304,7 +304,9 @@ def test_fast_paths_multiply_through_np_matmul_only():
     # one thread's speed on two). So the fast paths use no @: every product is np.matmul.
     fast_paths = [conv2d._correlate, conv2d._correlate_winograd, conv2d.conv2d_forward,
                   conv2d.conv2d_backward, conv2d._dx_part, conv2d._dw_whole,
-                  _winograd.transformed_filters, _winograd.correlate_rows,
+                  conv2d._dw_winograd, _winograd.transformed_filters,
+                  _winograd.input_tiles, _winograd.correlate_rows,
+                  _winograd.filter_gradient_rows, _winograd.filter_gradients,
                   upconv2d.upconv2d_forward, upconv2d.upconv2d_backward]
     for function in fast_paths:
         assert _matmul_operators(function) == [], function.__qualname__

@@ -77,6 +77,22 @@ def test_correlate_rows_is_the_valid_correlation(rng, dtype, strided):
     assert np.isnan(out[:, 0]).all() and np.isnan(out[:, -1]).all()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_filter_gradient_of_two_blocks_is_the_weight_gradient(rng, dtype):
+    # F(3x3, 2x2) for dw: two blocks of tile rows, summed, then turned back into (F, C, 3, 3)
+    C, F, T = 5, 4, 3
+    x = rng.standard_normal((1, C, 2 * 5 + 2, 2 * T + 2)).astype(dtype)  # 5 tile rows
+    dy = rng.standard_normal((1, F, 10, 2 * T)).astype(dtype)
+    W = (_winograd.filter_gradient_rows(x[0, :, 0:6], dy[0, :, 0:4])  # tile rows 0-1
+         + _winograd.filter_gradient_rows(x[0, :, 4:12], dy[0, :, 4:10]))  # 2-4
+    assert W.shape == (16, F, C)
+    dw = _winograd.filter_gradients(W)
+    _, cache = conv2d_forward_naive(x.astype(np.float64), np.zeros((F, C, 3, 3)), np.zeros(F))
+    _, expected, _ = conv2d_backward_naive(dy.astype(np.float64), cache)
+    assert dw.shape == (F, C, 3, 3) and dw.dtype == dtype
+    assert rel_error(dw, expected) < (1e-6 if dtype == np.float32 else 1e-14)
+
+
 # (N, C, F, H, W), pad: even and odd output sides (odd ones keep im2col), batch 2, pad 0-2
 CASES = [((2, 3, 4, 10, 12), 0), ((1, 4, 3, 8, 9), 0), ((1, 2, 5, 9, 7), 1),
          ((2, 3, 3, 7, 8), 2), ((1, 5, 2, 13, 11), 1)]
