@@ -25,9 +25,28 @@ elementwise products of each tile become 16 matrix products, one per position k 
 transforms are additions (and halvings, exact in binary), done here as whole-array NumPy
 operations on the block: no Python loop over tiles or channels.
 
-Rounding: y is the same sum as the direct one, regrouped. In float32, at the U-Net layers
-that take it, forward and dx lay 4-7e-7 of the largest output away from the float64 result,
-as im2col's did (benchmarks/results/zen4_2026-12-07_night/winograd_rounding_output.txt).
+Where conv2d uses it (trick 9, `_correlate_winograd` and `_dw_winograd` there): 3x3
+layers of at least 128 input channels, 64 filters and 400 tiles per image with even output
+sides, in blocks of R tile rows whose V is about 2 MiB at 128 channels and 4 MiB from 256
+on (as fast as 8 MiB, 30-50 MB less scratch at 572 / base 32), cut by conv2d's
+`_row_blocks` (the same bits on any thread count); dw by `filter_gradient_rows`, unless
+conv2d's trick 7 applies (1024->512 @56: 163 ms by trick 7, 168 this way). Measured on the
+2-core Zen 4 VM, 2026-12-07 (benchmarks/results/zen4_2026-12-07_night/):
+- per layer, as the 572 / base-32 net runs them: forward + backward 5-16 % faster at the
+  layers that take it (winograd_layers_*, before dw took it); with every 3x3 layer taking
+  it, the 32-channel layers 0-4 % slower (the transforms cost what the products save), the
+  512-filter layers of 14-15 tiles a side 17-21 % slower (16 skinny products), the
+  64-channel layers 6-7 % faster alone but level inside the step
+  (winograd_in_step_b32_output.txt); dw alone 3-28 % faster than im2col's
+  (winograd_dw_layers_output.txt);
+- steps, one-process A/Bs: forward and dx, the paper step 10-12 % faster, 572 / base 32 in
+  float64 6 %, in float32 4-7 % in the two quieter runs of five (level in the noisier
+  ones); dw on top, paired, the paper step 0.936 and 0.966, 572 / base 32 1.050, 0.957
+  and 0.997 (winograd_dw_ab_*); step records: the paper step 1.05-1.07x PyTorch's time
+  (1.13x before), 572 / base 32 1.13-1.36x (1.21x) with the host's spells;
+- rounding, float32: forward and dx as im2col's, 4-7e-7 of the largest output away from
+  the float64 result at those layers (winograd_rounding_output.txt); dw by this way and
+  by im2col 6-9e-7 of the largest apart.
 cuDNN and oneDNN offer the same algorithm for 3x3 layers.
 """
 

@@ -113,36 +113,18 @@ The tricks, each measured on the 2-core AVX-512 machine (OpenBLAS SkylakeX kerne
    backward pass without dx, 2-core Xeon VM, 2026-12-05 (benchmarks/results/
    xeon_2026-12-05_night/whole_dw_layers_output.txt): 1024->1024 @30 94 -> 55 ms,
    1024->512 @56 146 -> 105 ms, 256->256 @10 1.3 -> 0.9 ms; steps 1-2 % faster.
-9. Winograd's F(2x2, 3x3) for the forward and dx products of the deeper 3x3 layers
-   (`_correlate_winograd`, ops/_winograd.py, which derives it), and F(3x3, 2x2) for
-   their dw: each 2x2 tile of output from a 4x4 tile of input in 16 products of
-   (F, C) @ (C, tiles) instead of 36 F C multiply-adds, 2.25x fewer, at the price of
+9. Winograd's F(2x2, 3x3) for the forward and dx products of the deeper 3x3 layers and
+   F(3x3, 2x2) for their dw (`_correlate_winograd`, `_dw_winograd`; ops/_winograd.py
+   derives both and keeps their measurements): 16 F C multiply-adds per 2x2 tile of output
+   (in 16 matrix products) where im2col does 36 F C, 2.25x fewer, at the price of
    transforming the input tiles and the output (additions, a few passes over each
    block). Where C >= _WINOGRAD_MIN_C (128), F >= _WINOGRAD_MIN_F (64), the output
    splits into whole 2x2 tiles and an image has at least _WINOGRAD_MIN_TILES (400) of
-   them; the blocks are R rows of tiles whose transformed input V is about
-   _WINOGRAD_BLOCK_BYTES (2 MiB) at 128 channels and _WINOGRAD_LONG_BLOCK_BYTES (4 MiB)
-   from 256 on (as fast as 8 MiB and 30-50 MB less scratch over two threads at 572 /
-   base 32), cut by `_row_blocks` as the im2col blocks are (shapes only, the same bits
-   on any thread count, tested). dw by F(3x3, 2x2), the same transforms with G and A
-   trading places (`_dw_winograd`): 16 products of (F, tiles) @ (tiles, C) per block,
-   their (16, F, C) sums added in block order and turned back into (F, C, 3, 3) once;
-   where trick 7 applies, it goes first (1024->512 @56: 163 ms by trick 7, 168 by
-   Winograd). Per layer (Zen 4 VM, 2026-12-07, as the 572 / base-32 net runs them,
-   benchmarks/results/zen4_2026-12-07_night/): forward + backward 5-16 % faster at the
-   layers that take it (winograd_layers_*, before dw took it); with every 3x3 layer
-   taking it, the 32-channel layers were 0-4 % slower (the transforms cost what the
-   products save), the 512-filter layers of 14-15 tiles a side 17-21 % slower (16
-   skinny products), and the 64-channel layers 6-7 % faster alone but level inside the
-   step (winograd_in_step_b32_output.txt); dw alone 3-28 % faster than by im2col
-   (winograd_dw_layers_output.txt). Steps, one-process A/Bs: forward and dx, the paper
-   step 10-12 % faster, 572 / base 32 in float64 6 %, in float32 4-7 % in the two
-   quieter runs of five (level in the noisier ones); dw on top, paired, the paper step
-   0.936 and 0.966, 572 / base 32 1.050, 0.957 and 0.997 (winograd_dw_ab_*). Step
-   records with the forward and dx part: the paper step 1.05-1.07x PyTorch's time
-   (1.13x before), 572 / base 32 1.13-1.27x (1.21x). Rounding, float32: forward and dx
-   as im2col's, 4-7e-7 of the largest output away from the float64 result at those
-   layers (winograd_rounding_output.txt); dw by Winograd and by im2col 6-9e-7 apart.
+   them (elsewhere the transforms cost what the products save), in blocks of tile rows
+   cut by `_row_blocks` as the im2col blocks are (`_winograd_blocks`: the same bits on
+   any thread count, tested); trick 7 goes first for dw where it applies. The paper
+   step 10-12 % faster (forward and dx) and 3-6 % more (dw), in one-process A/Bs on the
+   Zen 4 VM (2026-12-07, benchmarks/results/zen4_2026-12-07_night/).
 
 Tried and dropped: blocks gathered on the whole width of their source rows (the kW-1
 "wrapped" columns after each row's oW computed as junk and cropped away, so that each
