@@ -67,7 +67,8 @@ ALWAYS_FORBIDDEN = {
     "minimal_unet.gradcheck:check_gradients": "an oracle of the graded tests",
     "minimal_unet.gradcheck:directional_check": "an oracle of the graded tests",
 }
-OP_MODULES = ("relu", "conv2d", "maxpool2d", "upconv2d", "crop_concat", "softmax_ce", "dropout")
+OP_MODULES = ("relu", "conv2d", "maxpool2d", "upconv2d", "crop_concat", "softmax_ce", "dropout",
+              "_im2col", "_winograd")  # ... and the fast paths' gathers and Winograd tiles
 # What the sandbox child imports before the traps go in (so that every alias is found).
 CHILD_MODULES = ("minimal_unet.ops", "minimal_unet.model", "minimal_unet.gradcheck",
                  "minimal_unet.weight_map", "minimal_unet.backends.numpy_backend")
