@@ -73,8 +73,8 @@ def blas_line(blas):
 def cpu_model(cpuinfo="/proc/cpuinfo"):
     """The first CPU's model name from /proc/cpuinfo with its family, model and stepping
     numbers ("AMD EPYC (family 25, model 17, stepping 1)"): virtual machines often name
-    only the vendor's line, and the numbers tell its generations apart (EPYC family 25 is
-    Zen 3 / Zen 4, family 26 Zen 5). "unknown" where there is no model name."""
+    only the vendor's line, and the numbers tell its generations apart (EPYC family 23 is
+    Zen 1 / Zen 2, 25 Zen 3 / Zen 4, 26 Zen 5). "unknown" where there is no model name."""
     fields = {}
     try:
         with open(cpuinfo) as f:
@@ -92,6 +92,32 @@ def cpu_model(cpuinfo="/proc/cpuinfo"):
     return fields["model name"] + (f" ({', '.join(numbers)})" if numbers else "")
 
 
+def cpu_vectors(cpuinfo="/proc/cpuinfo"):
+    """The widest vector instructions the first CPU lists in /proc/cpuinfo's flags: "AVX-512",
+    "AVX2 + FMA", "AVX2", "AVX", "below AVX", or "unknown" where there are no flags (not
+    Linux, or not x86). BLAS picks its kernel by them, and the records of 2026-12-07 showed
+    them deciding where conv2d's fast paths pay (benchmarks/results/zen1_2026-12-07/: on
+    an AVX2-only host the products run at a fifth of the AVX-512 hosts' rate)."""
+    flags = None
+    try:
+        with open(cpuinfo) as f:
+            for line in f:
+                if not line.strip():
+                    break  # the first processor's block only
+                key, _, value = line.partition(":")
+                if key.strip() == "flags":
+                    flags = set(value.split())
+    except OSError:
+        pass
+    if flags is None:
+        return "unknown"
+    if "avx512f" in flags:
+        return "AVX-512"
+    if "avx2" in flags:
+        return "AVX2 + FMA" if "fma" in flags else "AVX2"
+    return "AVX" if "avx" in flags else "below AVX"
+
+
 def machine_info():
     """Date, CPU, versions and load of this machine (the BLAS is recorded per child)."""
     import numpy as np
@@ -105,6 +131,7 @@ def machine_info():
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "cpu": cpu_model(),
+        "cpu_vectors": cpu_vectors(),
         "nproc": os.cpu_count(),
         "python": platform.python_version(),
         "numpy": np.__version__,

@@ -28,3 +28,20 @@ def test_cpu_model_names_the_first_cpus_family_model_and_stepping(load_benchmark
     path.write_text("processor\t: 0\nCPU implementer\t: 0x41\n")  # no model name at all
     assert machine.cpu_model(path) == "unknown"
     assert machine.cpu_model(tmp_path / "missing") == "unknown"
+
+
+def test_cpu_vectors_reads_the_first_cpus_flags(load_benchmark, tmp_path):
+    machine = load_benchmark("machine")
+    path = tmp_path / "cpuinfo"
+    path.write_text(CPUINFO)  # the first CPU lists avx512f; the second lists no flags
+    assert machine.cpu_vectors(path) == "AVX-512"
+    for flags, expected in [("fpu avx avx2 fma sse4_2", "AVX2 + FMA"),  # e.g. Zen 1-3
+                            ("fpu avx avx2", "AVX2"), ("fpu avx sse4_2", "AVX"),
+                            ("fpu sse4_2", "below AVX")]:
+        path.write_text(f"processor\t: 0\nflags\t\t: {flags}\n\nprocessor\t: 1\n"
+                        "flags\t\t: avx512f\n")
+        assert machine.cpu_vectors(path) == expected, flags
+    path.write_text("processor\t: 0\nCPU implementer\t: 0x41\n")  # no flags line (Arm)
+    assert machine.cpu_vectors(path) == "unknown"
+    assert machine.cpu_vectors(tmp_path / "missing") == "unknown"
+    assert machine.machine_info()["cpu_vectors"] == machine.cpu_vectors()
