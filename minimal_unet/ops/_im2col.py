@@ -13,7 +13,8 @@ per (purpose, dtype), kept per thread in `_SCRATCH` and grown to the largest blo
 Each is bounded by one block (conv2d's _BLOCK_BYTES, _THREAD_BLOCK_BYTES or
 _LONG_THREAD_BLOCK_BYTES, or one row of im2col if a single row is larger), so memory
 stays bounded however many layer shapes a network has (per thread and dtype, two buffers;
-ops/_winograd.py keeps three more, bounded by its blocks the same way).
+conv2d's trick 10 one more, a block's output part, and ops/_winograd.py three more, each
+bounded by its blocks the same way).
 Nothing conv2d returns aliases a scratch buffer.
 """
 

@@ -125,6 +125,24 @@ The tricks, each measured on the 2-core AVX-512 machine (OpenBLAS SkylakeX kerne
    any thread count, tested); trick 7 goes first for dw where it applies. The paper
    step 10-12 % faster (forward and dx) and 3-6 % more (dw), in one-process A/Bs on the
    Zen 4 VM (2026-12-07, benchmarks/results/zen4_2026-12-07_night/).
+10. A kernel's rows as kH products over one horizontal im2col (`_correlate_rows`,
+   `_dw_rows`), for the layers of 16 to 128 input channels (_ROWS_MIN_C; K <= _SHORT_K)
+   that trick 9 leaves. The im2col sum over (c, i, j) split by the kernel row i:
+       hcols[(c, j), (h, v)] = xp[n, c, row0+h, v+j]     # (C kW, (R+kH-1) oW): 1/kH of cols
+       y[n, :, rows] = sum_i w[:, :, i, :] (F, C kW) @ hcols[:, i*oW:(i+R)*oW]
+   since output row r's kernel row i reads source row r+i, the kH column ranges of the one
+   gather are each block's im2col rows (c, i, j) for one i, as views; the products after
+   the first are added in place from a scratch part. dw^T's rows (c, i, j) come the same
+   way, hcols[:, i*oW:(i+R)*oW] @ dy_rows^T per i. A third of the gathering, the same
+   multiply-adds in products of a third of the length. Blocks of about _ROWS_BLOCK_BYTES
+   (2 MiB) of hcols on our threads (4 and 8 MiB were slower), im2col's rows on BLAS's.
+   Zen 1 VM (AVX2 only, 2026-12-07, benchmarks/results/zen1_2026-12-07/): forward +
+   backward per layer 0.74 (32->32 @570), 0.76 (64->64 @282), 0.81 (32->64 @284) and
+   0.94-0.97 (the other 32- and 64-channel layers) of im2col's time, 128->64 @200 (whose
+   dx takes it) 1.05; the steps 4 % (572 / base 32) and 8 % (252 / base 16) faster in
+   one-process A/Bs. (The Xeon VM, 2026-12-05, one thread, forward only: 12-34 % faster at
+   32->32, 64->64 and 64->32, 4-5 % slower at 32->64 and 64->128; not taken then, as
+   forward only.) Not yet measured on an AVX-512 host.
 
 Tried and dropped: blocks gathered on the whole width of their source rows (the kW-1
 "wrapped" columns after each row's oW computed as junk and cropped away, so that each
@@ -156,6 +174,7 @@ from minimal_unet.ops._im2col import (
     im2col,  # noqa: F401 (read here by the notebooks)
     im2col_rows,
     padded_rows,
+    scratch,
     transposed,
 )
 
@@ -175,6 +194,9 @@ _WINOGRAD_MIN_TILES = 400  # ... and at least this many 2x2 tiles of output per 
 _WINOGRAD_DW = True  # ... and for dw too, by F(3x3, 2x2)
 _WINOGRAD_BLOCK_BYTES = 2 * 2**20  # its block size (V) on our threads, C <= _SHORT_K / 9
 _WINOGRAD_LONG_BLOCK_BYTES = 4 * 2**20  # ... for more channels
+_ROWS = True  # trick 10: a kernel's rows as kH products over a horizontal im2col, where
+_ROWS_MIN_C = 16  # ... a layer has at least this many input channels and K <= _SHORT_K
+_ROWS_BLOCK_BYTES = 2 * 2**20  # its block size (hcols) on our threads
 
 
 def _check_pad(pad):
@@ -363,6 +385,9 @@ def _correlate(src, top, left, w, out, bias=None):
     if _winograd_applies(C, F, kH, kW, oH, oW):
         _correlate_winograd(src, top, left, w, out, bias, cols_bytes)
         return
+    if _rows_apply(C, kH, kW):
+        _correlate_rows(src, top, left, w, out, bias, cols_bytes)
+        return
     w2 = w.reshape(F, K)  # (F, K)
     row_blocks = _row_blocks(K, oH, oW, src.itemsize, _block_bytes(cols_bytes, K))
 
@@ -412,6 +437,57 @@ def _correlate_winograd(src, top, left, w, out, bias, cols_bytes):
             out_rows += bias[:, None, None]
 
     _run_blocks(one_block, [(n, t0, tiles) for n in range(N) for t0, tiles in row_blocks],
+                cols_bytes)
+
+
+def _rows_apply(C, kH, kW):
+    """Whether a layer takes trick 10 (kH products over a horizontal im2col): a kernel of
+    more than one row, at least _ROWS_MIN_C input channels and a short product (K = C kH
+    kW <= _SHORT_K). Shapes only: the same choice on any number of threads."""
+    return _ROWS and kH > 1 and C >= _ROWS_MIN_C and C * kH * kW <= _SHORT_K
+
+
+def _rows_blocks(C, kH, kW, oH, oW, itemsize, cols_bytes):
+    """[(row0, rows)]: trick 10's blocks, by `_row_blocks` with hcols (C kW values per
+    output pixel) in the place of cols: of about _ROWS_BLOCK_BYTES on our threads, else
+    the rows of im2col's own blocks on BLAS's threads (_BLOCK_BYTES of cols)."""
+    if _on_our_threads(cols_bytes):
+        return _row_blocks(C * kW, oH, oW, itemsize, _ROWS_BLOCK_BYTES)
+    return _row_blocks(C * kH * kW, oH, oW, itemsize, _BLOCK_BYTES)
+
+
+def _horizontal_cols(src, top, left, row0, rows, kH, kW, oW):
+    """hcols[(c, j), (h, v)] = srcp[c, row0+h, v+j] for h < rows+kH-1 (trick 10): the
+    receptive fields of a block's rows one kernel row high, (C kW, (rows+kH-1) oW), in a
+    scratch buffer. Kernel row i of output row r reads hcols row r+i: the columns
+    hcols[:, i*oW:(i+rows)*oW] are the block's im2col rows (c, i, j), a view."""
+    src_rows = padded_rows(src, top, left, row0, rows + kH - 1, oW + kW - 1)
+    return im2col_rows(src_rows, 1, kW, rows + kH - 1, oW)  # (C kW, (rows+kH-1) oW)
+
+
+def _correlate_rows(src, top, left, w, out, bias, cols_bytes):
+    """`_correlate` by trick 10: per block, out_rows = sum over kernel rows i of
+    w[:, :, i, :] (F, C kW) @ hcols[:, i*oW:(i+rows)*oW] (C kW, rows*oW): the im2col
+    product's sum over (c, i, j) split by i, each part from the one horizontal gather."""
+    N, C, _, _ = src.shape
+    F, _, kH, kW = w.shape
+    _, _, oH, oW = out.shape
+    w_rows = [np.ascontiguousarray(w[:, :, i, :]).reshape(F, C * kW) for i in range(kH)]
+    row_blocks = _rows_blocks(C, kH, kW, oH, oW, src.itemsize, cols_bytes)
+
+    def one_block(block):
+        n, row0, rows = block
+        hcols = _horizontal_cols(src[n], top, left, row0, rows, kH, kW, oW)
+        out_rows = out[n].reshape(F, oH * oW)[:, row0 * oW:(row0 + rows) * oW]  # a view
+        np.matmul(w_rows[0], hcols[:, :rows * oW], out=out_rows)  # kernel row 0
+        part = scratch("rows_part", F * rows * oW, out.dtype).reshape(F, rows * oW)
+        for i in range(1, kH):  # ... plus rows 1 .. kH-1, each in place
+            np.matmul(w_rows[i], hcols[:, i * oW:(i + rows) * oW], out=part)
+            out_rows += part
+        if bias is not None:
+            out_rows += bias[:, None]
+
+    _run_blocks(one_block, [(n, row0, rows) for n in range(N) for row0, rows in row_blocks],
                 cols_bytes)
 
 
@@ -468,6 +544,9 @@ def conv2d_backward(dy, cache, need_dx=True):
     if _WINOGRAD_DW and _winograd_applies(C, F, kH, kW, oH, oW):  # trick 9's dw
         dw = _dw_winograd(x, dy, pad, cols_bytes)
         return _dx_part(dy, w, pad, x.shape, need_dx), dw, dy.sum(axis=(0, 2, 3))
+    if _rows_apply(C, kH, kW):  # trick 10's dw
+        dw, db = _dw_rows(x, dy, pad, kH, kW, cols_bytes)
+        return _dx_part(dy, w, pad, x.shape, need_dx), dw, db
     row_blocks = _row_blocks(K, oH, oW, x.itemsize, _block_bytes(cols_bytes, K))
     blocks = [(n, row0, rows) for n in range(N) for row0, rows in row_blocks]
 
@@ -563,3 +642,33 @@ def _dw_winograd(x, dy, pad, cols_bytes):
     for W_block in results:  # ... plus the others', in block order
         W += W_block
     return _winograd.filter_gradients(W)
+
+
+def _dw_rows(x, dy, pad, kH, kW, cols_bytes):
+    """dw (F, C, kH, kW) and db by trick 10: per block, kernel row i's dw^T (C kW, F) =
+    hcols[:, i*oW:(i+rows)*oW] @ dy_rows^T, kH products from one horizontal gather; the
+    blocks' (kH, C kW, F) parts summed in block order (the same bits on any number of
+    threads), then put in dw's order once."""
+    N, C, _, _ = x.shape
+    _, F, oH, oW = dy.shape
+    blocks = _rows_blocks(C, kH, kW, oH, oW, x.itemsize, cols_bytes)
+
+    def one_block(block):
+        n, row0, rows = block
+        hcols = _horizontal_cols(x[n], pad, pad, row0, rows, kH, kW, oW)
+        dy_rows = dy[n].reshape(F, oH * oW)[:, row0 * oW:(row0 + rows) * oW]  # (F, rows*oW)
+        parts = np.empty((kH, C * kW, F), dtype=x.dtype)  # parts[i, (c, j), f]
+        for i in range(kH):
+            np.matmul(hcols[:, i * oW:(i + rows) * oW], dy_rows.T, out=parts[i])
+        return parts, dy_rows.sum(axis=1)
+
+    results = _threads.results_in_order(
+        one_block, [(n, row0, rows) for n in range(N) for row0, rows in blocks],
+        _block_threads(cols_bytes))
+    parts, db = next(results)  # the first block's
+    for parts_block, db_block in results:  # ... plus the others', in block order
+        parts += parts_block
+        db += db_block
+    dw_t = transposed(parts.reshape(kH * C * kW, F))  # (F, (i, c, j))
+    dw = dw_t.reshape(F, kH, C, kW).transpose(0, 2, 1, 3)  # (F, C, kH, kW), a view
+    return np.ascontiguousarray(dw), db

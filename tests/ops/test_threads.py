@@ -52,11 +52,20 @@ def winograd_everywhere(monkeypatch):
     monkeypatch.setattr(conv2d, "_WINOGRAD_BLOCK_BYTES", 256)
 
 
-@pytest.mark.parametrize("winograd", [False, True])
+def rows_everywhere(monkeypatch):
+    """conv2d's trick 10 (a kernel's rows as kH products) for every_op's convolution too."""
+    monkeypatch.setattr(conv2d, "_ROWS_MIN_C", 1)
+    monkeypatch.setattr(conv2d, "_ROWS_BLOCK_BYTES", 256)
+
+
+TRICKS = {"im2col": lambda monkeypatch: None, "winograd": winograd_everywhere,
+          "rows": rows_everywhere}
+
+
+@pytest.mark.parametrize("trick", list(TRICKS))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_many_threads_give_the_bits_of_one(monkeypatch, dtype, winograd):
-    if winograd:
-        winograd_everywhere(monkeypatch)
+def test_many_threads_give_the_bits_of_one(monkeypatch, dtype, trick):
+    TRICKS[trick](monkeypatch)
     monkeypatch.setattr(_threads, "_MIN_BYTES", 16)  # cut even these tiny arrays into parts
     monkeypatch.setattr(conv2d, "_THREAD_BLOCK_BYTES", 256)  # and the convolutions into many
     monkeypatch.setattr(conv2d, "_LONG_THREAD_BLOCK_BYTES", 256)
@@ -259,15 +268,14 @@ def _blas_threads_seen(monkeypatch, work):
     return seen
 
 
-@pytest.mark.parametrize("winograd", [False, True])
-def test_every_product_on_our_threads_never_wakes_blas_threads(monkeypatch, winograd):
+@pytest.mark.parametrize("trick", list(TRICKS))
+def test_every_product_on_our_threads_never_wakes_blas_threads(monkeypatch, trick):
     # inside every_product_on_our_threads each product runs with BLAS held to one thread:
     # a woken OpenBLAS thread spins ~0.1 s on a core ours need (_threads docstring); with
     # trick 9, its filter transform too (a BLAS product there had made layers 2x slower)
     if _threads._blas_controller() is None:
         pytest.skip("threadpoolctl finds no BLAS to hold")
-    if winograd:
-        winograd_everywhere(monkeypatch)
+    TRICKS[trick](monkeypatch)
     monkeypatch.setenv("MINIMAL_UNET_THREADS", "2")
     monkeypatch.setattr(conv2d, "_WORKERS", None)
 
@@ -304,7 +312,8 @@ def test_fast_paths_multiply_through_np_matmul_only():
     # one thread's speed on two). So the fast paths use no @: every product is np.matmul.
     fast_paths = [conv2d._correlate, conv2d._correlate_winograd, conv2d.conv2d_forward,
                   conv2d.conv2d_backward, conv2d._dx_part, conv2d._dw_whole,
-                  conv2d._dw_winograd, _winograd.transformed_filters,
+                  conv2d._dw_winograd, conv2d._correlate_rows, conv2d._dw_rows,
+                  conv2d._horizontal_cols, _winograd.transformed_filters,
                   _winograd.input_tiles, _winograd.correlate_rows,
                   _winograd.filter_gradient_rows, _winograd.filter_gradients,
                   upconv2d.upconv2d_forward, upconv2d.upconv2d_backward]
