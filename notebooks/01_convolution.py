@@ -334,6 +334,28 @@ print("direct:\n", direct, "\nWinograd:\n", winograd)
 assert np.allclose(direct, winograd, rtol=0, atol=1e-12)
 
 # %% [markdown]
+# ## A third of the gathering: one kernel row at a time
+#
+# The rows of `cols` for kernel row `i` hold the receptive fields' row `i`, and output row
+# `h` reads input row `h + i` there. So one gather one kernel row high, `hcols` (`C*kW`
+# rows, one column per input row and output column), holds every kernel row's part: the
+# columns of output rows `i .. i+oH-1` are kernel row `i`'s rows of `cols`. The product
+# splits by `i` into `kH` products over views of that one gather, and the gathering, which
+# costs more than the multiplying in the narrow layers, shrinks to `1/kH` (trick 10 in the
+# docstring of `ops/conv2d.py`). One image, 4 channels, against the im2col product:
+
+# %%
+C, F, H, W = 4, 5, 7, 8
+xr = rng.standard_normal((C, H, W))
+wr = rng.standard_normal((F, C, 3, 3))
+oH, oW = H - 2, W - 2
+hcols = im2col(xr, 1, 3)  # a kernel 1 row high: (C*3, H*oW), every input row
+print("im2col rows:", C * 9, " hcols rows:", hcols.shape[0])
+by_rows = sum(wr[:, :, i, :].reshape(F, C * 3) @ hcols[:, i * oW:(i + oH) * oW]
+              for i in range(3))  # (F, oH*oW)
+assert np.allclose(by_rows, wr.reshape(F, -1) @ im2col(xr, 3, 3))
+
+# %% [markdown]
 # ## Summary
 #
 # * Forward: `y = w2 @ cols + b`, with `cols` the im2col matrix of receptive fields
