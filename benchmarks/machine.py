@@ -70,11 +70,8 @@ def blas_line(blas):
                      f"{b['threads']} threads" for b in blas)
 
 
-def cpu_model(cpuinfo="/proc/cpuinfo"):
-    """The first CPU's model name from /proc/cpuinfo with its family, model and stepping
-    numbers ("AMD EPYC (family 25, model 17, stepping 1)"): virtual machines often name
-    only the vendor's line, and the numbers tell its generations apart (EPYC family 23 is
-    Zen 1 / Zen 2, 25 Zen 3 / Zen 4, 26 Zen 5). "unknown" where there is no model name."""
+def _first_cpu(cpuinfo):
+    """{field: value} of the first processor's block of /proc/cpuinfo ({} if unreadable)."""
     fields = {}
     try:
         with open(cpuinfo) as f:
@@ -85,6 +82,15 @@ def cpu_model(cpuinfo="/proc/cpuinfo"):
                 fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
+    return fields
+
+
+def cpu_model(cpuinfo="/proc/cpuinfo"):
+    """The first CPU's model name from /proc/cpuinfo with its family, model and stepping
+    numbers ("AMD EPYC (family 25, model 17, stepping 1)"): virtual machines often name
+    only the vendor's line, and the numbers tell its generations apart (EPYC family 23 is
+    Zen 1 / Zen 2, 25 Zen 3 / Zen 4, 26 Zen 5). "unknown" where there is no model name."""
+    fields = _first_cpu(cpuinfo)
     if "model name" not in fields:
         return "unknown"
     numbers = [f"{key.replace('cpu ', '')} {fields[key]}"
@@ -98,19 +104,9 @@ def cpu_vectors(cpuinfo="/proc/cpuinfo"):
     Linux, or not x86). BLAS picks its kernel by them, and the records of 2026-12-07 showed
     them deciding where conv2d's fast paths pay (benchmarks/results/zen1_2026-12-07/: on
     an AVX2-only host the products run at a fifth of the AVX-512 hosts' rate)."""
-    flags = None
-    try:
-        with open(cpuinfo) as f:
-            for line in f:
-                if not line.strip():
-                    break  # the first processor's block only
-                key, _, value = line.partition(":")
-                if key.strip() == "flags":
-                    flags = set(value.split())
-    except OSError:
-        pass
-    if flags is None:
+    if "flags" not in (fields := _first_cpu(cpuinfo)):
         return "unknown"
+    flags = set(fields["flags"].split())
     if "avx512f" in flags:
         return "AVX-512"
     if "avx2" in flags:

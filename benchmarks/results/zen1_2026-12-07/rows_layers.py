@@ -8,48 +8,23 @@ channels that trick 9 leaves) on and off in turn, 5 rounds, the best of each.
 """
 
 import sys
-import time
+from pathlib import Path
 
 import numpy as np
 
-from minimal_unet.ops import _threads, conv2d
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "zen4_2026-12-07_night"))
 
-# (C, F, input side) of the 572 / base-32 net's 3x3 layers (valid convolutions)
-LAYERS = [(1, 32, 572), (32, 32, 570), (32, 64, 284), (64, 64, 282), (64, 128, 140),
-          (128, 128, 138), (128, 256, 68), (256, 256, 66), (256, 512, 32), (512, 512, 30),
-          (512, 256, 56), (256, 256, 54), (256, 128, 104), (128, 128, 102), (128, 64, 200),
-          (64, 64, 198), (64, 32, 392), (32, 32, 390)]
+import winograd_layers  # noqa: E402
+
+from minimal_unet.ops import _threads, conv2d  # noqa: E402
 
 
 def main():
     dtype = np.dtype(sys.argv[1] if len(sys.argv) > 1 else "float32")
-    rng = np.random.default_rng(0)
-    total = {True: 0.0, False: 0.0}
     print(f"{dtype}, every product on our threads ({_threads.workers()}), best of 5, ms; "
           f"trick 9 from {conv2d._WINOGRAD_MIN_C} input channels, {conv2d._WINOGRAD_MIN_F} "
           f"filters, {conv2d._WINOGRAD_MIN_TILES} tiles")
-    with _threads.every_product_on_our_threads():
-        for C, F, side in LAYERS:
-            x = rng.standard_normal((1, C, side, side)).astype(dtype)
-            w = (rng.standard_normal((F, C, 3, 3)) / np.sqrt(9 * C)).astype(dtype)
-            b = np.zeros(F, dtype)
-            dy = rng.standard_normal((1, F, side - 2, side - 2)).astype(dtype)
-            best = {True: np.inf, False: np.inf}
-            for _ in range(5):
-                for on in (True, False):
-                    conv2d._ROWS = on
-                    t0 = time.perf_counter()
-                    _, cache = conv2d.conv2d_forward(x, w, b)
-                    conv2d.conv2d_backward(dy, cache, need_dx=C > 1)
-                    best[on] = min(best[on], time.perf_counter() - t0)
-            conv2d._ROWS = True
-            for on in best:
-                total[on] += best[on]
-            print(f"  {C:4d} -> {F:4d} @{side:3d}: im2col {best[False] * 1e3:7.1f}  "
-                  f"trick 10 {best[True] * 1e3:7.1f}  ratio {best[True] / best[False]:.3f}",
-                  flush=True)
-    print(f"  all: im2col {total[False] * 1e3:.1f}  trick 10 {total[True] * 1e3:.1f}  "
-          f"ratio {total[True] / total[False]:.3f}")
+    winograd_layers.compare("_ROWS", "trick 10", dtype)  # its loop, trick 10 switched
 
 
 if __name__ == "__main__":

@@ -20,14 +20,9 @@ from minimal_unet.ops._im2col import im2col_rows, padded_rows, scratch  # noqa: 
 
 
 def correlate_three(src, top, left, w, out, bias=None, block_bytes=None):
-    N, C, _, _ = src.shape
-    F, _, kH, kW = w.shape
-    _, _, oH, oW = out.shape
-    cols_bytes = N * C * kH * kW * oH * oW * src.itemsize
-    Kh = C * kW
-    ws = [np.ascontiguousarray(w[:, :, i, :]).reshape(F, Kh) for i in range(kH)]
-    row_blocks = conv2d._row_blocks(Kh, oH, oW, src.itemsize,
-                                    block_bytes or shifts_layers.BLOCK)
+    N, C, F, kH, kW, oH, oW, cols_bytes, row_blocks = shifts_layers.geometry(
+        src, w, out, block_bytes)
+    ws = [np.ascontiguousarray(w[:, :, i, :]).reshape(F, C * kW) for i in range(kH)]
 
     def one_block(block):
         n, row0, rows = block

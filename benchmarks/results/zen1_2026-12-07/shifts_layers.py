@@ -25,16 +25,21 @@ _SHIPPED = conv2d._correlate
 MODE = {"m": "im2col", "bb": None}
 
 
-def correlate_shifts(src, top, left, w, out, bias=None, block_bytes=None):
+def geometry(src, w, out, block_bytes):
+    """(N, C, F, kH, kW, oH, oW, cols_bytes, row_blocks): a probe's shapes, the layer's
+    whole im2col size and its blocks of R output rows whose hcols (C kW, (R+kH-1) oW) is
+    about block_bytes (default BLOCK)."""
     N, C, _, _ = src.shape
     F, _, kH, kW = w.shape
     _, _, oH, oW = out.shape
     cols_bytes = N * C * kH * kW * oH * oW * src.itemsize
-    Kh = C * kW
-    wst = np.ascontiguousarray(w.transpose(2, 0, 1, 3)).reshape(kH * F, Kh)  # (kH F, C kW)
-    # blocks of R output rows whose hcols (C kW, (R+kH-1) oW) is about block_bytes
-    bb = block_bytes or BLOCK
-    row_blocks = conv2d._row_blocks(Kh, oH, oW, src.itemsize, bb)
+    row_blocks = conv2d._row_blocks(C * kW, oH, oW, src.itemsize, block_bytes or BLOCK)
+    return N, C, F, kH, kW, oH, oW, cols_bytes, row_blocks
+
+
+def correlate_shifts(src, top, left, w, out, bias=None, block_bytes=None):
+    N, C, F, kH, kW, oH, oW, cols_bytes, row_blocks = geometry(src, w, out, block_bytes)
+    wst = np.ascontiguousarray(w.transpose(2, 0, 1, 3)).reshape(kH * F, C * kW)  # (kH F, C kW)
 
     def one_block(block):
         n, row0, rows = block

@@ -23,15 +23,11 @@ LAYERS = [(1, 32, 572), (32, 32, 570), (32, 64, 284), (64, 64, 282), (64, 128, 1
           (64, 64, 198), (64, 32, 392), (32, 32, 390)]
 
 
-def main():
-    dtype = np.dtype(sys.argv[1] if len(sys.argv) > 1 else "float32")
-    if "everywhere" in sys.argv[2:]:
-        conv2d._WINOGRAD_MIN_C = conv2d._WINOGRAD_MIN_F = conv2d._WINOGRAD_MIN_TILES = 1
+def compare(flag, label, dtype):
+    """Each layer forward + backward with conv2d's `flag` (a module attribute) on and off in
+    turn, best of 5, printed in ms beside the ratio; the flag is left on."""
     rng = np.random.default_rng(0)
     total = {True: 0.0, False: 0.0}
-    print(f"{dtype}, every product on our threads ({_threads.workers()}), best of 5, ms; "
-          f"trick 9 from {conv2d._WINOGRAD_MIN_C} input channels, {conv2d._WINOGRAD_MIN_F} "
-          f"filters, {conv2d._WINOGRAD_MIN_TILES} tiles")
     with _threads.every_product_on_our_threads():
         for C, F, side in LAYERS:
             x = rng.standard_normal((1, C, side, side)).astype(dtype)
@@ -41,19 +37,30 @@ def main():
             best = {True: np.inf, False: np.inf}
             for _ in range(5):
                 for on in (True, False):
-                    conv2d._WINOGRAD = on
+                    setattr(conv2d, flag, on)
                     t0 = time.perf_counter()
                     _, cache = conv2d.conv2d_forward(x, w, b)
                     conv2d.conv2d_backward(dy, cache, need_dx=C > 1)
                     best[on] = min(best[on], time.perf_counter() - t0)
-            conv2d._WINOGRAD = True
+            setattr(conv2d, flag, True)
             for on in best:
                 total[on] += best[on]
             print(f"  {C:4d} -> {F:4d} @{side:3d}: im2col {best[False] * 1e3:7.1f}  "
-                  f"winograd {best[True] * 1e3:7.1f}  ratio {best[True] / best[False]:.3f}",
+                  f"{label} {best[True] * 1e3:7.1f}  ratio {best[True] / best[False]:.3f}",
                   flush=True)
-    print(f"  all: im2col {total[False] * 1e3:.1f}  winograd {total[True] * 1e3:.1f}  "
+    print(f"  all: im2col {total[False] * 1e3:.1f}  {label} {total[True] * 1e3:.1f}  "
           f"ratio {total[True] / total[False]:.3f}")
+
+
+def main():
+    dtype = np.dtype(sys.argv[1] if len(sys.argv) > 1 else "float32")
+    if "everywhere" in sys.argv[2:]:
+        conv2d._WINOGRAD_MIN_C = conv2d._WINOGRAD_MIN_F = conv2d._WINOGRAD_MIN_TILES = 1
+    conv2d._ROWS = False  # im2col as it was that night (trick 10 came after)
+    print(f"{dtype}, every product on our threads ({_threads.workers()}), best of 5, ms; "
+          f"trick 9 from {conv2d._WINOGRAD_MIN_C} input channels, {conv2d._WINOGRAD_MIN_F} "
+          f"filters, {conv2d._WINOGRAD_MIN_TILES} tiles")
+    compare("_WINOGRAD", "winograd", dtype)
 
 
 if __name__ == "__main__":
