@@ -53,3 +53,26 @@ def distinct_values():
         return (2.0 * ranks / size - 1.0).astype(dtype)
 
     return make
+
+
+@pytest.fixture
+def conv_bits_on(monkeypatch):
+    """run(x, w, b, dy, pad, workers) -> {n: (y, dx, dw, db)}: conv2d's fast path in blocks
+    on n threads of ours for each n in `workers`, after checking that every run gave the
+    same bits as the first (the blocks' cutting and summing depend on the shapes only)."""
+    from minimal_unet.ops import conv2d
+
+    def run(x, w, b, dy, pad, workers):
+        monkeypatch.setattr(conv2d, "_SPLIT_BYTES", 0)
+        monkeypatch.setattr(conv2d, "_THREAD_BYTES", 0)  # blocks, on our threads
+        results = {}
+        for n in workers:
+            monkeypatch.setattr(conv2d, "_WORKERS", n)
+            y, cache = conv2d.conv2d_forward(x, w, b, pad)
+            results[n] = (y, *conv2d.conv2d_backward(dy, cache))
+        for n in workers[1:]:
+            for first, other in zip(results[workers[0]], results[n]):
+                np.testing.assert_array_equal(first, other)  # bit for bit, not just close
+        return results
+
+    return run

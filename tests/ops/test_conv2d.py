@@ -152,20 +152,12 @@ def test_row_blocks_match_pytorch(rng, torch, monkeypatch, shape, kernel, pad, b
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_same_bits_on_one_or_two_threads(rng, monkeypatch, dtype):
+def test_same_bits_on_one_or_two_threads(rng, monkeypatch, conv_bits_on, dtype):
     # many small blocks (5 rows of 20), so both threads get several and dw sums 4+ blocks
     x, w, b, dy = make_inputs(rng, (2, 6, 5, 22, 21), (3, 3), 0, dtype=dtype)
     monkeypatch.setattr(conv2d_module, "_THREAD_BLOCK_BYTES",
                         5 * 54 * 19 * np.dtype(dtype).itemsize)
-    monkeypatch.setattr(conv2d_module, "_SPLIT_BYTES", 0)
-    monkeypatch.setattr(conv2d_module, "_THREAD_BYTES", 0)
-    results = {}
-    for workers in (1, 2):
-        monkeypatch.setattr(conv2d_module, "_WORKERS", workers)
-        y, cache = conv2d_forward(x, w, b, 0)
-        results[workers] = (y, *conv2d_backward(dy, cache))
-    for one, two in zip(results[1], results[2]):
-        np.testing.assert_array_equal(one, two)  # bit for bit, not just close
+    results = conv_bits_on(x, w, b, dy, 0, (1, 2))  # the same bits on both
     y_naive, cache_naive = conv2d_forward_naive(x, w, b, 0)
     tolerance = 1e-4 if dtype == np.float32 else 1e-12
     for fast, naive in zip(results[2], (y_naive, *conv2d_backward_naive(dy, cache_naive))):

@@ -137,22 +137,15 @@ def test_a_layer_that_takes_it_as_shipped_matches_pytorch(rng, torch, calls, dty
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_same_bits_on_one_or_three_threads(rng, everywhere, calls, monkeypatch, dtype):
+def test_same_bits_on_one_or_three_threads(rng, everywhere, calls, monkeypatch, conv_bits_on,
+                                           dtype):
     monkeypatch.setattr(conv2d, "_WINOGRAD_BLOCK_BYTES", 16 * 6 * 9 * 8)  # 1-tile-row blocks
-    monkeypatch.setattr(conv2d, "_SPLIT_BYTES", 0)
-    monkeypatch.setattr(conv2d, "_THREAD_BYTES", 0)  # blocks, on our threads
     x = rng.standard_normal((2, 6, 20, 20)).astype(dtype)
     w = rng.standard_normal((7, 6, 3, 3)).astype(dtype)
     b = rng.standard_normal(7).astype(dtype)
     dy = rng.standard_normal((2, 7, 18, 18)).astype(dtype)
-    results = {}
-    for workers in (1, 3):
-        monkeypatch.setattr(conv2d, "_WORKERS", workers)
-        y, cache = conv2d_forward(x, w, b, 0)
-        results[workers] = (y, *conv2d_backward(dy, cache))
+    conv_bits_on(x, w, b, dy, 0, (1, 3))  # the same bits on both
     assert len(calls) >= 4 * 9  # many blocks, in both passes, on both runs
-    for one, three in zip(results[1], results[3]):
-        np.testing.assert_array_equal(one, three)  # bit for bit, not just close
 
 
 def test_which_layers_of_the_unet_take_it():
