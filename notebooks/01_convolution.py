@@ -356,12 +356,37 @@ by_rows = sum(wr[:, :, i, :].reshape(F, C * 3) @ hcols[:, i * oW:(i + oH) * oW]
 assert np.allclose(by_rows, wr.reshape(F, -1) @ im2col(xr, 3, 3))
 
 # %% [markdown]
+# ## The scatter after all: `dx` by col2im at the deep layers
+#
+# `dx` can also be computed as the naive loops' scatter: `dcols = w2.T @ dy2` (`K` rows,
+# one column per *output* pixel), then row `(c, i, j)` of it added into channel `c` of
+# `dx` shifted by `(i, j)`. The correlation form multiplies `dy`'s zero border too,
+# `(H*W) / (oH*oW)` times the forward's products (1.44x for a 10x10 output), so where an
+# image is a few pixels wide and the layer has many filters the scatter is faster
+# (trick 11 in `ops/conv2d.py`). The same numbers:
+
+# %%
+C, F, H, W = 3, 4, 6, 7
+xs, ws = rng.standard_normal((1, C, H, W)), rng.standard_normal((F, C, 3, 3))
+ys, cache_s = conv2d_forward(xs, ws, np.zeros(F), 0)
+dys = rng.standard_normal(ys.shape)
+oH, oW = ys.shape[2:]
+dcols = ws.reshape(F, -1).T @ dys[0].reshape(F, oH * oW)  # (C*9, oH*oW)
+dx_scatter = np.zeros((C, H, W))
+for c in range(C):
+    for i in range(3):
+        for j in range(3):
+            dx_scatter[c, i:i + oH, j:j + oW] += dcols[(c * 3 + i) * 3 + j].reshape(oH, oW)
+assert np.allclose(dx_scatter, conv2d_backward(dys, cache_s)[0][0])
+
+# %% [markdown]
 # ## Summary
 #
 # * Forward: `y = w2 @ cols + b`, with `cols` the im2col matrix of receptive fields
 #   (`K = C*kH*kW` rows, one column per output pixel).
 # * Backward: `db` sums `dy`; `dw` is the correlation of `x` with `dy`; `dx` is the full
 #   correlation of `dy` with the flipped, channel-swapped kernel. The library computes
-#   `dx` with the very same blocked routine as the forward pass, and never needs `col2im`.
+#   `dx` with the very same blocked routine as the forward pass, except at the deep
+#   layers, where the `col2im` scatter is faster.
 # * Next: notebook 2 does the same for max-pooling, the up-convolution and the
 #   crop-and-concatenate of the skip connections.

@@ -14,7 +14,8 @@ The maths (xp is x with p zeros on every side):
     dx[n, c, h, w] = sum_{f,i,j} dyp[n, f, h+i, w+j] * w[f, c, kH-1-i, kW-1-j]
 where dyp is dy shifted by (kH-1-p, kW-1-p) and zero outside it: dx is the "full"
 correlation of dy with the kernel flipped in space and with F and C swapped, i.e. the same
-operation as the forward pass. No scatter (col2im) is needed anywhere.
+operation as the forward pass, so dx needs no scatter (col2im), except where one is
+faster (trick 11, the deep layers).
 
 Naive twin: `conv2d_forward_naive` / `conv2d_backward_naive` loop over every index of
 those formulas. Read them first.
@@ -142,7 +143,26 @@ The tricks, each measured on the 2-core AVX-512 machine (OpenBLAS SkylakeX kerne
    dx takes it) 1.05; the steps 4 % (572 / base 32) and 8 % (252 / base 16) faster in
    one-process A/Bs. (The Xeon VM, 2026-12-05, one thread, forward only: 12-34 % faster at
    32->32, 64->64 and 64->32, 4-5 % slower at 32->64 and 64->128; not taken then, as
-   forward only.) Not yet measured on an AVX-512 host.
+   forward only.) On an AVX-512 host (Xeon VM, family 6 model 207, 2026-12-07,
+   benchmarks/results/xeon_2026-12-07/): the layers 0.92-1.03 of im2col's time (all
+   18 of the base-32 net 0.989); a process per setting, three or two pairs: the 252 /
+   base-16 step 2-12 % faster, 572 / base 32 from 4 % slower to 5 % faster, the paper
+   step within 3 % either way. Kept on everywhere.
+11. dx by col2im at the deep layers (`_dx_col2im`): the naive scatter
+       dcols = w.reshape(F, K)^T @ dy[n]          # (K, F) @ (F, oH*oW), w^T a view
+       dxp[n, :, i:i+oH, j:j+oW] += dcols[(:, i, j)]   # one shifted add per tap (i, j)
+   in blocks of channels (about _COL2IM_BLOCK_BYTES of dcols each; every block writes
+   its own channels, the taps in a fixed order: the same bits on any thread count). The
+   correlation above multiplies dy's zero border too, (H W) / (oH oW) times the products
+   of the forward (1.44x at 10x10 output), and first copies the flipped, transposed
+   kernel (2.3 ms at 512->512); col2im does neither, at the price of kH kW passes over
+   (C, oH, oW). Where the layer has at least _COL2IM_MIN_F (128) filters and at most
+   _COL2IM_MAX_PIXELS (32 x 32) output pixels, dx took 0.47-0.97 of the correlation's
+   time (128->256 @12 1.13 -> 0.57 ms, 512->512 @30 22.1 -> 16.2 ms; Xeon VM, family 6
+   model 207, 2026-12-07, benchmarks/results/xeon_2026-12-07/col2im_layers_output.txt);
+   at the shallow, wide layers 1.4-4.1x, the adds over large images costing more than
+   the border saves, and at the 64-filter layers 0.94-1.31x. Steps (one-process A/Bs): 252 / base 16 3 % faster, 572 /
+   base 32 1 %, the paper step level to 1 %.
 
 Tried and dropped: blocks gathered on the whole width of their source rows (the kW-1
 "wrapped" columns after each row's oW computed as junk and cropped away, so that each
@@ -197,6 +217,10 @@ _WINOGRAD_LONG_BLOCK_BYTES = 4 * 2**20  # ... for more channels
 _ROWS = True  # trick 10: a kernel's rows as kH products over a horizontal im2col, where
 _ROWS_MIN_C = 16  # ... a layer has at least this many input channels and K <= _SHORT_K
 _ROWS_BLOCK_BYTES = 2 * 2**20  # its block size (hcols) on our threads
+_COL2IM = True  # trick 11: dx by col2im (a product, then kH kW shifted adds) where
+_COL2IM_MIN_F = 128  # ... a layer has at least this many filters
+_COL2IM_MAX_PIXELS = 32 * 32  # ... and at most this many output pixels per image
+_COL2IM_BLOCK_BYTES = 2**20  # ... in blocks of channels of about this much dcols
 
 
 def _check_pad(pad):
@@ -573,6 +597,9 @@ def _dx_part(dy, w, pad, x_shape, need_dx):
     if not need_dx:
         return None
     F, C, kH, kW = w.shape
+    _, _, oH, oW = dy.shape
+    if _col2im_applies(C, F, kH, kW, oH, oW):
+        return _dx_col2im(dy, w, pad, x_shape)
     w_flip = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))  # (C, F, kH, kW)
     dx = np.empty(x_shape, dtype=dy.dtype)
     _correlate(dy, kH - 1 - pad, kW - 1 - pad, w_flip, dx)
@@ -672,3 +699,44 @@ def _dw_rows(x, dy, pad, kH, kW, cols_bytes):
     dw_t = transposed(parts.reshape(kH * C * kW, F))  # (F, (i, c, j))
     dw = dw_t.reshape(F, kH, C, kW).transpose(0, 2, 1, 3)  # (F, C, kH, kW), a view
     return np.ascontiguousarray(dw), db
+
+
+def _col2im_applies(C, F, kH, kW, oH, oW):
+    """Whether dx takes trick 11 (col2im): at least _COL2IM_MIN_F filters and at most
+    _COL2IM_MAX_PIXELS output pixels per image. Shapes only: the same choice on any
+    number of threads."""
+    return _COL2IM and F >= _COL2IM_MIN_F and oH * oW <= _COL2IM_MAX_PIXELS
+
+
+def _dx_col2im(dy, w, pad, x_shape):
+    """dx by trick 11: per image and block of channels c0:c1,
+        dcols = w[:, c0:c1]^T ((c1-c0) kH kW, F) @ dy_n (F, oH oW)
+        dxp[n, c0:c1, i:i+oH, j:j+oW] += dcols[(c, i, j), :] for each kernel tap (i, j),
+    the naive `dxp[...] += w * g` with the loops over f, h, v in the product; dx is dxp
+    without its padding. Each block writes its own channels of dxp, in a fixed order of
+    taps: the same bits on any number of threads."""
+    N, C, H, W = x_shape
+    F, _, kH, kW = w.shape
+    _, _, oH, oW = dy.shape
+    w2 = w.reshape(F, C * kH * kW)  # (F, (c, i, j))
+    dxp = np.empty((N, C, H + 2 * pad, W + 2 * pad), dtype=dy.dtype)
+    taps_bytes = kH * kW * oH * oW * dy.itemsize  # one channel's dcols
+    blocks = _row_blocks(kH * kW * oH, C, oW, dy.itemsize, _COL2IM_BLOCK_BYTES)  # channels
+
+    def one_block(block):
+        n, c0, channels = block
+        k0, k1 = c0 * kH * kW, (c0 + channels) * kH * kW
+        dcols = scratch("dcols", (k1 - k0) * oH * oW, dy.dtype).reshape(k1 - k0, oH * oW)
+        np.matmul(w2[:, k0:k1].T, dy[n].reshape(F, oH * oW), out=dcols)
+        dcols = dcols.reshape(channels, kH, kW, oH, oW)
+        part = dxp[n, c0:c0 + channels]  # (channels, H + 2 pad, W + 2 pad), a view
+        part.fill(0)
+        for i in range(kH):
+            for j in range(kW):
+                part[:, i:i + oH, j:j + oW] += dcols[:, i, j]
+
+    _run_blocks(one_block, [(n, c0, channels) for n in range(N) for c0, channels in blocks],
+                N * C * taps_bytes)
+    if pad == 0:
+        return dxp
+    return np.ascontiguousarray(dxp[:, :, pad:pad + H, pad:pad + W])

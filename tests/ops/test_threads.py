@@ -58,8 +58,15 @@ def rows_everywhere(monkeypatch):
     monkeypatch.setattr(conv2d, "_ROWS_BLOCK_BYTES", 256)
 
 
+def col2im_everywhere(monkeypatch):
+    """conv2d's trick 11 (dx by col2im) for every_op's convolution too."""
+    monkeypatch.setattr(conv2d, "_COL2IM_MIN_F", 1)
+    monkeypatch.setattr(conv2d, "_COL2IM_MAX_PIXELS", 10**9)
+    monkeypatch.setattr(conv2d, "_COL2IM_BLOCK_BYTES", 256)
+
+
 TRICKS = {"im2col": lambda monkeypatch: None, "winograd": winograd_everywhere,
-          "rows": rows_everywhere}
+          "rows": rows_everywhere, "col2im": col2im_everywhere}
 
 
 @pytest.mark.parametrize("trick", list(TRICKS))
