@@ -161,8 +161,9 @@ The tricks, each measured on the 2-core AVX-512 machine (OpenBLAS SkylakeX kerne
    time (128->256 @12 1.13 -> 0.57 ms, 512->512 @30 22.1 -> 16.2 ms; Xeon VM, family 6
    model 207, 2026-12-07, benchmarks/results/xeon_2026-12-07/col2im_layers_output.txt);
    at the shallow, wide layers 1.4-4.1x, the adds over large images costing more than
-   the border saves, and at the 64-filter layers 0.94-1.31x. Steps (one-process A/Bs): 252 / base 16 3 % faster, 572 /
-   base 32 1 %, the paper step level to 1 %.
+   the border saves, and 0.94-1.50x at the 64-filter layers of <= 60 pixels a side.
+   Steps (one-process A/Bs): 252 / base 16 3 % faster, 572 / base 32 1 %, the paper
+   step level to 1 %.
 
 Tried and dropped: blocks gathered on the whole width of their source rows (the kW-1
 "wrapped" columns after each row's oW computed as junk and cropped away, so that each
