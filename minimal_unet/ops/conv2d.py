@@ -147,7 +147,13 @@ The tricks, each measured on the 2-core AVX-512 machine (OpenBLAS SkylakeX kerne
    benchmarks/results/xeon_2026-12-07/): the layers 0.92-1.03 of im2col's time (all
    18 of the base-32 net 0.989); a process per setting, three or two pairs: the 252 /
    base-16 step 2-12 % faster, 572 / base 32 from 4 % slower to 5 % faster, the paper
-   step within 3 % either way. Kept on everywhere.
+   step within 3 % either way. Kept on, but from 2026-12-08 only where an image has at
+   least _ROWS_MIN_PIXELS (32 x 32) output pixels: at the 252 / base-16 net's six
+   trick-10 layers of 12-26 pixels a side, plain im2col's forward + backward took
+   0.70-0.98 of trick 10's time (40 of 42 paired rounds; its kH products of a few hundred
+   columns each cost more in calls than the smaller gather saves; `rows_pixels_layers`
+   in benchmarks/results/xeon_2026-12-07/), the step 3 % faster in one-process A/Bs (22
+   of 41 rounds; 64 x 64 was level). Every 3x3 layer of the 572 nets has more pixels.
 11. dx by col2im at the deep layers (`_dx_col2im`): the naive scatter
        dcols = w.reshape(F, K)^T @ dy[n]          # (K, F) @ (F, oH*oW), w^T a view
        dxp[n, :, i:i+oH, j:j+oW] += dcols[(:, i, j)]   # one shifted add per tap (i, j)
@@ -218,6 +224,7 @@ _WINOGRAD_LONG_BLOCK_BYTES = 4 * 2**20  # ... for more channels
 _ROWS = True  # trick 10: a kernel's rows as kH products over a horizontal im2col, where
 _ROWS_MIN_C = 16  # ... a layer has at least this many input channels and K <= _SHORT_K
 _ROWS_BLOCK_BYTES = 2 * 2**20  # its block size (hcols) on our threads
+_ROWS_MIN_PIXELS = 32 * 32  # ... and at least this many output pixels per image
 _COL2IM = True  # trick 11: dx by col2im (a product, then kH kW shifted adds) where
 _COL2IM_MIN_F = 128  # ... a layer has at least this many filters
 _COL2IM_MAX_PIXELS = 32 * 32  # ... and at most this many output pixels per image
@@ -410,7 +417,7 @@ def _correlate(src, top, left, w, out, bias=None):
     if _winograd_applies(C, F, kH, kW, oH, oW):
         _correlate_winograd(src, top, left, w, out, bias, cols_bytes)
         return
-    if _rows_apply(C, kH, kW):
+    if _rows_apply(C, kH, kW, oH, oW):
         _correlate_rows(src, top, left, w, out, bias, cols_bytes)
         return
     w2 = w.reshape(F, K)  # (F, K)
@@ -465,11 +472,13 @@ def _correlate_winograd(src, top, left, w, out, bias, cols_bytes):
                 cols_bytes)
 
 
-def _rows_apply(C, kH, kW):
+def _rows_apply(C, kH, kW, oH, oW):
     """Whether a layer takes trick 10 (kH products over a horizontal im2col): a kernel of
-    more than one row, at least _ROWS_MIN_C input channels and a short product (K = C kH
-    kW <= _SHORT_K). Shapes only: the same choice on any number of threads."""
-    return _ROWS and kH > 1 and C >= _ROWS_MIN_C and C * kH * kW <= _SHORT_K
+    more than one row, at least _ROWS_MIN_C input channels, a short product (K = C kH
+    kW <= _SHORT_K) and at least _ROWS_MIN_PIXELS output pixels per image. Shapes only:
+    the same choice on any number of threads."""
+    return (_ROWS and kH > 1 and C >= _ROWS_MIN_C and C * kH * kW <= _SHORT_K
+            and oH * oW >= _ROWS_MIN_PIXELS)
 
 
 def _rows_blocks(C, kH, kW, oH, oW, itemsize, cols_bytes):
@@ -569,7 +578,7 @@ def conv2d_backward(dy, cache, need_dx=True):
     if _WINOGRAD_DW and _winograd_applies(C, F, kH, kW, oH, oW):  # trick 9's dw
         dw = _dw_winograd(x, dy, pad, cols_bytes)
         return _dx_part(dy, w, pad, x.shape, need_dx), dw, dy.sum(axis=(0, 2, 3))
-    if _rows_apply(C, kH, kW):  # trick 10's dw
+    if _rows_apply(C, kH, kW, oH, oW):  # trick 10's dw
         dw, db = _dw_rows(x, dy, pad, kH, kW, cols_bytes)
         return _dx_part(dy, w, pad, x.shape, need_dx), dw, db
     row_blocks = _row_blocks(K, oH, oW, x.itemsize, _block_bytes(cols_bytes, K))

@@ -22,6 +22,7 @@ def rows_everywhere(monkeypatch):
     """Trick 10 for every layer of more than one kernel row, however few its channels, in
     blocks of a few rows (on BLAS's threads and on ours)."""
     monkeypatch.setattr(conv2d, "_ROWS_MIN_C", 1)
+    monkeypatch.setattr(conv2d, "_ROWS_MIN_PIXELS", 1)
     monkeypatch.setattr(conv2d, "_BLOCK_BYTES", 600)
     monkeypatch.setattr(conv2d, "_ROWS_BLOCK_BYTES", 300)
     monkeypatch.setattr(conv2d, "_SPLIT_BYTES", 0)
@@ -93,11 +94,15 @@ def test_same_bits_on_one_or_three_threads(rng, rows_everywhere, calls, conv_bit
 
 
 def test_which_layers_take_it(calls, monkeypatch, rng):
-    apply = conv2d._rows_apply
+    def apply(C, kH, kW, side=32):
+        return conv2d._rows_apply(C, kH, kW, side, side)
+
     assert apply(16, 3, 3) and apply(64, 3, 3) and apply(128, 3, 3)  # the U-Net's 16-128
     assert not apply(15, 3, 3)  # too few channels (the first layer's one, too)
     assert not apply(129, 3, 3)  # a long product: K = 9 C > _SHORT_K
     assert not apply(64, 1, 1) and not apply(64, 1, 3)  # one kernel row: nothing to split
+    assert not apply(128, 3, 3, side=31)  # too few pixels: 961 < 32 x 32
+    assert conv2d._rows_apply(64, 3, 3, 1024, 1)  # ... counted per image, not per side
     monkeypatch.setattr(conv2d, "_ROWS", False)
     assert not apply(64, 3, 3)  # switched off
     monkeypatch.setattr(conv2d, "_ROWS", True)

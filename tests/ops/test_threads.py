@@ -55,6 +55,7 @@ def winograd_everywhere(monkeypatch):
 def rows_everywhere(monkeypatch):
     """conv2d's trick 10 (a kernel's rows as kH products) for every_op's convolution too."""
     monkeypatch.setattr(conv2d, "_ROWS_MIN_C", 1)
+    monkeypatch.setattr(conv2d, "_ROWS_MIN_PIXELS", 1)
     monkeypatch.setattr(conv2d, "_ROWS_BLOCK_BYTES", 256)
 
 
