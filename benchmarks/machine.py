@@ -45,6 +45,29 @@ def load():
     return {"loadavg": [round(v, 2) for v in os.getloadavg()], "uptime": line.strip()}
 
 
+def steal_seconds(stat="/proc/stat"):
+    """CPU time the hypervisor gave to other guests while this VM's CPUs wanted it, summed
+    over CPUs since boot, in seconds (the 8th number of /proc/stat's "cpu" line, in clock
+    ticks); None where there is no such line (not Linux). A benchmark takes the difference
+    over its run: the 2-core VM's hosts ran in slow spells that the load average did not
+    show (benchmarks/results/xeon_2026-12-07/: steps of 0.15-0.6 s against 0.105 s, 106
+    ticks of steal over one A/B and 1-4 over the quiet ones)."""
+    try:
+        with open(stat) as f:
+            for line in f:
+                fields = line.split()
+                if fields and fields[0] == "cpu" and len(fields) > 8:
+                    return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def steal_between(before, after):
+    """after - before of two steal_seconds() readings, or None if either is None."""
+    return None if before is None or after is None else round(after - before, 2)
+
+
 def blas_info():
     """[{library, version, kernel, threads, ...}] of the BLAS libraries loaded in this process.
 

@@ -22,7 +22,8 @@ Three children:
                          this one, is the headline and what the targets are judged against
     PyTorch as installed glibc's defaults, as a PyTorch user runs it: the second ratio
 Each reports its step's time and minor page faults. The medians and the ratios are
-reported, with the load average before and after. In one process (the records before
+reported, with the load average before and after and the CPU time the hypervisor gave
+other guests meanwhile (steal, machine.steal_seconds). In one process (the records before
 2026-12-06's second half) both small steps ran slower than apart (ours 0.057 vs 0.050 s,
 PyTorch 0.035 vs 0.033 s: benchmarks/results/zen5_2026-12-06_wide/ vs
 zen5_2026-12-06_procs/); the large steps were level within the host's spread.
@@ -144,7 +145,7 @@ def child_time(size, dtype_name, repeat, threads):
     for step in steps.values():
         step()  # warm-up
     times = {fw: [] for fw in steps}
-    load_before = os.getloadavg()
+    load_before, steal_before = os.getloadavg(), machine.steal_seconds()
     for _ in range(repeat):
         for fw, step in steps.items():
             machine.settle()  # the other framework's spinning threads asleep first
@@ -152,7 +153,9 @@ def child_time(size, dtype_name, repeat, threads):
             step()
             times[fw].append(time.perf_counter() - start)
     print(json.dumps({"times": times, "load_before": load_before,
-                      "load_after": os.getloadavg(), "blas": machine.blas_info()}))
+                      "load_after": os.getloadavg(),
+                      "steal_s": machine.steal_between(steal_before, machine.steal_seconds()),
+                      "blas": machine.blas_info()}))
 
 
 def child_serve(framework, size, dtype_name, threads, keep_memory):
@@ -224,7 +227,7 @@ def time_separate(common, repeat, env):
         timing = {key: {"times": [], "faults": [],
                         "keeps_freed_memory": ready[key]["keeps_freed_memory"]}
                   for key in children}
-        load_before = os.getloadavg()
+        load_before, steal_before = os.getloadavg(), machine.steal_seconds()
         for _ in range(repeat):
             for key, child in children.items():
                 machine.settle()  # the other processes' spinning threads asleep first
@@ -234,6 +237,7 @@ def time_separate(common, repeat, env):
                 timing[key]["times"].append(answer["seconds"])
                 timing[key]["faults"].append(answer["minor_faults"])
         load_after = os.getloadavg()
+        steal = machine.steal_between(steal_before, machine.steal_seconds())
     finally:
         for child in children.values():
             if child.stdin and not child.stdin.closed:
@@ -246,7 +250,7 @@ def time_separate(common, repeat, env):
         for log in logs.values():
             log.close()
     return {"timing": timing, "blas": ready["ours"]["blas"], "load_before": load_before,
-            "load_after": load_after}
+            "load_after": load_after, "steal_s": steal}
 
 
 def measure(size, dtype_name, repeat, threads, env, processes="separate"):
@@ -259,7 +263,7 @@ def measure(size, dtype_name, repeat, threads, env, processes="separate"):
     row = {"config": f"{size} {dtype_name}", "size": size, "tile": SIZES[size][0],
            "base": SIZES[size][1], "dtype": dtype_name, "blas": timing["blas"],
            "processes": processes, "load_before": timing["load_before"],
-           "load_after": timing["load_after"]}
+           "load_after": timing["load_after"], "steal_s": timing.get("steal_s")}
     for key, times in timing["timing"].items():
         row[key] = {**times, "median": statistics.median(times["times"])}
         if "faults" in times:
@@ -280,7 +284,7 @@ def gib(n):
 
 HEADER = ("| size | dtype | ours s | PyTorch s | time ours/PyTorch | PyTorch as installed s "
           "| ours/that | ours peak / step GiB | PyTorch peak / step GiB "
-          "| step peak ours/PyTorch | load before -> after |\n"
+          "| step peak ours/PyTorch | load before -> after, steal |\n"
           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 
 
@@ -296,7 +300,14 @@ def table_line(row):
             f"{gib(ours['peak_rss']):.2f} / {gib(ours['step_peak']):.2f} | "
             f"{gib(ref['peak_rss']):.2f} / {gib(ref['step_peak']):.2f} | "
             f"{row['step_peak_ratio']:.2f}x | "
-            f"{row['load_before'][0]:.2f} -> {row['load_after'][0]:.2f} |")
+            f"{row['load_before'][0]:.2f} -> {row['load_after'][0]:.2f}{steal_text(row)} |")
+
+
+def steal_text(row):
+    """", steal 0.04 s": the CPU time taken by other guests during the timed steps (all
+    CPUs; machine.steal_seconds), where it was measured; "" elsewhere."""
+    steal = row.get("steal_s")
+    return "" if steal is None else f", steal {steal:.2f} s"
 
 
 def faults_line(rows):

@@ -45,3 +45,20 @@ def test_cpu_vectors_reads_the_first_cpus_flags(load_benchmark, tmp_path):
     assert machine.cpu_vectors(path) == "unknown"
     assert machine.cpu_vectors(tmp_path / "missing") == "unknown"
     assert machine.machine_info()["cpu_vectors"] == machine.cpu_vectors()
+
+
+def test_steal_seconds_reads_the_cpu_lines_eighth_number(load_benchmark, tmp_path):
+    import os
+
+    machine = load_benchmark("machine")
+    path = tmp_path / "stat"
+    tick = os.sysconf("SC_CLK_TCK")
+    # user nice system idle iowait irq softirq STEAL guest guest_nice
+    path.write_text(f"cpu  409110 44 32790 543565 2422 0 500 {3 * tick} 0 0\n"
+                    "cpu0 1 2 3 4 5 6 7 8 9 10\nintr 1 2 3\n")
+    assert machine.steal_seconds(path) == 3.0  # the all-CPU line, not cpu0's
+    assert machine.steal_seconds(tmp_path / "missing") is None
+    path.write_text("cpu  1 2 3 4\n")  # an old kernel without the steal field
+    assert machine.steal_seconds(path) is None
+    assert machine.steal_between(2.5, 3.75) == 1.25
+    assert machine.steal_between(None, 3.0) is None and machine.steal_between(1.0, None) is None

@@ -33,6 +33,9 @@ def test_separate_processes_time_three_servers_with_their_own_allocators(load_be
         [kept, kept, False]
     md = (out / "step_cpu.md").read_text()
     assert "PyTorch as installed" in md and "Minor page faults per step" in md
+    # the CPU time other guests took during the timed steps, where Linux tells it
+    steal = row["steal_s"]
+    assert steal is None or (steal >= 0 and f", steal {steal:.2f} s |" in md)
 
 
 def test_one_process_mode_has_no_installed_column(load_benchmark, tmp_path):
