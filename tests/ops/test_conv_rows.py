@@ -7,13 +7,10 @@ same bits on 1 or 3 threads, outputs that survive the next call, and which layer
 import numpy as np
 import pytest
 
-from minimal_unet.gradcheck import rel_error
 from minimal_unet.ops import conv2d
 from minimal_unet.ops.conv2d import (
     conv2d_backward,
-    conv2d_backward_naive,
     conv2d_forward,
-    conv2d_forward_naive,
 )
 
 
@@ -47,27 +44,14 @@ def calls(monkeypatch):
 @pytest.mark.parametrize("pad", [0, 1, 2])
 @pytest.mark.parametrize("kernel", [(2, 2), (3, 3), (5, 5), (2, 3), (3, 1)])
 @pytest.mark.parametrize("threads", [False, True])
-def test_rows_match_the_naive_twin(rng, rows_everywhere, calls, monkeypatch, dtype, pad,
-                                   kernel, threads):
+def test_rows_match_the_naive_twin(rows_everywhere, calls, conv_matches_naive, monkeypatch,
+                                   dtype, pad, kernel, threads):
     if threads:  # blocks on our threads, as a large layer's
         monkeypatch.setattr(conv2d, "_THREAD_BYTES", 0)
-    N, C, F, H, W = 2, 3, 4, 9, 8
-    kH, kW = kernel
-    x = rng.standard_normal((N, C, H, W)).astype(dtype)
-    w = rng.standard_normal((F, C, kH, kW)).astype(dtype)
-    b = rng.standard_normal(F).astype(dtype)
-    y, cache = conv2d_forward(x, w, b, pad)
-    dy = rng.standard_normal(y.shape).astype(dtype)
-    dx, dw, db = conv2d_backward(dy, cache)
+    N = 2
+    conv_matches_naive((N, 3, 4, 9, 8), kernel, pad, dtype)
     forward_blocks = len(calls) // 3  # forward, dw and dx passes gather as many blocks
-    assert forward_blocks > N and {k for _, _, k in calls} == {kH}  # several blocks each
-    x64, w64, b64, dy64 = (a.astype(np.float64) for a in (x, w, b, dy))
-    y_n, cache_n = conv2d_forward_naive(x64, w64, b64, pad)
-    tol = 1e-5 if dtype == np.float32 else 1e-12
-    assert y.dtype == dx.dtype == dw.dtype == db.dtype == dtype
-    assert rel_error(y, y_n) < tol
-    for fast, naive in zip((dx, dw, db), conv2d_backward_naive(dy64, cache_n)):
-        assert fast.shape == naive.shape and rel_error(fast, naive) < tol
+    assert forward_blocks > N and {k for _, _, k in calls} == {kernel[0]}  # several each
 
 
 def test_outputs_survive_the_next_call(rng, rows_everywhere):

@@ -9,27 +9,18 @@ the two results checked equal to float32 rounding.
 """
 
 import sys
-import time
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import ops  # noqa: E402
+from _timing import best_ms  # noqa: E402
 
 from minimal_unet.ops import conv2d  # noqa: E402
-
-
-def best_ms(fn, repeat=20):
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return 1e3 * best
 
 
 def main():

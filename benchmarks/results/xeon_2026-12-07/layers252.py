@@ -9,24 +9,15 @@ back to back (no pause: the step runs its ops back to back too), ms.
 """
 
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import ops  # noqa: E402
-
-
-def best_ms(fn, repeat=20):
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return 1e3 * best
+from _timing import best_ms  # noqa: E402
 
 
 def bare_products(C, F, H, rng):

@@ -13,27 +13,18 @@ net's conv layers goes, pass by pass, against their bare products. For each 3x3 
 """
 
 import sys
-import time
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import ops  # noqa: E402
+from _timing import best_ms  # noqa: E402
 
 from minimal_unet.ops import conv2d  # noqa: E402
-
-
-def best_ms(fn, repeat=30):
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return 1e3 * best
 
 
 def main():
@@ -58,7 +49,7 @@ def main():
                          (partial(conv2d._dx_part, dy, w, 0, x.shape, True), True),
                          (partial(np.matmul, w2, cols), True)]:
             conv2d._ROWS = rows
-            row.append(best_ms(ops.as_in_network(fn, net, 4)))
+            row.append(best_ms(ops.as_in_network(fn, net, 4), 30))
         conv2d._ROWS = True
         print(f"  {C:4d} -> {F:4d} @{H:3d}: " + " ".join(f"{t:7.3f}" for t in row),
               flush=True)
