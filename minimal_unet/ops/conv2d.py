@@ -161,7 +161,8 @@ The tricks, each measured on the 2-core AVX-512 machine (OpenBLAS SkylakeX kerne
    its own channels, the taps in a fixed order: the same bits on any thread count). The
    correlation above multiplies dy's zero border too, (H W) / (oH oW) times the products
    of the forward (1.44x at 10x10 output), and first copies the flipped, transposed
-   kernel (2.3 ms at 512->512); col2im does neither, at the price of kH kW passes over
+   kernel (2.0 ms at 512->512, 22 ms at 1024->1024: benchmarks/results/xeon_2026-12-07/
+   probes_output.txt); col2im does neither, at the price of kH kW passes over
    (C, oH, oW). Where the layer has at least _COL2IM_MIN_F (128) filters and at most
    _COL2IM_MAX_PIXELS (32 x 32) output pixels, dx took 0.47-0.97 of the correlation's
    time (128->256 @12 1.13 -> 0.57 ms, 512->512 @30 22.1 -> 16.2 ms; Xeon VM, family 6
