@@ -1,4 +1,4 @@
-"""The timer shared by this folder's per-layer scripts (2026-12-07/08)."""
+"""The timer shared by this folder's per-layer scripts and probes (2026-12-07/08)."""
 
 import time
 

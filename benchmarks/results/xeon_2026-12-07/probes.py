@@ -9,19 +9,14 @@ products) or 30 (the copies):
         benchmarks/results/xeon_2026-12-07/probes.py
 """
 
-import time
+import sys
+from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-def best_s(fn, repeat):
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+from _timing import best_ms  # noqa: E402
 
 
 def product_orientations():
@@ -42,9 +37,9 @@ def product_orientations():
             for s in range(0, N, block):
                 np.matmul(cols_t[s:s + block], w.T, out=out_t[s:s + block])
 
-        rate = flops / best_s(forward, 5) / 1e9
+        rate = flops / best_ms(forward, 5) / 1e6
         print(f"   blocks of {block:6d} columns: w @ cols {rate:4.0f}"
-              f"   cols^T @ w^T {flops / best_s(transposed, 5) / 1e9:4.0f}", flush=True)
+              f"   cols^T @ w^T {flops / best_ms(transposed, 5) / 1e6:4.0f}", flush=True)
 
 
 def flipped_kernel_copies():
@@ -52,7 +47,7 @@ def flipped_kernel_copies():
     print("2. the flipped, transposed kernel's copy, ms")
     for F, C in [(128, 64), (256, 128), (256, 256), (512, 512), (1024, 1024)]:
         w = rng.standard_normal((F, C, 3, 3), dtype=np.float32)
-        ms = 1e3 * best_s(
+        ms = best_ms(
             lambda w=w: np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)), 30)
         print(f"   w ({F}, {C}, 3, 3): {ms:6.3f}", flush=True)
 
