@@ -152,8 +152,8 @@ def gather_on(channels, rows, width, threads, repeat):
     """time_gather on `threads` threads."""
     import numpy as np
 
+    from minimal_unet.ops._conv_blocks import _THREAD_BLOCK_BYTES
     from minimal_unet.ops._im2col import im2col_rows
-    from minimal_unet.ops.conv2d import _THREAD_BLOCK_BYTES
 
     row_bytes = 9 * channels * width * 4
     block_rows = max(1, min(rows, _THREAD_BLOCK_BYTES // row_bytes))

@@ -18,8 +18,8 @@ The conv and up-convolution rows run as the network's step runs them: a network 
 layer large enough for our threads (conv2d's trick 3; the base-32 net on a 572 tile has
 them, the --quick net does not) sends every product of its step to our threads, each on one
 BLAS thread (`UNet` sets `_threads.set_every_product`), so those rows time ours under the
-same setting; alone, a layer under conv2d._THREAD_BYTES would run its products on BLAS's
-threads instead (the records before 2026-12-07's evening timed them that way).
+same setting; alone, a layer under `_conv_blocks._THREAD_BYTES` would run its products on
+BLAS's threads instead (the records before 2026-12-07's evening timed them that way).
 
 One timing = forward + backward with a fresh upstream gradient already in memory; for
 PyTorch, the op under autograd and `torch.autograd.grad`. Each op runs once untimed
@@ -204,12 +204,13 @@ def as_in_network(fn, net, itemsize):
     runs its step with (see the module docstring), decided as `UNet` decides it: every
     product on our threads when its largest im2col reaches conv2d's threshold."""
     from minimal_unet.model import UNetConfig
-    from minimal_unet.ops import _threads, conv2d
+    from minimal_unet.ops import _conv_blocks, _threads
     from minimal_unet.sizes import largest_im2col_bytes
 
     tile, base = net
     config = UNetConfig(in_channels=1, n_classes=2, depth=4, base_channels=base)
-    on = conv2d.runs_on_our_threads(largest_im2col_bytes(config, (1, 1, tile, tile), itemsize))
+    on = _conv_blocks.runs_on_our_threads(
+        largest_im2col_bytes(config, (1, 1, tile, tile), itemsize))
 
     def run():
         with _threads.every_product_on_our_threads(on):
@@ -270,24 +271,25 @@ def child(args):
     import torch
 
     from minimal_unet.memory import keep_freed_memory
-    from minimal_unet.ops import _threads, conv2d
+    from minimal_unet.ops import _conv_blocks, _threads
 
     keep_freed_memory()  # as in training (train.train); PyTorch, in this process, gains too
     if args.conv_block_mib is not None:  # one block size for every layer
-        conv2d._BLOCK_BYTES = conv2d._THREAD_BLOCK_BYTES = conv2d._LONG_THREAD_BLOCK_BYTES = (
-            int(args.conv_block_mib * 2**20))
+        block = int(args.conv_block_mib * 2**20)
+        _conv_blocks._BLOCK_BYTES = _conv_blocks._THREAD_BLOCK_BYTES = block
+        _conv_blocks._LONG_THREAD_BLOCK_BYTES = block
     if args.conv_thread_mib is not None:  # layers with this much im2col go to our threads
-        conv2d._THREAD_BYTES = int(args.conv_thread_mib * 2**20)
+        _conv_blocks._THREAD_BYTES = int(args.conv_thread_mib * 2**20)
     if args.conv_workers is not None:
-        conv2d._WORKERS = args.conv_workers
+        _conv_blocks._WORKERS = args.conv_workers
     torch.set_num_threads(args.threads)
     print(json.dumps({"blas": machine.blas_info(), "load_before": os.getloadavg(),
-                      "conv_block_mib": conv2d._BLOCK_BYTES / 2**20,
-                      "conv_thread_block_mib": conv2d._THREAD_BLOCK_BYTES / 2**20,
-                      "conv_long_thread_block_mib": conv2d._LONG_THREAD_BLOCK_BYTES / 2**20,
-                      "conv_short_k": conv2d._SHORT_K,
-                      "conv_thread_mib": conv2d._THREAD_BYTES / 2**20,
-                      "conv_workers": conv2d._WORKERS or _threads.workers()}), flush=True)
+                      "conv_block_mib": _conv_blocks._BLOCK_BYTES / 2**20,
+                      "conv_thread_block_mib": _conv_blocks._THREAD_BLOCK_BYTES / 2**20,
+                      "conv_long_thread_block_mib": _conv_blocks._LONG_THREAD_BLOCK_BYTES / 2**20,
+                      "conv_short_k": _conv_blocks._SHORT_K,
+                      "conv_thread_mib": _conv_blocks._THREAD_BYTES / 2**20,
+                      "conv_workers": _conv_blocks._WORKERS or _threads.workers()}), flush=True)
     for dtype_name in args.dtype or ["float32", "float64"]:
         cases = make_cases(np.dtype(dtype_name), torch, args.op or list(CASES), args.quick)
         for name, flops, ours, theirs in cases:

@@ -63,7 +63,7 @@ import numpy as np
 from minimal_unet import checkpoint, model_file, sizes
 from minimal_unet.backends import get_backend
 from minimal_unet.ops import _threads
-from minimal_unet.ops.conv2d import runs_on_our_threads
+from minimal_unet.ops._conv_blocks import runs_on_our_threads
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,7 +10,7 @@ strided copy (conv2d's trick 1) or as a view.
 
 Scratch buffers: the block `cols` and the padded slab live in one flat buffer
 per (purpose, dtype), kept per thread in `_SCRATCH` and grown to the largest block seen.
-Each is bounded by one block (conv2d's _BLOCK_BYTES, _THREAD_BLOCK_BYTES or
+Each is bounded by one block (_conv_blocks' _BLOCK_BYTES, _THREAD_BLOCK_BYTES or
 _LONG_THREAD_BLOCK_BYTES, or one row of im2col if a single row is larger), so memory
 stays bounded however many layer shapes a network has (per thread and dtype, two buffers;
 conv2d's trick 10 one more, a block's output part, and ops/_winograd.py three more, each

@@ -38,8 +38,8 @@ cache, which a product on two BLAS threads cannot use (conv2d's trick 2). On the
 (MINIMAL_UNET_THREADS=1) were 4 % faster than ours at 572 / base 32 and 8 % slower at the
 paper step, where the EPYC VM had them 20 % slower: the default stays ours. Small layers
 (unless their network has a large one) and small arrays stay on the calling thread
-(conv2d._THREAD_BYTES, `_MIN_BYTES`). MINIMAL_UNET_THREADS=1 gives BLAS its own threads
-back (and every product is then one call on them). Without threadpoolctl (a dependency;
+(`_conv_blocks._THREAD_BYTES`, `_MIN_BYTES`). MINIMAL_UNET_THREADS=1 gives BLAS its own
+threads back (and every product is then one call on them). Without threadpoolctl (a dependency;
 absent only in a broken install) the blocks run in order on the calling thread.
 
 Elementwise fast paths (ReLU, max-pool, crop-and-concatenate, ...) cut their arrays with
@@ -180,7 +180,7 @@ def _striped(task, blocks, threads):
     forward pass of 16 -> 16 channels @250 3.54 -> 3.17 ms, 32 -> 32 @570 44.0 -> 42.6 ms
     in the default 8 MiB blocks (1 MiB blocks: 6.04 -> 4.39, 75.6 -> 56.3 ms, still slower
     than 8); training step 572 / base 32 1.50 -> 1.44 s, paper step 4.57 -> 4.44 s. The
-    blocks of a cut are of equal size (conv2d._row_blocks, `chunks`, `parts`), so the
+    blocks of a cut are of equal size (_conv_blocks.row_blocks, `chunks`, `parts`), so the
     shares take about equal time.
     """
     stop = threading.Event()  # the caller left early (an error, or it stopped reading)

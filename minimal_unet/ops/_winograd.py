@@ -25,12 +25,14 @@ elementwise products of each tile become 16 matrix products, one per position k 
 transforms are additions (and halvings, exact in binary), done here as whole-array NumPy
 operations on the block: no Python loop over tiles or channels.
 
-Where conv2d uses it (trick 9, `_correlate_winograd` and `_dw_winograd` there): 3x3
-layers of at least 128 input channels, 64 filters and 400 tiles per image with even output
-sides, in blocks of R tile rows whose V is about 2 MiB at 128 channels and 4 MiB from 256
-on (as fast as 8 MiB, 30-50 MB less scratch at 572 / base 32), cut by conv2d's
-`_row_blocks` (the same bits on any thread count); dw by `filter_gradient_rows`, unless
-conv2d's trick 7 applies (1024->512 @56: 163 ms by trick 7, 168 this way). Measured on the
+Where conv2d uses it (trick 9: `applies`, `correlate` and `weight_gradient` at the end of
+this module): 3x3 layers of at least _MIN_C (128) input channels, _MIN_F (64) filters and
+_MIN_TILES (400) tiles per image with even output sides (elsewhere the transforms cost
+what the products save), in blocks of R tile rows whose V is about _BLOCK_BYTES (2 MiB)
+at 128 channels and _LONG_BLOCK_BYTES (4 MiB) from 256 on (as fast as 8 MiB, 30-50 MB
+less scratch at 572 / base 32), cut by `_conv_blocks.row_blocks` as the im2col blocks are
+(the same bits on any thread count, tested); dw by `filter_gradient_rows`, unless conv2d's
+trick 7 applies (1024->512 @56: 163 ms by trick 7, 168 this way). Measured on the
 2-core Zen 4 VM, 2026-12-07 (benchmarks/results/zen4_2026-12-07_night/):
 - per layer, as the 572 / base-32 net runs them: forward + backward 5-16 % faster at the
   layers that take it (winograd_layers_*, before dw took it); with every 3x3 layer taking
@@ -52,11 +54,20 @@ cuDNN and oneDNN offer the same algorithm for 3x3 layers.
 
 import numpy as np
 
-from minimal_unet.ops._im2col import scratch
+from minimal_unet.ops import _conv_blocks
+from minimal_unet.ops._im2col import padded_rows, scratch
 
 B_T = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.float64)
 G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], dtype=np.float64)
 A_T = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], dtype=np.float64)
+
+_ON = True  # trick 9 in conv2d where `applies` says so; False: never
+_MIN_C = 128  # ... for at least this many input channels
+_MIN_F = 64  # ... and filters
+_MIN_TILES = 400  # ... and at least this many 2x2 tiles of output per image
+_DW = True  # ... and for dw too, by F(3x3, 2x2)
+_BLOCK_BYTES = 2 * 2**20  # its block size (V) on our threads, C <= _SHORT_K / 9
+_LONG_BLOCK_BYTES = 4 * 2**20  # ... for more channels
 
 
 def tile_correlation(d, g):
@@ -196,3 +207,72 @@ def filter_gradients(W):
     d = np.stack([r[:, 0] + (r[:, 1] + r[:, 2]) * half, (r[:, 1] - r[:, 2]) * half,
                   (r[:, 1] + r[:, 2]) * half + r[:, 3]], axis=1)  # (3, 3, F, C)
     return np.ascontiguousarray(d.transpose(2, 3, 0, 1))  # (F, C, 3, 3)
+
+
+# ------------------------------------------------------------ in conv2d's blocks (trick 9)
+
+
+def applies(C, F, kH, kW, oH, oW):
+    """Whether conv2d's `_correlate` takes Winograd's F(2x2, 3x3) (trick 9): a 3x3 kernel,
+    an even output height and width (whole 2x2 tiles), at least _MIN_C input channels and
+    _MIN_F filters, and at least _MIN_TILES tiles per image. Shapes only: the same choice
+    on any number of threads."""
+    return (_ON and kH == kW == 3 and oH % 2 == 0 and oW % 2 == 0
+            and C >= _MIN_C and F >= _MIN_F and (oH // 2) * (oW // 2) >= _MIN_TILES)
+
+
+def blocks(C, oH, oW, itemsize, cols_bytes):
+    """[(tile_row0, tile_rows)]: trick 9's blocks of a layer, by `_conv_blocks.row_blocks`
+    over its oH/2 rows of 2x2 tiles, V (16 C values per tile) in the place of cols: of
+    about _conv_blocks._BLOCK_BYTES for one product on BLAS's threads, else _BLOCK_BYTES
+    up to _SHORT_K / 9 channels and _LONG_BLOCK_BYTES beyond."""
+    if not _conv_blocks.on_our_threads(cols_bytes):
+        block_bytes = _conv_blocks._BLOCK_BYTES
+    elif C <= _conv_blocks._SHORT_K // 9:
+        block_bytes = _BLOCK_BYTES
+    else:
+        block_bytes = _LONG_BLOCK_BYTES
+    return _conv_blocks.row_blocks(16 * C, oH // 2, oW // 2, itemsize, block_bytes)
+
+
+def correlate(src, top, left, w, out, bias, cols_bytes):
+    """conv2d's `_correlate` for a 3x3 kernel by F(2x2, 3x3), in blocks of 2R output rows
+    (R rows of 2x2 tiles, `blocks`), each by `correlate_rows`."""
+    N, C, _, _ = src.shape
+    _, F, oH, oW = out.shape
+    U = transformed_filters(w)  # (16, F, C)
+    row_blocks = blocks(C, oH, oW, src.itemsize, cols_bytes)
+
+    def one_block(block):
+        n, tile0, tiles = block
+        row0, rows = 2 * tile0, 2 * tiles  # output rows
+        src_rows = padded_rows(src[n], top, left, row0, rows + 2, oW + 2)  # (C, rows+2, oW+2)
+        out_rows = out[n, :, row0:row0 + rows]  # (F, rows, oW), a view
+        correlate_rows(src_rows, U, out_rows)
+        if bias is not None:
+            out_rows += bias[:, None, None]
+
+    _conv_blocks.run_blocks(
+        one_block, [(n, t0, tiles) for n in range(N) for t0, tiles in row_blocks], cols_bytes)
+
+
+def weight_gradient(x, dy, pad, cols_bytes):
+    """conv2d's dw (F, C, 3, 3) by F(3x3, 2x2): each block's (16, F, C) transformed partial
+    sum (`filter_gradient_rows`), summed in block order (the same bits on any number of
+    threads), then transformed back once (`filter_gradients`)."""
+    N, C, _, _ = x.shape
+    _, F, oH, oW = dy.shape
+    row_blocks = blocks(C, oH, oW, x.itemsize, cols_bytes)
+
+    def one_block(block):
+        n, tile0, tiles = block
+        row0, rows = 2 * tile0, 2 * tiles  # output rows
+        x_rows = padded_rows(x[n], pad, pad, row0, rows + 2, oW + 2)  # (C, rows+2, oW+2)
+        return filter_gradient_rows(x_rows, dy[n, :, row0:row0 + rows])
+
+    results = _conv_blocks.results_in_order(
+        one_block, [(n, t0, tiles) for n in range(N) for t0, tiles in row_blocks], cols_bytes)
+    W = next(results)  # (16, F, C), the first block's
+    for W_block in results:  # ... plus the others', in block order
+        W += W_block
+    return filter_gradients(W)

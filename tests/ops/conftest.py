@@ -60,14 +60,14 @@ def conv_bits_on(monkeypatch):
     """run(x, w, b, dy, pad, workers) -> {n: (y, dx, dw, db)}: conv2d's fast path in blocks
     on n threads of ours for each n in `workers`, after checking that every run gave the
     same bits as the first (the blocks' cutting and summing depend on the shapes only)."""
-    from minimal_unet.ops import conv2d
+    from minimal_unet.ops import _conv_blocks, conv2d
 
     def run(x, w, b, dy, pad, workers):
-        monkeypatch.setattr(conv2d, "_SPLIT_BYTES", 0)
-        monkeypatch.setattr(conv2d, "_THREAD_BYTES", 0)  # blocks, on our threads
+        monkeypatch.setattr(_conv_blocks, "_SPLIT_BYTES", 0)
+        monkeypatch.setattr(_conv_blocks, "_THREAD_BYTES", 0)  # blocks, on our threads
         results = {}
         for n in workers:
-            monkeypatch.setattr(conv2d, "_WORKERS", n)
+            monkeypatch.setattr(_conv_blocks, "_WORKERS", n)
             y, cache = conv2d.conv2d_forward(x, w, b, pad)
             results[n] = (y, *conv2d.conv2d_backward(dy, cache))
         for n in workers[1:]:

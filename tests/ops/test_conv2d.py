@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from minimal_unet.gradcheck import check_gradients, rel_error
+from minimal_unet.ops import _conv_blocks
 from minimal_unet.ops import conv2d as conv2d_module
 from minimal_unet.ops.conv2d import (
     conv2d_backward,
@@ -132,15 +133,15 @@ def test_matches_pytorch(rng, torch, shape, kernel, pad):
 )
 def test_row_blocks_match_pytorch(rng, torch, monkeypatch, shape, kernel, pad, block_bytes):
     if block_bytes is not None:
-        monkeypatch.setattr(conv2d_module, "_BLOCK_BYTES", block_bytes)
-        monkeypatch.setattr(conv2d_module, "_SPLIT_BYTES", 0)  # tiny shapes split too
+        monkeypatch.setattr(_conv_blocks, "_BLOCK_BYTES", block_bytes)
+        monkeypatch.setattr(_conv_blocks, "_SPLIT_BYTES", 0)  # tiny shapes split too
     x, w, b, dy = make_inputs(rng, shape, kernel, pad)
     N, C, F, H, W = shape
     kH, kW = kernel
     oH, oW = dy.shape[2:]
     # the shape must really split into several blocks in both passes, covering every row
     for K, rows, width in ((C * kH * kW, oH, oW), (F * kH * kW, H, W)):
-        blocks = conv2d_module._row_blocks(K, rows, width, 8)
+        blocks = _conv_blocks.row_blocks(K, rows, width, 8)
         assert len(blocks) >= 2 and len(blocks) % 2 == 0, blocks
         assert [r0 for r0, _ in blocks] == list(np.cumsum([0] + [n for _, n in blocks])[:-1])
         assert sum(n for _, n in blocks) == rows
@@ -155,7 +156,7 @@ def test_row_blocks_match_pytorch(rng, torch, monkeypatch, shape, kernel, pad, b
 def test_same_bits_on_one_or_two_threads(rng, monkeypatch, conv_bits_on, dtype):
     # many small blocks (5 rows of 20), so both threads get several and dw sums 4+ blocks
     x, w, b, dy = make_inputs(rng, (2, 6, 5, 22, 21), (3, 3), 0, dtype=dtype)
-    monkeypatch.setattr(conv2d_module, "_THREAD_BLOCK_BYTES",
+    monkeypatch.setattr(_conv_blocks, "_THREAD_BLOCK_BYTES",
                         5 * 54 * 19 * np.dtype(dtype).itemsize)
     results = conv_bits_on(x, w, b, dy, 0, (1, 2))  # the same bits on both
     y_naive, cache_naive = conv2d_forward_naive(x, w, b, 0)
@@ -301,10 +302,10 @@ def test_bad_upstream_gradient_raises(backward):
 def test_two_threads_work_in_a_forked_child(rng, monkeypatch):
     # the thread pool of the parent does not survive fork(); the child must start its own
     multiprocessing = pytest.importorskip("multiprocessing")
-    monkeypatch.setattr(conv2d_module, "_THREAD_BLOCK_BYTES", 2 * 54 * 19 * 8)
-    monkeypatch.setattr(conv2d_module, "_SPLIT_BYTES", 0)
-    monkeypatch.setattr(conv2d_module, "_WORKERS", 2)
-    monkeypatch.setattr(conv2d_module, "_THREAD_BYTES", 0)
+    monkeypatch.setattr(_conv_blocks, "_THREAD_BLOCK_BYTES", 2 * 54 * 19 * 8)
+    monkeypatch.setattr(_conv_blocks, "_SPLIT_BYTES", 0)
+    monkeypatch.setattr(_conv_blocks, "_WORKERS", 2)
+    monkeypatch.setattr(_conv_blocks, "_THREAD_BYTES", 0)
     x, w, b, _ = make_inputs(rng, (1, 6, 5, 22, 21), (3, 3), 0)
     y, _ = conv2d_forward(x, w, b, 0)  # starts the pool in this process
     context = multiprocessing.get_context("fork")
@@ -314,10 +315,10 @@ def test_two_threads_work_in_a_forked_child(rng, monkeypatch):
 
 
 def _forward_in_child(x, w, b):
-    conv2d_module._THREAD_BLOCK_BYTES = 2 * 54 * 19 * 8
-    conv2d_module._SPLIT_BYTES = 0
-    conv2d_module._WORKERS = 2
-    conv2d_module._THREAD_BYTES = 0
+    _conv_blocks._THREAD_BLOCK_BYTES = 2 * 54 * 19 * 8
+    _conv_blocks._SPLIT_BYTES = 0
+    _conv_blocks._WORKERS = 2
+    _conv_blocks._THREAD_BYTES = 0
     return conv2d_forward(x, w, b, 0)[0]
 
 
@@ -357,10 +358,10 @@ def test_deep_layer_takes_dw_from_the_whole_im2col(rng, monkeypatch, dtype, pad)
     calls = []
     whole = conv2d_module._dw_whole
     monkeypatch.setattr(conv2d_module, "_dw_whole", lambda *a: calls.append(1) or whole(*a))
-    monkeypatch.setattr(conv2d_module, "_THREAD_BYTES", 0)  # products on our threads
+    monkeypatch.setattr(_conv_blocks, "_THREAD_BYTES", 0)  # products on our threads
     results = {}
     for workers in (1, 2):
-        monkeypatch.setattr(conv2d_module, "_WORKERS", workers)
+        monkeypatch.setattr(_conv_blocks, "_WORKERS", workers)
         results[workers] = conv2d_backward(dy, conv2d_forward(x, w, b, pad)[1])
     assert calls == [1, 1]
     for one, two in zip(results[1], results[2]):

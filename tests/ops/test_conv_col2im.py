@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from minimal_unet.gradcheck import rel_error
-from minimal_unet.ops import conv2d
+from minimal_unet.ops import _col2im, _conv_blocks
 from minimal_unet.ops.conv2d import (
     conv2d_backward,
     conv2d_forward,
@@ -19,24 +19,24 @@ from minimal_unet.ops.conv2d import (
 def col2im_everywhere(monkeypatch):
     """Trick 11 for every layer's dx however few its filters or many its pixels, in
     channel blocks of a few channels (on BLAS's threads and on ours)."""
-    monkeypatch.setattr(conv2d, "_COL2IM_MIN_F", 1)
-    monkeypatch.setattr(conv2d, "_COL2IM_MAX_PIXELS", 10**9)
-    monkeypatch.setattr(conv2d, "_COL2IM_BLOCK_BYTES", 600)
-    monkeypatch.setattr(conv2d, "_SPLIT_BYTES", 0)
+    monkeypatch.setattr(_col2im, "_MIN_F", 1)
+    monkeypatch.setattr(_col2im, "_MAX_PIXELS", 10**9)
+    monkeypatch.setattr(_col2im, "_BLOCK_BYTES", 600)
+    monkeypatch.setattr(_conv_blocks, "_SPLIT_BYTES", 0)
 
 
 @pytest.fixture
 def calls(monkeypatch):
     """A list that grows by one (n, c0, channels) per channel block trick 11 computes."""
     seen = []
-    real = conv2d._run_blocks
+    real = _conv_blocks.run_blocks
 
     def spy(task, blocks, cols_bytes):
-        if task.__qualname__.startswith("_dx_col2im"):
+        if task.__qualname__.startswith("dx.<locals>"):
             seen.extend(blocks)
         return real(task, blocks, cols_bytes)
 
-    monkeypatch.setattr(conv2d, "_run_blocks", spy)
+    monkeypatch.setattr(_conv_blocks, "run_blocks", spy)
     return seen
 
 
@@ -47,7 +47,7 @@ def calls(monkeypatch):
 def test_col2im_matches_the_naive_twin(col2im_everywhere, calls, conv_matches_naive,
                                        monkeypatch, dtype, pad, kernel, threads):
     if threads:  # blocks on our threads, as a large layer's
-        monkeypatch.setattr(conv2d, "_THREAD_BYTES", 0)
+        monkeypatch.setattr(_conv_blocks, "_THREAD_BYTES", 0)
     N, C = 2, 5
     conv_matches_naive((N, C, 4, 9, 8), kernel, pad, dtype)
     # several blocks of channels per image, covering every channel of every image once
@@ -86,13 +86,13 @@ def test_same_bits_on_one_or_three_threads(rng, col2im_everywhere, calls, conv_b
 
 
 def test_which_layers_take_it(monkeypatch):
-    applies = conv2d._col2im_applies
+    applies = _col2im.applies
     # the deep layers of the 252 / base-16 net and the bottom of the 572 nets take it
     assert applies(128, 256, 3, 3, 10, 10) and applies(64, 128, 3, 3, 26, 26)
     assert applies(1024, 1024, 3, 3, 28, 28) and applies(256, 512, 3, 3, 32, 32)
     assert not applies(128, 64, 3, 3, 22, 22)  # too few filters (64 < 128)
     assert not applies(256, 512, 3, 3, 33, 33)  # too many pixels (1089 > 1024)
-    monkeypatch.setattr(conv2d, "_COL2IM", False)
+    monkeypatch.setattr(_col2im, "_ON", False)
     assert not applies(128, 256, 3, 3, 10, 10)  # switched off
 
 
@@ -104,7 +104,7 @@ def test_the_switch_changes_the_path_not_the_result(rng, calls, monkeypatch):
     dy = rng.standard_normal(y.shape)
     on = conv2d_backward(dy, cache)[0]
     assert calls
-    monkeypatch.setattr(conv2d, "_COL2IM", False)
+    monkeypatch.setattr(_col2im, "_ON", False)
     calls.clear()
     off = conv2d_backward(dy, cache)[0]
     assert calls == [] and rel_error(on, off) < 1e-12

@@ -7,7 +7,7 @@ same bits on 1 or 3 threads, outputs that survive the next call, and which layer
 import numpy as np
 import pytest
 
-from minimal_unet.ops import conv2d
+from minimal_unet.ops import _conv_blocks, _conv_rows, _winograd
 from minimal_unet.ops.conv2d import (
     conv2d_backward,
     conv2d_forward,
@@ -18,25 +18,25 @@ from minimal_unet.ops.conv2d import (
 def rows_everywhere(monkeypatch):
     """Trick 10 for every layer of more than one kernel row, however few its channels, in
     blocks of a few rows (on BLAS's threads and on ours)."""
-    monkeypatch.setattr(conv2d, "_ROWS_MIN_C", 1)
-    monkeypatch.setattr(conv2d, "_ROWS_MIN_PIXELS", 1)
-    monkeypatch.setattr(conv2d, "_BLOCK_BYTES", 600)
-    monkeypatch.setattr(conv2d, "_ROWS_BLOCK_BYTES", 300)
-    monkeypatch.setattr(conv2d, "_SPLIT_BYTES", 0)
-    monkeypatch.setattr(conv2d, "_WINOGRAD", False)
+    monkeypatch.setattr(_conv_rows, "_MIN_C", 1)
+    monkeypatch.setattr(_conv_rows, "_MIN_PIXELS", 1)
+    monkeypatch.setattr(_conv_blocks, "_BLOCK_BYTES", 600)
+    monkeypatch.setattr(_conv_rows, "_BLOCK_BYTES", 300)
+    monkeypatch.setattr(_conv_blocks, "_SPLIT_BYTES", 0)
+    monkeypatch.setattr(_winograd, "_ON", False)
 
 
 @pytest.fixture
 def calls(monkeypatch):
     """A list that grows by one (row0, rows, kH) per block either trick 10 pass gathers."""
     seen = []
-    real = conv2d._horizontal_cols
+    real = _conv_rows.horizontal_cols
 
     def spy(src, top, left, row0, rows, kH, kW, oW):
         seen.append((row0, rows, kH))
         return real(src, top, left, row0, rows, kH, kW, oW)
 
-    monkeypatch.setattr(conv2d, "_horizontal_cols", spy)
+    monkeypatch.setattr(_conv_rows, "horizontal_cols", spy)
     return seen
 
 
@@ -47,7 +47,7 @@ def calls(monkeypatch):
 def test_rows_match_the_naive_twin(rows_everywhere, calls, conv_matches_naive, monkeypatch,
                                    dtype, pad, kernel, threads):
     if threads:  # blocks on our threads, as a large layer's
-        monkeypatch.setattr(conv2d, "_THREAD_BYTES", 0)
+        monkeypatch.setattr(_conv_blocks, "_THREAD_BYTES", 0)
     N = 2
     conv_matches_naive((N, 3, 4, 9, 8), kernel, pad, dtype)
     forward_blocks = len(calls) // 3  # forward, dw and dx passes gather as many blocks
@@ -79,21 +79,21 @@ def test_same_bits_on_one_or_three_threads(rng, rows_everywhere, calls, conv_bit
 
 def test_which_layers_take_it(calls, monkeypatch, rng):
     def apply(C, kH, kW, side=32):
-        return conv2d._rows_apply(C, kH, kW, side, side)
+        return _conv_rows.applies(C, kH, kW, side, side)
 
     assert apply(16, 3, 3) and apply(64, 3, 3) and apply(128, 3, 3)  # the U-Net's 16-128
     assert not apply(15, 3, 3)  # too few channels (the first layer's one, too)
     assert not apply(129, 3, 3)  # a long product: K = 9 C > _SHORT_K
     assert not apply(64, 1, 1) and not apply(64, 1, 3)  # one kernel row: nothing to split
     assert not apply(128, 3, 3, side=31)  # too few pixels: 961 < 32 x 32
-    assert conv2d._rows_apply(64, 3, 3, 1024, 1)  # ... counted per image, not per side
-    monkeypatch.setattr(conv2d, "_ROWS", False)
+    assert _conv_rows.applies(64, 3, 3, 1024, 1)  # ... counted per image, not per side
+    monkeypatch.setattr(_conv_rows, "_ON", False)
     assert not apply(64, 3, 3)  # switched off
-    monkeypatch.setattr(conv2d, "_ROWS", True)
+    monkeypatch.setattr(_conv_rows, "_ON", True)
     # in the network, trick 9 goes first: a layer it takes never reaches trick 10
     x = rng.standard_normal((1, 128, 44, 44)).astype(np.float32)
     w = rng.standard_normal((64, 128, 3, 3)).astype(np.float32)
-    assert conv2d._winograd_applies(128, 64, 3, 3, 42, 42)
+    assert _winograd.applies(128, 64, 3, 3, 42, 42)
     conv2d_forward(x, w, np.zeros(64, np.float32))
     assert calls == []
     conv2d_forward(x[:, :32], w[:, :32], np.zeros(64, np.float32))  # 32 channels: trick 10

@@ -7,7 +7,15 @@ import numpy as np
 import pytest
 
 from minimal_unet.backends import numpy_backend
-from minimal_unet.ops import _threads, _winograd, conv2d, upconv2d
+from minimal_unet.ops import (
+    _col2im,
+    _conv_blocks,
+    _conv_rows,
+    _threads,
+    _winograd,
+    conv2d,
+    upconv2d,
+)
 from minimal_unet.ops.conv2d import conv2d_backward, conv2d_forward
 from minimal_unet.ops.crop_concat import crop_and_concat_backward, crop_and_concat_forward
 from minimal_unet.ops.maxpool2d import (
@@ -47,23 +55,23 @@ def every_op(rng, dtype):
 
 def winograd_everywhere(monkeypatch):
     """conv2d's trick 9 (Winograd) for every_op's 3x3 convolution too, tiny as it is."""
-    for name in ("_WINOGRAD_MIN_C", "_WINOGRAD_MIN_F", "_WINOGRAD_MIN_TILES"):
-        monkeypatch.setattr(conv2d, name, 1)
-    monkeypatch.setattr(conv2d, "_WINOGRAD_BLOCK_BYTES", 256)
+    for name in ("_MIN_C", "_MIN_F", "_MIN_TILES"):
+        monkeypatch.setattr(_winograd, name, 1)
+    monkeypatch.setattr(_winograd, "_BLOCK_BYTES", 256)
 
 
 def rows_everywhere(monkeypatch):
     """conv2d's trick 10 (a kernel's rows as kH products) for every_op's convolution too."""
-    monkeypatch.setattr(conv2d, "_ROWS_MIN_C", 1)
-    monkeypatch.setattr(conv2d, "_ROWS_MIN_PIXELS", 1)
-    monkeypatch.setattr(conv2d, "_ROWS_BLOCK_BYTES", 256)
+    monkeypatch.setattr(_conv_rows, "_MIN_C", 1)
+    monkeypatch.setattr(_conv_rows, "_MIN_PIXELS", 1)
+    monkeypatch.setattr(_conv_rows, "_BLOCK_BYTES", 256)
 
 
 def col2im_everywhere(monkeypatch):
     """conv2d's trick 11 (dx by col2im) for every_op's convolution too."""
-    monkeypatch.setattr(conv2d, "_COL2IM_MIN_F", 1)
-    monkeypatch.setattr(conv2d, "_COL2IM_MAX_PIXELS", 10**9)
-    monkeypatch.setattr(conv2d, "_COL2IM_BLOCK_BYTES", 256)
+    monkeypatch.setattr(_col2im, "_MIN_F", 1)
+    monkeypatch.setattr(_col2im, "_MAX_PIXELS", 10**9)
+    monkeypatch.setattr(_col2im, "_BLOCK_BYTES", 256)
 
 
 TRICKS = {"im2col": lambda monkeypatch: None, "winograd": winograd_everywhere,
@@ -75,11 +83,11 @@ TRICKS = {"im2col": lambda monkeypatch: None, "winograd": winograd_everywhere,
 def test_many_threads_give_the_bits_of_one(monkeypatch, dtype, trick):
     TRICKS[trick](monkeypatch)
     monkeypatch.setattr(_threads, "_MIN_BYTES", 16)  # cut even these tiny arrays into parts
-    monkeypatch.setattr(conv2d, "_THREAD_BLOCK_BYTES", 256)  # and the convolutions into many
-    monkeypatch.setattr(conv2d, "_LONG_THREAD_BLOCK_BYTES", 256)
-    monkeypatch.setattr(conv2d, "_SPLIT_BYTES", 0)
-    monkeypatch.setattr(conv2d, "_THREAD_BYTES", 0)  # blocks, on our threads
-    monkeypatch.setattr(conv2d, "_WORKERS", None)  # conv2d follows MINIMAL_UNET_THREADS
+    monkeypatch.setattr(_conv_blocks, "_THREAD_BLOCK_BYTES", 256)  # and the convolutions into many
+    monkeypatch.setattr(_conv_blocks, "_LONG_THREAD_BLOCK_BYTES", 256)
+    monkeypatch.setattr(_conv_blocks, "_SPLIT_BYTES", 0)
+    monkeypatch.setattr(_conv_blocks, "_THREAD_BYTES", 0)  # blocks, on our threads
+    monkeypatch.setattr(_conv_blocks, "_WORKERS", None)  # conv2d follows MINIMAL_UNET_THREADS
     results = {}
     for threads in ("1", "3"):
         monkeypatch.setenv("MINIMAL_UNET_THREADS", threads)
@@ -236,27 +244,28 @@ def test_big_layers_get_small_blocks_by_shape_alone(monkeypatch):
     # a layer whose whole im2col reaches _THREAD_BYTES is cut for the threads, whatever
     # the thread count; the cut depends on the shapes only, so the bits do too
     K, oH, oW = 288, 568, 568  # 32 -> 32 at 570x570, float32: 372 MB of im2col
-    small = conv2d._block_bytes(conv2d._THREAD_BYTES - 1, K)
-    big = conv2d._block_bytes(conv2d._THREAD_BYTES, K)
-    assert (small, big) == (conv2d._BLOCK_BYTES, conv2d._THREAD_BLOCK_BYTES)
+    cb = _conv_blocks
+    small = cb.block_bytes(cb._THREAD_BYTES - 1, K)
+    big = cb.block_bytes(cb._THREAD_BYTES, K)
+    assert (small, big) == (cb._BLOCK_BYTES, cb._THREAD_BLOCK_BYTES)
     assert big < small
-    blocks = conv2d._row_blocks(K, oH, oW, 4, big)
+    blocks = cb.row_blocks(K, oH, oW, 4, big)
     assert len(blocks) % 2 == 0 and sum(rows for _, rows in blocks) == oH
-    assert max(rows for _, rows in blocks) * K * oW * 4 <= 1.2 * conv2d._THREAD_BLOCK_BYTES
+    assert max(rows for _, rows in blocks) * K * oW * 4 <= 1.2 * cb._THREAD_BLOCK_BYTES
     # products of 128 channels of 3x3 at most get the short blocks, longer ones the long
     long_K = 2304  # 256 -> 256 at 138x138, float32: 170 MB of im2col
-    assert conv2d._block_bytes(conv2d._THREAD_BYTES, 1152) == conv2d._THREAD_BLOCK_BYTES
-    assert conv2d._block_bytes(conv2d._THREAD_BYTES, long_K) == conv2d._LONG_THREAD_BLOCK_BYTES
-    assert conv2d._THREAD_BLOCK_BYTES < conv2d._LONG_THREAD_BLOCK_BYTES <= conv2d._BLOCK_BYTES
-    blocks = conv2d._row_blocks(long_K, 136, 136, 4, conv2d._LONG_THREAD_BLOCK_BYTES)
+    assert cb.block_bytes(cb._THREAD_BYTES, 1152) == cb._THREAD_BLOCK_BYTES
+    assert cb.block_bytes(cb._THREAD_BYTES, long_K) == cb._LONG_THREAD_BLOCK_BYTES
+    assert cb._THREAD_BLOCK_BYTES < cb._LONG_THREAD_BLOCK_BYTES <= cb._BLOCK_BYTES
+    blocks = cb.row_blocks(long_K, 136, 136, 4, cb._LONG_THREAD_BLOCK_BYTES)
     assert len(blocks) % 2 == 0 and sum(rows for _, rows in blocks) == 136
     assert (max(rows for _, rows in blocks) * long_K * 136 * 4
-            <= 1.2 * conv2d._LONG_THREAD_BLOCK_BYTES)
+            <= 1.2 * cb._LONG_THREAD_BLOCK_BYTES)
     # in a network with such a layer, every layer is cut the same way, for our threads
     with _threads.every_product_on_our_threads():
-        assert conv2d._block_bytes(1, K) == big
-        assert conv2d._block_bytes(1, long_K) == conv2d._LONG_THREAD_BLOCK_BYTES
-        assert conv2d._block_threads(1) == conv2d._WORKERS
+        assert cb.block_bytes(1, K) == big
+        assert cb.block_bytes(1, long_K) == cb._LONG_THREAD_BLOCK_BYTES
+        assert cb.block_threads(1) == cb._WORKERS
 
 
 def _blas_threads_seen(monkeypatch, work):
@@ -285,7 +294,7 @@ def test_every_product_on_our_threads_never_wakes_blas_threads(monkeypatch, tric
         pytest.skip("threadpoolctl finds no BLAS to hold")
     TRICKS[trick](monkeypatch)
     monkeypatch.setenv("MINIMAL_UNET_THREADS", "2")
-    monkeypatch.setattr(conv2d, "_WORKERS", None)
+    monkeypatch.setattr(_conv_blocks, "_WORKERS", None)
 
     def inside():
         with _threads.every_product_on_our_threads():
@@ -318,10 +327,10 @@ def test_fast_paths_multiply_through_np_matmul_only():
     # The test above spies on np.matmul; a product written `a @ b` would slip past it, as
     # trick 9's first filter transform did (it woke BLAS's threads, and the layer ran at
     # one thread's speed on two). So the fast paths use no @: every product is np.matmul.
-    fast_paths = [conv2d._correlate, conv2d._correlate_winograd, conv2d.conv2d_forward,
+    fast_paths = [conv2d._correlate, _winograd.correlate, conv2d.conv2d_forward,
                   conv2d.conv2d_backward, conv2d._dx_part, conv2d._dw_whole,
-                  conv2d._dw_winograd, conv2d._correlate_rows, conv2d._dw_rows,
-                  conv2d._horizontal_cols, _winograd.transformed_filters,
+                  _winograd.weight_gradient, _conv_rows.correlate, _conv_rows.weight_gradient,
+                  _conv_rows.horizontal_cols, _col2im.dx, _winograd.transformed_filters,
                   _winograd.input_tiles, _winograd.correlate_rows,
                   _winograd.filter_gradient_rows, _winograd.filter_gradients,
                   upconv2d.upconv2d_forward, upconv2d.upconv2d_backward]
@@ -348,10 +357,10 @@ def test_unet_with_a_large_layer_sends_every_product_to_our_threads(monkeypatch)
     # 44 px, base 4: the largest im2col (enc0.conv2, 4 * 9 * 40 * 40 floats) is 230 kB
     assert 2 in _blas_threads_seen(monkeypatch, step)  # no large layer: BLAS's threads
     assert not _threads.every_product()
-    monkeypatch.setattr(conv2d, "_THREAD_BYTES", 200_000)  # now enc0.conv2 is "large"
+    monkeypatch.setattr(_conv_blocks, "_THREAD_BYTES", 200_000)  # now enc0.conv2 is "large"
     assert set(_blas_threads_seen(monkeypatch, step)) == {1}  # every product on ours
     assert _threads.every_product()  # set by the forward pass, until the next one
-    monkeypatch.setattr(conv2d, "_THREAD_BYTES", 300_000)  # no large layer again
+    monkeypatch.setattr(_conv_blocks, "_THREAD_BYTES", 300_000)  # no large layer again
     net.forward(x)
     assert not _threads.every_product()
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from minimal_unet.gradcheck import rel_error
-from minimal_unet.ops import _winograd, conv2d
+from minimal_unet.ops import _winograd
 from minimal_unet.ops.conv2d import (
     conv2d_backward,
     conv2d_backward_naive,
@@ -19,9 +19,9 @@ from minimal_unet.ops.conv2d import (
 @pytest.fixture
 def everywhere(monkeypatch):
     """Trick 9 for every 3x3 layer with whole 2x2 tiles, however small."""
-    monkeypatch.setattr(conv2d, "_WINOGRAD_MIN_C", 1)
-    monkeypatch.setattr(conv2d, "_WINOGRAD_MIN_F", 1)
-    monkeypatch.setattr(conv2d, "_WINOGRAD_MIN_TILES", 1)
+    monkeypatch.setattr(_winograd, "_MIN_C", 1)
+    monkeypatch.setattr(_winograd, "_MIN_F", 1)
+    monkeypatch.setattr(_winograd, "_MIN_TILES", 1)
 
 
 @pytest.fixture
@@ -139,7 +139,7 @@ def test_a_layer_that_takes_it_as_shipped_matches_pytorch(rng, torch, calls, dty
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_same_bits_on_one_or_three_threads(rng, everywhere, calls, monkeypatch, conv_bits_on,
                                            dtype):
-    monkeypatch.setattr(conv2d, "_WINOGRAD_BLOCK_BYTES", 16 * 6 * 9 * 8)  # 1-tile-row blocks
+    monkeypatch.setattr(_winograd, "_BLOCK_BYTES", 16 * 6 * 9 * 8)  # 1-tile-row blocks
     x = rng.standard_normal((2, 6, 20, 20)).astype(dtype)
     w = rng.standard_normal((7, 6, 3, 3)).astype(dtype)
     b = rng.standard_normal(7).astype(dtype)
@@ -149,7 +149,7 @@ def test_same_bits_on_one_or_three_threads(rng, everywhere, calls, monkeypatch, 
 
 
 def test_which_layers_of_the_unet_take_it():
-    applies = conv2d._winograd_applies
+    applies = _winograd.applies
     # 572 / base 32: from 128 input channels, 64 filters and 400 tiles (20x20 pixels) on
     assert applies(128, 128, 3, 3, 136, 136) and applies(128, 64, 3, 3, 198, 198)
     assert applies(512, 256, 3, 3, 54, 54)

@@ -20,12 +20,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ops  # noqa: E402
 from _timing import best_ms  # noqa: E402
 
-from minimal_unet.ops import conv2d  # noqa: E402
+from minimal_unet.ops import _col2im, conv2d  # noqa: E402
 
 
 def main():
     rng = np.random.default_rng(0)
-    rule = conv2d._col2im_applies
+    rule = _col2im.applies
     for net in [(252, 16), (572, 32), (572, 64)]:
         print(f"{net[0]} / base {net[1]}, float32: dx ms, correlation | col2im | ratio | "
               "the shipped rule takes col2im")
@@ -35,12 +35,12 @@ def main():
             takes = rule(C, F, 3, 3, H - 2, H - 2)
             times, results = [], []
             for forced in (False, True):
-                conv2d._col2im_applies = (lambda *a: True) if forced else (lambda *a: False)
+                _col2im.applies = (lambda *a: True) if forced else (lambda *a: False)
                 dx = partial(conv2d._dx_part, dy, w, 0, (1, C, H, H), True)
                 run = ops.as_in_network(dx, net, 4)
                 times.append(best_ms(run, 20 if H < 300 else 5))
                 results.append(run())
-            conv2d._col2im_applies = rule
+            _col2im.applies = rule
             scale = np.abs(results[0]).max()
             assert np.abs(results[0] - results[1]).max() <= 1e-5 * scale * np.sqrt(9 * F)
             print(f"  {C:4d} -> {F:4d} @{H:3d}: {times[0]:8.3f} {times[1]:8.3f} "

@@ -17,14 +17,14 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import step  # noqa: E402
 
-from minimal_unet.ops import conv2d  # noqa: E402
+from minimal_unet.ops import _col2im  # noqa: E402
 
 
 def main():
     size, mode = sys.argv[1], sys.argv[2]
     steps = int(sys.argv[3]) if len(sys.argv) > 3 else 7
     dtype = sys.argv[4] if len(sys.argv) > 4 else "float32"
-    conv2d._COL2IM = mode == "on"
+    _col2im._ON = mode == "on"
     run = step.build_step("ours", size, dtype, 2)
     seconds = []
     for i in range(steps + 2):

@@ -15,12 +15,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import step  # noqa: E402
 
-from minimal_unet.ops import conv2d  # noqa: E402
+from minimal_unet.ops import _col2im  # noqa: E402
 
 
 def main():
     mode = sys.argv[1]
-    conv2d._COL2IM = mode == "on"
+    _col2im._ON = mode == "on"
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         step.child_memory("ours", "572-b64", "float32", 2)

@@ -13,11 +13,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "zen4_2026-12-07_bl
 
 import _ab  # noqa: E402
 
-from minimal_unet.ops import conv2d  # noqa: E402
+from minimal_unet.ops import _conv_rows  # noqa: E402
 
 
 def apply(pixels):
-    conv2d._ROWS_MIN_PIXELS = pixels
+    _conv_rows._MIN_PIXELS = pixels
 
 
 if __name__ == "__main__":

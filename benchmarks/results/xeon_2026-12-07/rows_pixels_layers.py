@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import ops  # noqa: E402
 
-from minimal_unet.ops import conv2d  # noqa: E402
+from minimal_unet.ops import _conv_rows, conv2d  # noqa: E402
 
 NET = (252, 16)
 
@@ -41,7 +41,7 @@ def main():
         best = {0: [], 1024: []}
         for _ in range(7):
             for pixels in (0, 1024):
-                conv2d._ROWS_MIN_PIXELS = pixels
+                _conv_rows._MIN_PIXELS = pixels
                 run()
                 times = []
                 for _ in range(30):
@@ -49,7 +49,7 @@ def main():
                     run()
                     times.append(time.perf_counter() - start)
                 best[pixels].append(1e3 * min(times))
-        conv2d._ROWS_MIN_PIXELS = 0
+        _conv_rows._MIN_PIXELS = 0
         wins = sum(b < a for a, b in zip(best[0], best[1024]))
         med = {p: statistics.median(v) for p, v in best.items()}
         for p in totals:

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ops  # noqa: E402
 from _timing import best_ms  # noqa: E402
 
-from minimal_unet.ops import conv2d  # noqa: E402
+from minimal_unet.ops import _conv_rows, conv2d  # noqa: E402
 
 
 def main():
@@ -48,9 +48,9 @@ def main():
                          (partial(conv2d.conv2d_backward, dy, cache, False), False),
                          (partial(conv2d._dx_part, dy, w, 0, x.shape, True), True),
                          (partial(np.matmul, w2, cols), True)]:
-            conv2d._ROWS = rows
+            _conv_rows._ON = rows
             row.append(best_ms(ops.as_in_network(fn, net, 4), 30))
-        conv2d._ROWS = True
+        _conv_rows._ON = True
         print(f"  {C:4d} -> {F:4d} @{H:3d}: " + " ".join(f"{t:7.3f}" for t in row),
               flush=True)
 
