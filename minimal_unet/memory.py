@@ -34,7 +34,9 @@ Why all three settings. The first version only raised the mmap threshold to its 
   went from 862 faults and 0.20 s of kernel time to 0 and 0.01 s (1.60 -> 1.38 s).
 (`memory_settings_output.txt` there; ours alone, one process per setting.)
 With no mmap the main heap simply grows (brk) to the step's peak; where it cannot grow,
-glibc still falls back to mmap.
+glibc still falls back to mmap. The one exception is ours: conv2d's scratch buffers, which
+live from one step to the next, are each a mapping of their own (ops/_im2col.py), so that
+they pin no holes between the step's big arrays in that heap.
 """
 
 import ctypes

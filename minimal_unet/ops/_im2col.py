@@ -4,8 +4,8 @@
     cols = im2col_rows(src_rows, kH, kW, rows, oW)    # (C*kH*kW, rows*oW), scratch
     cols = im2col(x[n], kH, kW, pad)                 # one whole image, a fresh array
 
-conv2d.py decides how a layer is cut into row blocks and on which threads they run; this
-module only copies. Each function is the naive loops' index formula, written as one
+ops/_conv_blocks.py decides how a layer is cut into row blocks and on which threads they
+run; this module only copies. Each function is the naive loops' index formula, written as one
 strided copy (conv2d's trick 1) or as a view.
 
 Scratch buffers: the block `cols` and the padded slab live in one flat buffer
@@ -16,8 +16,21 @@ stays bounded however many layer shapes a network has (per thread and dtype, two
 conv2d's trick 10 one more, a block's output part, and ops/_winograd.py three more, each
 bounded by its blocks the same way).
 Nothing conv2d returns aliases a scratch buffer.
+
+Each scratch buffer is an anonymous memory mapping of its own, outside the heap that
+`memory.keep_freed_memory` makes every other array come from. The buffers grow during the
+first step, each time at whatever place of the heap was free then, between the step's big
+transient arrays, and they live on: in the heap they pinned holes that the next step's
+arrays did not fit, and the heap grew past the first step's peak by a different amount in
+every process. The paper step (572 / base 64, float32), peak above the base as
+`benchmarks/step.py` measures it, six processes each: 0.92-1.00 GiB from the heap,
+0.84-0.91 GiB mapped (572 / base 32: 0.45-0.46 and 0.44; 252 / base 16: 0.050-0.053 and
+0.049), for 0.70 GiB of arrays the step allocates; step times level (Xeon VM, family 6
+model 207, 2026-12-08, benchmarks/results/xeon_2026-12-08/). Huge pages are advised, as
+NumPy advises them for its own large arrays.
 """
 
+import mmap
 import threading
 
 import numpy as np
@@ -26,6 +39,8 @@ from numpy.lib.stride_tricks import as_strided
 from minimal_unet.ops._checks import check_float_array
 
 _SCRATCH = threading.local()  # per-thread flat scratch buffers, see the module docstring
+_MAPPED = True  # each scratch buffer in a memory mapping of its own (False: from the heap)
+_HUGE_BYTES = 4 * 2**20  # advise huge pages from this size on (NumPy's own threshold)
 
 
 def scratch(purpose, size, dtype):
@@ -38,9 +53,20 @@ def scratch(purpose, size, dtype):
     key = (purpose, np.dtype(dtype))
     buf = buffers.get(key)
     if buf is None or buf.size < size:
-        buf = np.empty(size, dtype=dtype)
+        buf = _mapped(size, dtype) if _MAPPED else np.empty(size, dtype=dtype)
         buffers[key] = buf
     return buf[:size]
+
+
+def _mapped(size, dtype):
+    """An array of `size` elements of `dtype` (zero) in an anonymous mapping of its own,
+    unmapped when the array is freed; huge pages advised from _HUGE_BYTES on."""
+    dtype = np.dtype(dtype)
+    nbytes = max(size * dtype.itemsize, 1)
+    block = mmap.mmap(-1, nbytes)
+    if nbytes >= _HUGE_BYTES and hasattr(mmap, "MADV_HUGEPAGE"):
+        block.madvise(mmap.MADV_HUGEPAGE)
+    return np.frombuffer(block, dtype=dtype, count=size)
 
 
 def padded_rows(src, top, left, row0, rows, width):

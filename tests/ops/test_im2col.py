@@ -1,5 +1,9 @@
 """ops/_im2col.py: conv2d's gathers against their index formulas and np.pad."""
 
+import gc
+import mmap
+import weakref
+
 import numpy as np
 import pytest
 
@@ -39,6 +43,35 @@ def test_public_im2col_leaves_the_scratch_buffers_alone(rng):
     after = {key: buf.size for key, buf in _im2col._SCRATCH.buffers.items()}
     assert after == before
     assert not any(np.shares_memory(cols, buf) for buf in _im2col._SCRATCH.buffers.values())
+
+
+@pytest.mark.parametrize("mapped", [True, False])
+def test_scratch_is_reused_then_grown_and_the_old_buffer_given_back(monkeypatch, mapped):
+    # One buffer per (purpose, dtype) and thread: a request it can hold reuses it, a larger
+    # one replaces it, and the replaced one's memory (its own mapping, by default) goes
+    # back once nothing holds it: growing the scratch leaks nothing.
+    monkeypatch.setattr(_im2col, "_MAPPED", mapped)
+    monkeypatch.setattr(_im2col._SCRATCH, "buffers", {}, raising=False)
+    small = _im2col.scratch("test", 1000, np.float32)
+    small[:] = 7
+    again = _im2col.scratch("test", 10, np.float32)
+    assert again.size == 10 and np.shares_memory(small, again) and again[0] == 7
+    assert not np.shares_memory(small, _im2col.scratch("test", 10, np.float64))  # dtype
+    buffer = _im2col._SCRATCH.buffers[("test", np.dtype(np.float32))]
+    mapping = buffer.base if mapped else None
+    assert isinstance(mapping, memoryview) == mapped  # a view of an mmap, not the heap
+    if mapped:
+        assert isinstance(mapping.obj, mmap.mmap)
+        old = weakref.ref(mapping.obj)
+        del mapping
+    else:
+        old = weakref.ref(buffer)
+    big = _im2col.scratch("test", 5000, np.float32)
+    big[:] = 1  # writable, and all of it there
+    assert big.size == 5000 and not np.shares_memory(big, buffer)
+    del small, again, buffer
+    gc.collect()
+    assert old() is None
 
 
 @pytest.mark.parametrize("top, left, row0, rows, width", [
