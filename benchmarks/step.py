@@ -139,6 +139,19 @@ def build_step(framework, size, dtype_name, threads, keep_memory=False):
     return step
 
 
+def seconds_per_step(run, steps, warm_up=2):
+    """The one-process A/Bs' timing (benchmarks/results/): `warm_up` steps, then `steps`
+    timed, each after machine.SETTLE_S of pause; (median, fastest) in seconds."""
+    seconds = []
+    for i in range(warm_up + steps):
+        machine.settle()
+        start = time.perf_counter()
+        run()
+        if i >= warm_up:
+            seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds), min(seconds)
+
+
 def child_time(size, dtype_name, repeat, threads):
     """Both frameworks in this process, alternating; print one JSON line."""
     steps = {fw: build_step(fw, size, dtype_name, threads) for fw in ("ours", "torch")}

@@ -48,3 +48,23 @@ def test_one_process_mode_has_no_installed_column(load_benchmark, tmp_path):
     assert "torch_default" not in row and "ratio_default" not in row
     assert row["ratio"] == row["ours"]["median"] / row["torch"]["median"]
     assert "| n/a | n/a |" in (out / "step_cpu.md").read_text()
+
+
+def test_seconds_per_step_times_only_the_steps_after_the_warm_up(load_benchmark,
+                                                                  monkeypatch):
+    # the one-process A/Bs' timer: warm-up steps run but are not timed; median and fastest
+    # of the timed ones, each timed step after the settling pause
+    step_script = load_benchmark("step")
+    durations = iter([9.0, 8.0, 3.0, 1.0, 2.0])  # two warm-up steps, then three timed
+    clock = [0.0]
+    settled = []
+    monkeypatch.setattr(step_script.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(step_script.machine, "settle", lambda: settled.append(clock[0]))
+
+    def run():
+        clock[0] += next(durations)
+
+    assert step_script.seconds_per_step(run, 3) == (2.0, 1.0)
+    assert len(settled) == 5  # a pause before every step, warm-up included
+    with pytest.raises(StopIteration):
+        next(durations)  # exactly warm_up + steps steps ran

@@ -7,9 +7,7 @@ says float64.
         python benchmarks/results/xeon_2026-12-07/col2im_procs_ab.py 252-b16 $m 15; done; done
 """
 
-import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -25,16 +23,9 @@ def main():
     steps = int(sys.argv[3]) if len(sys.argv) > 3 else 7
     dtype = sys.argv[4] if len(sys.argv) > 4 else "float32"
     _col2im._ON = mode == "on"
-    run = step.build_step("ours", size, dtype, 2)
-    seconds = []
-    for i in range(steps + 2):
-        time.sleep(0.3)
-        start = time.perf_counter()
-        run()
-        if i >= 2:
-            seconds.append(time.perf_counter() - start)
-    print(f"{size} {dtype} trick 11 {mode:3s}: median {statistics.median(seconds):.4f} s "
-          f"(min {min(seconds):.4f})", flush=True)
+    median, fastest = step.seconds_per_step(step.build_step("ours", size, dtype, 2), steps)
+    print(f"{size} {dtype} trick 11 {mode:3s}: median {median:.4f} s (min {fastest:.4f})",
+          flush=True)
 
 
 if __name__ == "__main__":

@@ -11,9 +11,7 @@ warm-up steps and `steps` timed ones 0.3 s apart, median. The shell alternates t
         -u OPENBLAS_L2_SIZE python scratch_ab.py time 572-b64 $m 5; done; done
 """
 
-import statistics
 import sys
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -43,15 +41,8 @@ def peak(size, live):
 
 
 def timed(size, steps):
-    run = step.build_step("ours", size, "float32", 2)
-    seconds = []
-    for i in range(steps + 2):
-        time.sleep(0.3)
-        start = time.perf_counter()
-        run()
-        if i >= 2:
-            seconds.append(time.perf_counter() - start)
-    return f"median {statistics.median(seconds):.4f} s (min {min(seconds):.4f})"
+    median, fastest = step.seconds_per_step(step.build_step("ours", size, "float32", 2), steps)
+    return f"median {median:.4f} s (min {fastest:.4f})"
 
 
 def main():
