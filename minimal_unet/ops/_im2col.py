@@ -25,7 +25,8 @@ arrays did not fit, and the heap grew past the first step's peak by a different 
 every process. The paper step (572 / base 64, float32), peak above the base as
 `benchmarks/step.py` measures it, six processes each: 0.92-1.00 GiB from the heap,
 0.84-0.91 GiB mapped (572 / base 32: 0.45-0.46 and 0.44; 252 / base 16: 0.050-0.053 and
-0.049), for 0.70 GiB of arrays the step allocates; step times level (Xeon VM, family 6
+0.049; with no thread of ours, 0.98 and 0.84 GiB in every process), for 0.70 GiB of
+arrays the step allocates; step times level (Xeon VM, family 6
 model 207, 2026-12-08, benchmarks/results/xeon_2026-12-08/). Huge pages are advised, as
 NumPy advises them for its own large arrays.
 """
