@@ -10,26 +10,17 @@ call, ms, and the rounds where the layer was faster without it (then trick 10 or
 
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "xeon_2026-12-07"))
 
 import ops  # noqa: E402
+from _timing import best_ms  # noqa: E402
 
 from minimal_unet.ops import _winograd, conv2d  # noqa: E402
-
-
-def best_ms(run, calls=5):
-    run()
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return 1e3 * min(times)
 
 
 def main():
@@ -54,7 +45,7 @@ def main():
             for _ in range(5):
                 for on in (True, False):
                     _winograd._ON = on
-                    best[on].append(best_ms(run))
+                    best[on].append(best_ms(run, 5))
             _winograd._ON = True
             wins = sum(off < on for on, off in zip(best[True], best[False]))
             med = {on: statistics.median(v) for on, v in best.items()}
