@@ -5,8 +5,8 @@
     cols = im2col(x[n], kH, kW, pad)                 # one whole image, a fresh array
 
 ops/_conv_blocks.py decides how a layer is cut into row blocks and on which threads they
-run; this module only copies. Each function is the naive loops' index formula, written as one
-strided copy (conv2d's trick 1) or as a view.
+run; this module only copies. Each function is the naive loops' index formula, written as
+one strided copy (conv2d's trick 1) or as a view.
 
 Scratch buffers: the block `cols` and the padded slab live in one flat buffer
 per (purpose, dtype), kept per thread in `_SCRATCH` and grown to the largest block seen.
@@ -21,14 +21,14 @@ Each scratch buffer is an anonymous memory mapping of its own, outside the heap 
 `memory.keep_freed_memory` makes every other array come from. The buffers grow during the
 first step, each time at whatever place of the heap was free then, between the step's big
 transient arrays, and they live on: in the heap they pinned holes that the next step's
-arrays did not fit, and the heap grew past the first step's peak by a different amount in
-every process. The paper step (572 / base 64, float32), peak above the base as
+arrays did not fit, and in most processes the heap grew past the first step's peak, each
+by its own amount. The paper step (572 / base 64, float32), peak above the base as
 `benchmarks/step.py` measures it, six processes each: 0.92-1.00 GiB from the heap,
 0.84-0.91 GiB mapped (572 / base 32: 0.45-0.46 and 0.44; 252 / base 16: 0.050-0.053 and
 0.049; with no thread of ours, 0.98 and 0.84 GiB in every process), for 0.70 GiB of
-arrays the step allocates; step times level (Xeon VM, family 6
-model 207, 2026-12-08, benchmarks/results/xeon_2026-12-08/). Huge pages are advised, as
-NumPy advises them for its own large arrays.
+arrays the step allocates; step times level (Xeon VM, family 6 model 207, 2026-12-08,
+benchmarks/results/xeon_2026-12-08/). Huge pages are advised, as NumPy advises them for
+its own large arrays.
 """
 
 import mmap

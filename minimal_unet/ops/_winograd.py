@@ -52,7 +52,7 @@ trick 7 applies (1024->512 @56: 163 ms by trick 7, 168 this way). Measured on th
 On the Intel Xeon VM (family 6, model 207, 2026-12-08, benchmarks/results/xeon_2026-12-08/)
 the rule is not the best one: the 572 / base-32 layers it takes were 5 % faster without it
 (summed), the paper net's large layers of >= 128 filters faster with it (256->256 @138 by
-1.5x), its 512-filter layers of 27-34 tiles a side and its 64-filter layers slower
+1.5x), its 512-filter layers of 26-33 tiles a side and its 64-filter layers slower
 (0.88-0.95); >= 128 filters and >= 2500 tiles made the 572 / base-32 step 2-4.5 % faster
 there, the paper step 5 % or level. Kept as chosen on the Zen 4 VM until the stricter rule
 is measured on an AMD host too.

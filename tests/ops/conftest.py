@@ -106,4 +106,3 @@ def conv_matches_naive(rng):
             assert rel_error(got, expected) < tol
 
     return check
-
